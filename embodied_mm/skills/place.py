@@ -1,0 +1,95 @@
+"""`place(obj_k)` and `place_at(zone)`: carry the held block, lower it, release, retreat."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from embodied_mm.skills.base import (
+    GRIPPER_CLOSED, GRIPPER_OPEN, HOVER_Z, Grip, Move, Skill, SkillFailure,
+)
+from embodied_mm.table import TABLE
+from embodied_mm.types import ObjectState
+
+RELEASE_CLEARANCE = 0.012  # m between the held block's bottom and the surface at release
+FREE_RADIUS = 0.06  # m: a table spot is free if no other object's centre is this close
+
+
+class _Release(Skill):
+    """Shared motion: lift, travel at hover height, descend, open, retreat."""
+
+    def held(self) -> ObjectState:
+        held = self.held_object()
+        if held is None:
+            raise SkillFailure(f"cannot {self.call}: the gripper holds no block")
+        return held
+
+    def carry_and_release(self, xy: np.ndarray, release_z: float):
+        yaw = self._yaw
+        travel_z = max(HOVER_Z, release_z + 0.04)
+        yield Move(np.array([*self.tool_position[:2], travel_z]), yaw, GRIPPER_CLOSED)
+        yield Move(np.array([*xy, travel_z]), yaw, GRIPPER_CLOSED)
+        yield Move(np.array([*xy, release_z]), yaw, GRIPPER_CLOSED, speed=0.15, tolerance=0.008)
+        yield Grip(GRIPPER_OPEN)
+        yield Move(np.array([*xy, travel_z]), yaw, GRIPPER_OPEN)
+
+
+class PlaceSkill(_Release):
+    """Put the held block into a bowl or on top of another block."""
+
+    def script(self, name: str):
+        held = self.held()
+        target = self.obs.object(name)
+        if target.name == held.name:
+            raise SkillFailure(f"cannot place {name} on itself")
+        half = held.size[2] / 2
+        if target.kind == "bowl":
+            release_z = target.position[2] - target.size[2] / 2 + 0.01 + half + 0.02
+        else:
+            release_z = target.position[2] + target.size[2] / 2 + half + RELEASE_CLEARANCE
+        yield from self.carry_and_release(target.position[:2], release_z)
+        placed, target = self.obs.object(held.name), self.obs.object(name)
+        if not is_on(placed, target):
+            raise SkillFailure(f"{held.name} did not end up {'in' if target.kind == 'bowl' else 'on'} {name}")
+
+
+class PlaceAtSkill(_Release):
+    """Put the held block down at a free spot in a named table zone."""
+
+    def script(self, zone: str):
+        held = self.held()
+        others = [o for o in self.obs.objects if o.name != held.name]
+        xy = free_spot(TABLE.zone_center(zone), others)
+        if xy is None:
+            raise SkillFailure(f"no free spot in zone {zone}")
+        yield from self.carry_and_release(xy, held.size[2] / 2 + RELEASE_CLEARANCE)
+        placed = self.obs.object(held.name)
+        if TABLE.zone_of(placed.position[:2]) != zone or placed.position[2] > held.size[2]:
+            raise SkillFailure(f"{held.name} did not end up in zone {zone}")
+
+
+def is_on(obj: ObjectState, support: ObjectState) -> bool:
+    """True when `obj` rests in bowl `support`, or on top of block `support`."""
+    offset = np.linalg.norm(obj.position[:2] - support.position[:2])
+    if support.kind == "bowl":
+        inner = support.size[0] / 2 - 0.01
+        return offset < inner - obj.size[0] / 4 and obj.position[2] < support.position[2] + \
+            support.size[2] / 2 + obj.size[2]
+    top = support.position[2] + support.size[2] / 2
+    resting_z = top + obj.size[2] / 2
+    return offset < support.size[0] / 2 and abs(obj.position[2] - resting_z) < 0.015
+
+
+def free_spot(center: np.ndarray, others: list[ObjectState], step: float = 0.03):
+    """The free table point nearest `center`, searched on rings within one zone cell."""
+    zone = TABLE.zone_of(center)
+    for ring in range(4):
+        count = max(1, 8 * ring)
+        for k in range(count):
+            angle = 2 * np.pi * k / count
+            xy = center + ring * step * np.array([np.cos(angle), np.sin(angle)])
+            if TABLE.zone_of(xy) != zone:
+                continue
+            if all(np.linalg.norm(o.position[:2] - xy) > FREE_RADIUS + o.size[0] / 2 - 0.02
+                   for o in others):
+                return xy
+    return None
