@@ -24,7 +24,8 @@ import pybullet_data
 from embodied_mm.robots.kinematics import HOME
 from embodied_mm.types import ObjectState
 from sim.camera import Camera, CameraConfig
-from sim.objects import ObjectSpec, create_body
+from sim.objects import create_body
+from sim.scene import ObjectSpec
 
 PHYSICS_HZ = 240
 ARM_JOINTS = tuple(range(7))
@@ -66,6 +67,12 @@ class TabletopWorld:
         for j in FINGER_JOINTS:
             p.changeDynamics(self.robot, j, lateralFriction=1.5, spinningFriction=0.01,
                              physicsClientId=c)
+        # The real Panda's fingers are mechanically coupled; a gear constraint keeps them
+        # symmetric so a held block cannot slide along the closing axis.
+        gear = p.createConstraint(self.robot, FINGER_JOINTS[0], self.robot, FINGER_JOINTS[1],
+                                  p.JOINT_GEAR, [1, 0, 0], [0, 0, 0], [0, 0, 0],
+                                  physicsClientId=c)
+        p.changeConstraint(gear, gearRatio=-1, erp=0.1, maxForce=50, physicsClientId=c)
         self.reset_robot()
 
     # -- scene ---------------------------------------------------------------------------------

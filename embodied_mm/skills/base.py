@@ -21,15 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embodied_mm.robots.kinematics import top_down_rotation, yaw_of
+from embodied_mm.robots.kinematics import yaw_of
+from embodied_mm.scene import gripper_closed_on_something, held_block
 from embodied_mm.types import EndEffectorAction, Observation, ObjectState, SkillCall
 
 GRIPPER_OPEN = 0.08  # m
 GRIPPER_CLOSED = 0.0  # m, commanded; the fingers stop on the object
-# Finger gap that means "closed on something": wider than closed-on-nothing, narrower than
-# open (the largest block is 5 cm).
-HOLD_MIN_WIDTH = 0.01  # m
-HOLD_MAX_WIDTH = 0.07  # m
 HOVER_Z = 0.16  # m, tool height for moving above the scene
 
 
@@ -112,15 +109,10 @@ class Skill(abc.ABC):
 
     def holding(self) -> bool:
         """True when the gripper is closed on something."""
-        return HOLD_MIN_WIDTH < self.obs.gripper_width < HOLD_MAX_WIDTH
+        return gripper_closed_on_something(self.obs)
 
     def held_object(self) -> ObjectState | None:
-        """The block between the fingers: the one nearest the tool, if close enough."""
-        blocks = [o for o in self.obs.objects if o.kind == "block"]
-        if not blocks or not self.holding():
-            return None
-        nearest = min(blocks, key=lambda o: np.linalg.norm(o.position - self.tool_position))
-        return nearest if np.linalg.norm(nearest.position - self.tool_position) < 0.04 else None
+        return held_block(self.obs)
 
     def block(self, name: str) -> ObjectState:
         obj = self.obs.object(name)

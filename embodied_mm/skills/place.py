@@ -7,11 +7,12 @@ import numpy as np
 from embodied_mm.skills.base import (
     GRIPPER_CLOSED, GRIPPER_OPEN, HOVER_Z, Grip, Move, Skill, SkillFailure,
 )
+from embodied_mm.scene import is_on
 from embodied_mm.table import TABLE
 from embodied_mm.types import ObjectState
 
-RELEASE_CLEARANCE = 0.012  # m between the held block's bottom and the surface at release
-FREE_RADIUS = 0.06  # m: a table spot is free if no other object's centre is this close
+RELEASE_CLEARANCE = 0.006  # m between the held block's bottom and the surface at release
+FREE_RADIUS = 0.09  # m: a table spot is free if no other object's centre is this close
 
 
 class _Release(Skill):
@@ -24,11 +25,18 @@ class _Release(Skill):
         return held
 
     def carry_and_release(self, xy: np.ndarray, release_z: float):
+        """Carries the held block so that *its* centre (not the tool's) ends above `xy`."""
         yaw = self._yaw
+        held = self.held()
+        # The block rarely sits exactly between the fingertips: correct for its offset.
+        offset = held.position[:2] - self.tool_position[:2]
+        xy = np.asarray(xy) - offset
+        release_z = release_z + (self.tool_position[2] - held.position[2])
         travel_z = max(HOVER_Z, release_z + 0.04)
         yield Move(np.array([*self.tool_position[:2], travel_z]), yaw, GRIPPER_CLOSED)
         yield Move(np.array([*xy, travel_z]), yaw, GRIPPER_CLOSED)
-        yield Move(np.array([*xy, release_z]), yaw, GRIPPER_CLOSED, speed=0.15, tolerance=0.008)
+        yield Move(np.array([*xy, release_z + 0.03]), yaw, GRIPPER_CLOSED, speed=0.2)
+        yield Move(np.array([*xy, release_z]), yaw, GRIPPER_CLOSED, speed=0.08, tolerance=0.006)
         yield Grip(GRIPPER_OPEN)
         yield Move(np.array([*xy, travel_z]), yaw, GRIPPER_OPEN)
 
@@ -49,7 +57,8 @@ class PlaceSkill(_Release):
         yield from self.carry_and_release(target.position[:2], release_z)
         placed, target = self.obs.object(held.name), self.obs.object(name)
         if not is_on(placed, target):
-            raise SkillFailure(f"{held.name} did not end up {'in' if target.kind == 'bowl' else 'on'} {name}")
+            relation = "in" if target.kind == "bowl" else "on"
+            raise SkillFailure(f"{held.name} did not end up {relation} {name}")
 
 
 class PlaceAtSkill(_Release):
@@ -65,18 +74,6 @@ class PlaceAtSkill(_Release):
         placed = self.obs.object(held.name)
         if TABLE.zone_of(placed.position[:2]) != zone or placed.position[2] > held.size[2]:
             raise SkillFailure(f"{held.name} did not end up in zone {zone}")
-
-
-def is_on(obj: ObjectState, support: ObjectState) -> bool:
-    """True when `obj` rests in bowl `support`, or on top of block `support`."""
-    offset = np.linalg.norm(obj.position[:2] - support.position[:2])
-    if support.kind == "bowl":
-        inner = support.size[0] / 2 - 0.01
-        return offset < inner - obj.size[0] / 4 and obj.position[2] < support.position[2] + \
-            support.size[2] / 2 + obj.size[2]
-    top = support.position[2] + support.size[2] / 2
-    resting_z = top + obj.size[2] / 2
-    return offset < support.size[0] / 2 and abs(obj.position[2] - resting_z) < 0.015
 
 
 def free_spot(center: np.ndarray, others: list[ObjectState], step: float = 0.03):

@@ -1,0 +1,47 @@
+"""`infeasible`: the instruction names an absent object or asks the impossible → `cannot()`.
+
+Success means the planner answered `cannot()` and nothing in the scene moved.
+"""
+
+from __future__ import annotations
+
+
+from embodied_mm.scene import moved
+from embodied_mm.types import SkillCall
+from sim.tasks.base import Episode, SceneBuilder, Task, describe
+
+
+class Infeasible(Task):
+    name = "infeasible"
+    templates = (
+        "put the {absent_block} in the {bowl}",  # no such block
+        "stack the {block} on the {absent_block}",  # no such block to stack on
+        "put the {block} in the {absent_bowl}",  # no such bowl
+        "put the {bowl} on top of the {block}",  # bowls are fixtures, they cannot be lifted
+        "push the {bowl} to the {side} side of the table",  # nor pushed
+    )
+    max_steps = 3
+
+    def sample_scene(self, scene: SceneBuilder, n_distractors: int):
+        block = scene.add("block")
+        bowl = scene.add("bowl")
+        scene.add("block")
+        scene.add_distractors(n_distractors)
+        words = {
+            "block": describe(block),
+            "bowl": describe(bowl),
+            "absent_block": f"{scene.pick_color('block')} block",
+            "absent_bowl": f"{scene.pick_color('bowl')} bowl",
+            "side": str(scene.rng.choice(["left", "right"])),
+        }
+        return words, {}
+
+    def success(self, episode: Episode, initial, final, steps) -> bool:
+        said_cannot = bool(steps) and steps[-1].name == "cannot"
+        after = {o.name: o for o in final.objects}
+        return said_cannot and not any(moved(o, after[o.name]) for o in initial)
+
+    def oracle(self, episode: Episode, obs, done) -> SkillCall:
+        return SkillCall("cannot")
+
+

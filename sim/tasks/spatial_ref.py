@@ -1,0 +1,69 @@
+"""`spatial_ref`: put a block named by a spatial relation (leftmost, closest to X, …) in a bowl.
+
+The sampler only keeps scenes where the relation picks one block by a clear margin, so the
+instruction is never ambiguous.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from embodied_mm.scene import held_block, is_on
+from embodied_mm.types import SkillCall
+from sim.scene import ObjectSpec
+from sim.tasks.base import Episode, SceneBuilder, SceneFull, Task, describe, move_into
+
+UNAMBIGUOUS_MARGIN = 0.06  # m between the best and second-best block under the relation
+
+
+class SpatialRef(Task):
+    name = "spatial_ref"
+    templates = (
+        "put the {referent} in the {bowl}",
+        "place the {referent} into the {bowl}",
+        "pick up the {referent} and drop it in the {bowl}",
+        "move the {referent} to the {bowl}",
+        "the {referent} goes in the {bowl}",
+    )
+    max_steps = 6
+
+    def sample_scene(self, scene: SceneBuilder, n_distractors: int):
+        relation = str(scene.rng.choice(["leftmost", "rightmost", "nearest", "farthest",
+                                         "closest_to"]))
+        bowl = scene.add("bowl", role="bowl")
+        anchor = scene.add("bowl") if relation == "closest_to" else None
+        blocks = [scene.add("block") for _ in range(int(scene.rng.integers(2, 4)))]
+        scene.add_distractors(n_distractors)
+        blocks = [s for s in scene.specs if s.kind == "block"]
+        scores = np.array([_score(relation, b, anchor) for b in blocks])  # higher wins
+        order = np.argsort(-scores)
+        if len(blocks) < 2 or scores[order[0]] - scores[order[1]] < UNAMBIGUOUS_MARGIN:
+            raise SceneFull("relation is ambiguous in this scene")
+        scene.set_role(blocks[order[0]], "block")
+        referent = {
+            "leftmost": "leftmost block", "rightmost": "rightmost block",
+            "nearest": "block nearest the robot", "farthest": "block farthest from the robot",
+            "closest_to": f"block closest to the {describe(anchor) if anchor else ''}",
+        }[relation]
+        return {"referent": referent, "bowl": describe(bowl)}, {"block": "block", "bowl": "bowl",
+                                                                "relation": relation}
+
+    def success(self, episode: Episode, initial, final, steps) -> bool:
+        block, bowl = final.object(episode.goal["block"]), final.object(episode.goal["bowl"])
+        return held_block(final) is None and is_on(block, bowl)
+
+    def oracle(self, episode: Episode, obs, done) -> SkillCall:
+        return move_into(obs, episode.goal["block"], episode.goal["bowl"]) or SkillCall("done")
+
+
+def _score(relation: str, block: ObjectSpec, anchor: ObjectSpec | None) -> float:
+    x, y = block.position
+    if relation == "leftmost":
+        return y
+    if relation == "rightmost":
+        return -y
+    if relation == "nearest":
+        return -x
+    if relation == "farthest":
+        return x
+    return -float(np.hypot(x - anchor.position[0], y - anchor.position[1]))
