@@ -94,16 +94,25 @@ class Executor:
         return result
 
     def run_skill(self, call: SkillCall) -> tuple[SkillStatus, str, float]:
-        """Runs one skill to its end at the robot's control rate; returns status, reason, time."""
-        skill = self.skills[call.name](control_hz=self.robot.control_hz)
-        obs = self.robot.get_observation(images=False)
-        start = obs.stamp
-        skill.reset(obs, call)
-        while skill.status is SkillStatus.RUNNING:
-            self.robot.send_action(skill.step(obs))
-            obs = self.robot.get_observation(images=False)
-        return skill.status, skill.reason, obs.stamp - start
+        return run_skill(self.robot, call, self.skills)
 
     def _record(self, result: EpisodeResult, record: StepRecord) -> None:
         result.records.append(record)
         self.on_step(record)
+
+
+def run_skill(robot: Robot, call: SkillCall,
+              skills: Mapping[str, type[Skill]] = SKILLS) -> tuple[SkillStatus, str, float]:
+    """Runs one skill to its end at the robot's control rate.
+
+    Returns:
+        The final status, the failure reason ("" on success) and the robot time it took (s).
+    """
+    skill = skills[call.name](control_hz=robot.control_hz)
+    obs = robot.get_observation(images=False)
+    start = obs.stamp
+    skill.reset(obs, call)
+    while skill.status is SkillStatus.RUNNING:
+        robot.send_action(skill.step(obs))
+        obs = robot.get_observation(images=False)
+    return skill.status, skill.reason, obs.stamp - start

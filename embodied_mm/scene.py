@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from embodied_mm.types import Observation, ObjectState
+from embodied_mm.types import ObjectState, Observation
 
 # Finger gap that means "closed on something": wider than closed-on-nothing, narrower than
 # open (the largest block is 5 cm).

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pybullet as p
+
+from sim.bullet import p
 
 
 @dataclass(frozen=True)

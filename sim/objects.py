@@ -8,12 +8,19 @@ friction alone.
 from __future__ import annotations
 
 import numpy as np
-import pybullet as p
 
 from embodied_mm.vocabulary import COLORS
+from sim.bullet import p
 from sim.scene import (
-    BLOCK_MASS, BOWL_BASE, BOWL_HEIGHT, BOWL_RADIUS, BOWL_SEGMENTS, BOWL_WALL, ObjectSpec,
+    BLOCK_MASS,
+    BOWL_BASE,
+    BOWL_HEIGHT,
+    BOWL_RADIUS,
+    BOWL_SEGMENTS,
+    BOWL_WALL,
+    ObjectSpec,
 )
+
 
 def create_body(spec: ObjectSpec, client: int) -> int:
     """Adds the object to the world of `client` and returns its body id."""

@@ -14,7 +14,7 @@ from embodied_mm.vocabulary import COLORS
 
 BLOCK_SIZES: tuple[float, ...] = (0.04, 0.05)  # m, cube edge
 BLOCK_MASS = 0.08  # kg
-BOWL_RADIUS = 0.075  # m, inner radius
+BOWL_RADIUS = 0.065  # m, inner radius
 BOWL_HEIGHT = 0.035  # m, wall height
 BOWL_WALL = 0.008  # m
 BOWL_BASE = 0.006  # m, base thickness

@@ -18,11 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pybullet as p
-import pybullet_data
 
 from embodied_mm.robots.kinematics import HOME
 from embodied_mm.types import ObjectState
+from sim.bullet import p, pybullet_data
 from sim.camera import Camera, CameraConfig
 from sim.objects import create_body
 from sim.scene import ObjectSpec
@@ -45,6 +44,7 @@ class TabletopWorld:
 
     def __init__(self, gui: bool = False, camera: CameraConfig | None = None) -> None:
         self.client = p.connect(p.GUI if gui else p.DIRECT)
+        self.sim_time = 0.0
         p.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=self.client)
         p.setGravity(0, 0, -9.81, physicsClientId=self.client)
         p.setTimeStep(1.0 / PHYSICS_HZ, physicsClientId=self.client)
@@ -52,6 +52,9 @@ class TabletopWorld:
         self.camera = Camera(camera or CameraConfig(), self.client)
         self._bodies: list[int] = []
         self._specs: list[ObjectSpec] = []
+        # One step primes the solver: without it the first reset settles objects slightly
+        # differently from later resets of the same scene, breaking seed reproducibility.
+        self.step(1)
         self.sim_time = 0.0
 
     def _build_static(self) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
+from embodied_mm.config.schema import Config
 from embodied_mm.executor import EpisodeResult, Executor, StepRecord
 from embodied_mm.planner.base import Planner
 
@@ -70,14 +72,26 @@ class EpisodeRunner:
         self.max_steps = max_steps
 
     def run(self, spec: EpisodeSpec,
-            on_step: Callable[[StepRecord], None] | None = None) -> EpisodeReport:
-        """Samples the episode, runs it closed loop and judges it on the world state."""
+            on_step: Callable[[StepRecord], None] | None = None,
+            on_start: Callable[[Any, list], None] | None = None) -> EpisodeReport:
+        """Samples the episode, runs it closed loop and judges it on the world state.
+
+        Args:
+            spec: which episode.
+            on_step: called with each step's record as it finishes.
+            on_start: called with the sampled episode and the scene's objects before the
+                first step.
+        """
         from sim.tasks import TASKS
 
+        if spec.task not in TASKS:
+            raise KeyError(f"unknown task {spec.task!r}; tasks: {', '.join(TASKS)}")
         task = TASKS[spec.task]
         episode = task.sample(spec.seed, spec.n_distractors, spec.template_id)
         instruction = spec.instruction or episode.instruction
         self.world.reset(episode.scene)
+        if on_start is not None:
+            on_start(episode, self.world.object_states())
         initial = self.world.object_states()
         executor = Executor(self.planner, self.robot, max_steps=self.max_steps, on_step=on_step)
         result: EpisodeResult = executor.run(instruction, context=episode)
@@ -110,3 +124,14 @@ def _parse_or_none(text: str):
         return parse_step(text)
     except PlanError:
         return None
+
+
+def make_runner(cfg: Config) -> EpisodeRunner:
+    """An `EpisodeRunner` with the planner, robot and camera settings of `cfg`."""
+    from embodied_mm.planner import build_planner
+    from sim.camera import CameraConfig
+
+    camera = CameraConfig(width=cfg.robot.camera.width, height=cfg.robot.camera.height)
+    return EpisodeRunner(build_planner(cfg.planner), max_steps=cfg.planner.max_steps,
+                         control_hz=cfg.robot.control_hz, gui=cfg.gui, camera=camera,
+                         velocity_scale=cfg.robot.velocity_scale)

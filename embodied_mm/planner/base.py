@@ -10,6 +10,7 @@ import abc
 from collections.abc import Sequence
 from typing import Any
 
+from embodied_mm.config.schema import PlannerConfig
 from embodied_mm.types import Observation, SkillCall
 
 
@@ -22,6 +23,11 @@ class Planner(abc.ABC):
 
     #: whether `next_step` reads camera images (otherwise they are not rendered).
     needs_images: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: PlannerConfig) -> Planner:
+        """Builds the planner from its config group (`configs/planner/<name>.yaml`)."""
+        return cls()
 
     def reset(self, instruction: str, context: Any = None) -> None:
         """Starts a new episode.

@@ -27,6 +27,8 @@ from embodied_mm.robots.kinematics import (
 )
 from embodied_mm.types import Action, EndEffectorAction, JointAction, Observation
 
+WORKSPACE_TOLERANCE = 1e-3  # m a commanded tool position may lie outside the box (numerics)
+
 
 @dataclass(frozen=True)
 class RobotLimits:
@@ -58,7 +60,7 @@ class RobotLimits:
         return float(np.clip(width, 0.0, self.gripper_max))
 
     def clip_joints(self, target: np.ndarray, current: np.ndarray, dt: float) -> np.ndarray:
-        """Clips a joint target to the position limits and to a speed-limited step from `current`."""
+        """Clips a joint target to the position limits and a speed-limited step from `current`."""
         max_step = self.joint_velocity * self.velocity_scale * dt
         stepped = current + np.clip(target - current, -max_step, max_step)
         return np.clip(stepped, self.joint_lower, self.joint_upper)
@@ -134,15 +136,29 @@ class Robot(abc.ABC):
         return sent
 
     def _keep_in_workspace(self, joints: np.ndarray, current: np.ndarray) -> np.ndarray:
-        """Holds the arm where it is if a joint command would take the tool out of the box.
+        """Shortens a joint step so the tool stays inside the workspace box.
 
-        A command that brings a tool already outside the box (after a collision, say) closer
-        to it is let through, so the arm can always recover.
+        Bisects along the step from `current` for the furthest point whose tool position is
+        inside the box. If the tool is already outside (pushed there, or overshooting), only
+        a step that brings it closer to the box is let through, so the arm can recover.
         """
-        new_violation = self._workspace_violation(joints)
-        if new_violation <= 1e-3 or new_violation < self._workspace_violation(current):
+        if self._workspace_violation(joints) <= WORKSPACE_TOLERANCE:
             return joints
-        return np.clip(current, self.limits.joint_lower, self.limits.joint_upper)
+        current = np.clip(current, self.limits.joint_lower, self.limits.joint_upper)
+        start_violation = self._workspace_violation(current)
+        if start_violation > WORKSPACE_TOLERANCE:
+            if self._workspace_violation(joints) < start_violation:
+                return joints
+            return current
+        inside, outside = 0.0, 1.0
+        for _ in range(10):
+            mid = (inside + outside) / 2
+            if self._workspace_violation(current + mid * (joints - current)) <= \
+                    WORKSPACE_TOLERANCE:
+                inside = mid
+            else:
+                outside = mid
+        return current + inside * (joints - current)
 
     def _workspace_violation(self, joints: np.ndarray) -> float:
         position, _ = self.kinematics.forward(joints)
@@ -162,4 +178,4 @@ class Robot(abc.ABC):
 
     @abc.abstractmethod
     def _command(self, action: JointAction) -> None:
-        """Sends an already clipped joint command and, in simulation, advances one control period."""
+        """Sends an already clipped joint command (in simulation: advances one control period)."""

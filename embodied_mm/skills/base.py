@@ -23,7 +23,7 @@ import numpy as np
 
 from embodied_mm.robots.kinematics import yaw_of
 from embodied_mm.scene import gripper_closed_on_something, held_block
-from embodied_mm.types import EndEffectorAction, Observation, ObjectState, SkillCall
+from embodied_mm.types import EndEffectorAction, ObjectState, Observation, SkillCall
 
 GRIPPER_OPEN = 0.08  # m
 GRIPPER_CLOSED = 0.0  # m, commanded; the fingers stop on the object

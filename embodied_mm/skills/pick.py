@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from embodied_mm.skills.base import (
-    GRIPPER_CLOSED, GRIPPER_OPEN, HOVER_Z, Grip, Move, Skill, SkillFailure, grasp_yaw,
+    GRIPPER_CLOSED,
+    GRIPPER_OPEN,
+    HOVER_Z,
+    Grip,
+    Move,
+    Skill,
+    SkillFailure,
+    grasp_yaw,
 )
 from embodied_mm.table import TABLE
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from embodied_mm.skills.base import (
-    GRIPPER_CLOSED, GRIPPER_OPEN, HOVER_Z, Grip, Move, Skill, SkillFailure,
-)
 from embodied_mm.scene import is_on
+from embodied_mm.skills.base import (
+    GRIPPER_CLOSED,
+    GRIPPER_OPEN,
+    HOVER_Z,
+    Grip,
+    Move,
+    Skill,
+    SkillFailure,
+)
 from embodied_mm.table import TABLE
 from embodied_mm.types import ObjectState
 

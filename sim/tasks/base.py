@@ -15,9 +15,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from embodied_mm.config.schema import ConfigError
 from embodied_mm.scene import held_block, is_on
 from embodied_mm.table import TABLE
-from embodied_mm.types import Observation, ObjectState, SkillCall
+from embodied_mm.types import ObjectState, Observation, SkillCall
 from embodied_mm.vocabulary import COLORS
 from sim.scene import BLOCK_SIZES, ObjectSpec
 
@@ -131,9 +132,9 @@ class Task(abc.ABC):
     def sample(self, seed: int, n_distractors: int = 0, template_id: int | None = None) -> Episode:
         """Samples an episode; the same seed (and arguments) gives the same episode."""
         if n_distractors < 0:
-            raise ValueError(f"n_distractors must be >= 0, got {n_distractors}")
+            raise ConfigError(f"n_distractors must be >= 0, got {n_distractors}")
         if template_id is not None and not 0 <= template_id < len(self.templates):
-            raise ValueError(f"{self.name} has templates 0..{len(self.templates) - 1}, "
+            raise ConfigError(f"{self.name} has templates 0..{len(self.templates) - 1}, "
                              f"got {template_id}")
         rng = np.random.default_rng([seed, _stable_hash(self.name)])
         for _ in range(50):
@@ -148,8 +149,8 @@ class Task(abc.ABC):
                     [names[r] for r in role] for key, role in goal_roles.items()}
             instruction = self.templates[tid].format(**words)
             return Episode(self.name, seed, instruction, scene, goal, tid)
-        raise RuntimeError(f"{self.name}: could not sample a scene with {n_distractors} "
-                           "distractors; try fewer")
+        raise ConfigError(f"{self.name}: could not fit a scene with {n_distractors} "
+                          "distractors on the table; try fewer")
 
     @abc.abstractmethod
     def sample_scene(self, scene: SceneBuilder, n_distractors: int) -> tuple[dict, dict]:

@@ -27,7 +27,8 @@ class PushToSide(Task):
         d = np.asarray(DIRECTION_VECTORS[direction])
         cx, cy = TABLE.center
         # Start in the middle band so one or two pushes reach the side.
-        block = scene.add("block", role="block", region=(cx - 0.06, cx + 0.06, cy - 0.06, cy + 0.06))
+        middle = (cx - 0.06, cx + 0.06, cy - 0.06, cy + 0.06)
+        block = scene.add("block", role="block", region=middle)
         start = np.asarray(block.position)
 
         def in_corridor(xy) -> bool:
@@ -38,8 +39,9 @@ class PushToSide(Task):
 
         scene.add_distractors(n_distractors, keep_out=in_corridor)
         side = SIDE_OF_DIRECTION[direction]
-        words = {"block": describe(block), "side": side, "direction": {
-            "forward": "away from the robot", "backward": "towards the robot"}.get(direction, direction)}
+        direction_words = {"forward": "away from the robot", "backward": "towards the robot"}
+        words = {"block": describe(block), "side": side,
+                 "direction": direction_words.get(direction, direction)}
         return words, {"block": "block", "side": side, "direction": direction}
 
     def success(self, episode: Episode, initial, final, steps) -> bool:

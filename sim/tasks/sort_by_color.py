@@ -11,6 +11,7 @@ class SortByColor(Task):
     name = "sort_by_color"
     templates = (
         "sort the blocks into the bowls of the same color",
+        "put each block that has a bowl of its color into that bowl",
         "put each block in the bowl that matches its color",
         "put every block into the bowl of its color",
         "match the blocks to the bowls by color",
@@ -24,7 +25,12 @@ class SortByColor(Task):
             color = scene.pick_color("bowl", exclude=scene.used_colors("block"))
             scene.add("bowl", color, role=f"bowl_{i}")
             scene.add("block", color, role=f"block_{i}")
-        scene.add_distractors(n_distractors, kinds=("bowl",))
+        # Distractors: bowls with no block of their colour, blocks with no bowl of theirs
+        # (those stay where they are: they have no bowl to go to).
+        for _ in range(n_distractors):
+            kind = str(scene.rng.choice(["block", "bowl"]))
+            other = "bowl" if kind == "block" else "block"
+            scene.add(kind, scene.pick_color(kind, exclude=scene.used_colors(other)))
         pairs_roles = [[f"block_{i}", f"bowl_{i}"] for i in range(pairs)]
         return {}, {f"pair_{i}": roles for i, roles in enumerate(pairs_roles)}
 

@@ -1,0 +1,58 @@
+"""`embodied-mm`: the command line. Each subcommand takes Hydra overrides as `key=value`.
+
+Example:
+    embodied-mm run task=stack seed=3
+    embodied-mm eval planner=oracle task=all eval.episodes=20 eval.out_dir=/tmp/o
+
+Bad input (unknown task, unknown key, bad value, unparseable plan text, empty instruction)
+prints one line starting `embodied-mm: error:` and exits with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# subcommand -> (module with `main(cfg) -> int`, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("embodied_mm.demo", "the main job: one episode per task family, with a report"),
+    "run": ("embodied_mm.run", "one sim episode in-process, printed step by step"),
+    "eval": ("embodied_mm.eval.evaluate", "many episodes; writes eval_info.json and report.html"),
+}
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from embodied_mm.config.schema import ConfigError
+    from embodied_mm.plan_language import PlanError
+    from embodied_mm.planner.base import PlannerError
+
+    return ConfigError, PlanError, PlannerError, FileNotFoundError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="embodied-mm", description="Embodied multimodal planning on a tabletop robot.",
+        epilog="Overrides are Hydra key=value pairs, e.g. task=stack seed=3 planner=oracle.")
+    sub = parser.add_subparsers(dest="command", metavar="command", required=True)
+    for name, (_, help_text) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.add_argument("overrides", nargs="*", metavar="key=value")
+    args = parser.parse_args(argv)
+    module = importlib.import_module(COMMANDS[args.command][0])
+    errors = _user_errors()
+    try:
+        from embodied_mm.config import load_config
+
+        return int(module.main(load_config(args.overrides)))
+    except errors as err:
+        print(f"embodied-mm: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("embodied-mm: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

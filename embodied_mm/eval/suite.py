@@ -1,0 +1,70 @@
+"""Which episodes an evaluation runs: task families × seeds, or a suite file.
+
+A suite file is YAML or JSON: a list of entries (or `{episodes: [...]}`), each with `task` and
+`seed`, optionally `instruction`, `n_distractors` and `template_id`:
+
+    - {task: stack, seed: 3}
+    - {task: pick_place, seed: 7, n_distractors: 4}
+    - {task: pick_place, seed: 8, instruction: "put the red block in the blue bowl"}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from embodied_mm.config.schema import Config, ConfigError
+from embodied_mm.eval.rollout import EpisodeSpec
+
+SUITE_KEYS = {"task", "seed", "instruction", "n_distractors", "template_id"}
+
+
+def episodes_for(cfg: Config) -> list[EpisodeSpec]:
+    """The episodes `cfg` asks for: `eval.suite` if set, else tasks × `eval.episodes` seeds."""
+    from sim.tasks import TASKS
+
+    if cfg.eval.suite:
+        return load_suite(cfg.eval.suite, TASKS)
+    names = list(TASKS) if cfg.task.name == "all" else [cfg.task.name]
+    return [EpisodeSpec(name, cfg.eval.seed + i, None, cfg.task.n_distractors,
+                        cfg.task.template_id)
+            for name in names for i in range(cfg.eval.episodes)]
+
+
+def load_suite(path: str | Path, tasks) -> list[EpisodeSpec]:
+    """Reads a suite file; raises ConfigError naming the file and the bad entry."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"eval.suite: no such file {path}")
+    try:
+        data = yaml.safe_load(path.read_text())  # JSON is valid YAML
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML/JSON: {str(err).splitlines()[0]}") from None
+    if isinstance(data, dict):
+        data = data.get("episodes")
+    if not isinstance(data, list) or not data:
+        raise ConfigError(f"{path}: expected a non-empty list of episodes")
+    specs = []
+    for i, entry in enumerate(data):
+        where = f"{path}: episode {i + 1}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected a mapping with task and seed")
+        unknown = set(entry) - SUITE_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+                              f"allowed: {', '.join(sorted(SUITE_KEYS))}")
+        if entry.get("task") not in tasks:
+            raise ConfigError(f"{where}: unknown task {entry.get('task')!r}; "
+                              f"choose one of: {', '.join(tasks)}")
+        if not isinstance(entry.get("seed"), int):
+            raise ConfigError(f"{where}: seed must be an integer")
+        n_distractors = entry.get("n_distractors", 0)
+        if not isinstance(n_distractors, int) or n_distractors < 0:
+            raise ConfigError(f"{where}: n_distractors must be an integer >= 0")
+        instruction = entry.get("instruction")
+        if instruction is not None and not str(instruction).strip():
+            raise ConfigError(f"{where}: instruction is empty")
+        specs.append(EpisodeSpec(entry["task"], entry["seed"], instruction, n_distractors,
+                                 entry.get("template_id")))
+    return specs

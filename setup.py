@@ -1,0 +1,65 @@
+"""Install script for embodied_mm: an ament_python ROS 2 package that is also pip-installable.
+
+    pip install -e '.[ros,dev]'      # PyPI rclpy wheels + test tools (what `make` does)
+    colcon build --packages-select embodied_mm   # inside a ROS 2 workspace
+"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+PACKAGE = "embodied_mm"
+ROOT = Path(__file__).parent
+
+
+def tree(folder: str) -> list[tuple[str, list[str]]]:
+    """data_files entries installing `folder` under share/embodied_mm, keeping its layout."""
+    entries: dict[str, list[str]] = {}
+    for path in sorted((ROOT / folder).rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            rel = path.relative_to(ROOT)
+            entries.setdefault(f"share/{PACKAGE}/{rel.parent}", []).append(str(rel))
+    return list(entries.items())
+
+
+ROS_WHEELS = [
+    f"ros-kilted-{name}"
+    for name in ("rclpy", "rmw-fastrtps-cpp", "std-msgs", "std-srvs", "sensor-msgs",
+                 "geometry-msgs", "trajectory-msgs", "visualization-msgs", "diagnostic-msgs")
+]
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    description="PaLM-E-style embodied planning on a ROS 2 + PyBullet tabletop robot",
+    python_requires=">=3.11",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*", "sim", "sim.*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        *tree("configs"),
+        *tree("launch"),
+    ],
+    install_requires=[
+        "numpy>=1.26",
+        "pybullet==3.2.7",
+        "gymnasium>=1.0",
+        "hydra-core>=1.3",
+        "omegaconf>=2.3",
+        "pyyaml>=6",
+        "opencv-python-headless>=4.8",
+        "matplotlib>=3.8",
+        "tqdm>=4.66",
+        "torch==2.13.0",
+    ],
+    extras_require={
+        "ros": ROS_WHEELS,
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.5"],
+    },
+    entry_points={
+        "console_scripts": [
+            "embodied-mm = embodied_mm.cli:main",
+        ],
+    },
+    zip_safe=True,
+)

@@ -1,0 +1,92 @@
+"""Skills through real physics: grasps hold by friction, failures are reported with a reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from embodied_mm.executor import run_skill
+from embodied_mm.plan_language import parse_step
+from embodied_mm.skills import SkillStatus
+from embodied_mm.types import SkillCall
+from sim.scene import ObjectSpec
+
+pytestmark = pytest.mark.sim
+
+SCENE = [
+    ObjectSpec("block", "red", (0.5, 0.1), yaw=0.3, size=0.05),
+    ObjectSpec("bowl", "blue", (0.5, -0.15)),
+    ObjectSpec("block", "green", (0.4, 0.2), yaw=-0.5, size=0.04),
+]
+
+
+def _run(robot, *steps: str):
+    return [run_skill(robot, parse_step(text)) for text in steps]
+
+
+def test_pick_lifts_the_block_and_place_puts_it_in_the_bowl(world, robot):
+    world.reset(SCENE)
+    (pick_status, reason, _), = _run(robot, "pick(obj_1)")
+    assert pick_status is SkillStatus.SUCCEEDED, reason
+    obs = robot.get_observation(images=False)
+    assert obs.object("obj_1").position[2] > 0.1  # really in the air, held by the fingers
+    assert 0.04 < obs.gripper_width < 0.06  # fingers stopped on the 5 cm block
+    (place_status, reason, _), = _run(robot, "place(obj_2)")
+    assert place_status is SkillStatus.SUCCEEDED, reason
+    block, bowl = world.object_states()[0], world.object_states()[1]
+    assert np.linalg.norm(block.position[:2] - bowl.position[:2]) < 0.05
+
+
+def test_stack_push_and_place_at(world, robot):
+    world.reset(SCENE)
+    results = _run(robot, "pick(obj_3)", "place(obj_1)")
+    assert all(status is SkillStatus.SUCCEEDED for status, _, _ in results), results
+    assert world.object_states()[2].position[2] > 0.06  # green sits on red
+    world.reset(SCENE)
+    before = world.object_states()[2].position.copy()
+    (status, reason, _), = _run(robot, "push(obj_3, forward)")
+    assert status is SkillStatus.SUCCEEDED, reason
+    assert world.object_states()[2].position[0] - before[0] > 0.05
+    results = _run(robot, "pick(obj_3)", "place_at(front_right)")
+    assert all(status is SkillStatus.SUCCEEDED for status, _, _ in results), results
+
+
+def test_block_out_of_reach_fails_with_reason_and_nothing_moves(world, robot):
+    world.reset(SCENE)
+    world.move_object("obj_3", (1.1, 0.6))
+    joints = robot.joint_positions()
+    (status, reason, _), = _run(robot, "pick(obj_3)")
+    assert status is SkillStatus.FAILED
+    assert "out of reach" in reason
+    np.testing.assert_allclose(robot.joint_positions(), joints, atol=1e-3)
+
+
+@pytest.mark.parametrize("step, message", [
+    ("pick(obj_2)", "is a bowl"),
+    ("place(obj_2)", "holds no block"),
+    ("push(obj_2, left)", "is a bowl"),
+])
+def test_impossible_steps_fail_before_moving(world, robot, step, message):
+    world.reset(SCENE)
+    (status, reason, seconds), = _run(robot, step)
+    assert status is SkillStatus.FAILED and message in reason
+    assert seconds == 0.0
+
+
+def test_missed_grasp_is_reported(world, robot):
+    world.reset(SCENE)
+    # The block vanishes while the hand goes down: the fingers close on air.
+    from embodied_mm.skills import SKILLS
+
+    skill = SKILLS["pick"](control_hz=robot.control_hz)
+    obs = robot.get_observation(images=False)
+    skill.reset(obs, SkillCall("pick", ("obj_1",)))
+    for tick in range(400):
+        if tick == 30:
+            world.remove_object("obj_1")
+        robot.send_action(skill.step(obs))
+        obs = robot.get_observation(images=False)
+        if skill.status is not SkillStatus.RUNNING:
+            break
+    assert skill.status is SkillStatus.FAILED
+    assert "missed" in skill.reason or "did not lift" in skill.reason
