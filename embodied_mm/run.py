@@ -47,7 +47,8 @@ def run_and_print(runner: EpisodeRunner, spec: EpisodeSpec, planner: str,
         reason = report.skill_outcomes[-1]["reason"]
         raise PlanError(f"{reason}; the robot did not move for this step")
     verdict = "SUCCESS" if report.success else "FAILURE"
-    echo(f"result: {verdict} (ended with {report.outcome}, {len(report.steps)} steps, "
+    n = len(report.steps)
+    echo(f"result: {verdict} (ended with {report.outcome}, {n} step{'s' * (n != 1)}, "
          f"{report.sim_s:.1f} s robot time)")
     return report
 
