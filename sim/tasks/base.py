@@ -170,6 +170,18 @@ def _stable_hash(text: str) -> int:
     return sum((i + 1) * ord(c) for i, c in enumerate(text))
 
 
+class PutOnTask(Task):
+    """A family whose goal is one block in/on one target (`goal["block"]`, `goal["target"]`)."""
+
+    def success(self, episode: Episode, initial: Sequence[ObjectState], final: Observation,
+                steps: Sequence[SkillCall]) -> bool:
+        block, target = final.object(episode.goal["block"]), final.object(episode.goal["target"])
+        return held_block(final) is None and is_on(block, target)
+
+    def oracle(self, episode: Episode, obs: Observation, done: Sequence[SkillCall]) -> SkillCall:
+        return move_into(obs, episode.goal["block"], episode.goal["target"]) or SkillCall("done")
+
+
 # -- oracle building blocks ------------------------------------------------------------------
 def move_into(obs: Observation, block: str, support: str) -> SkillCall | None:
     """Next step to get `block` in/on `support`, or None when it is already there."""

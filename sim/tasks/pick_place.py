@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from embodied_mm.scene import held_block, is_on
-from embodied_mm.types import SkillCall
-from sim.tasks.base import Episode, SceneBuilder, Task, describe, move_into
+from sim.tasks.base import PutOnTask, SceneBuilder, describe
 
 
-class PickPlace(Task):
+class PickPlace(PutOnTask):
     name = "pick_place"
     templates = (
         "put the {block} in the {bowl}",
@@ -24,11 +22,4 @@ class PickPlace(Task):
         bowl = scene.add("bowl", role="bowl")
         scene.add_distractors(n_distractors)
         return {"block": describe(block), "bowl": describe(bowl)}, {"block": "block",
-                                                                    "bowl": "bowl"}
-
-    def success(self, episode: Episode, initial, final, steps) -> bool:
-        block, bowl = final.object(episode.goal["block"]), final.object(episode.goal["bowl"])
-        return held_block(final) is None and is_on(block, bowl)
-
-    def oracle(self, episode: Episode, obs, done) -> SkillCall:
-        return move_into(obs, episode.goal["block"], episode.goal["bowl"]) or SkillCall("done")
+                                                                    "target": "bowl"}

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from embodied_mm.scene import held_block, is_on
-from embodied_mm.types import SkillCall
 from sim.scene import ObjectSpec
-from sim.tasks.base import Episode, SceneBuilder, SceneFull, Task, describe, move_into
+from sim.tasks.base import PutOnTask, SceneBuilder, SceneFull, describe
 
 UNAMBIGUOUS_MARGIN = 0.06  # m between the best and second-best block under the relation
 
 
-class SpatialRef(Task):
+class SpatialRef(PutOnTask):
     name = "spatial_ref"
     templates = (
         "put the {referent} in the {bowl}",
@@ -45,15 +43,9 @@ class SpatialRef(Task):
             "nearest": "block nearest the robot", "farthest": "block farthest from the robot",
             "closest_to": f"block closest to the {describe(anchor) if anchor else ''}",
         }[relation]
-        return {"referent": referent, "bowl": describe(bowl)}, {"block": "block", "bowl": "bowl",
+        return {"referent": referent, "bowl": describe(bowl)}, {"block": "block",
+                                                                "target": "bowl",
                                                                 "relation": relation}
-
-    def success(self, episode: Episode, initial, final, steps) -> bool:
-        block, bowl = final.object(episode.goal["block"]), final.object(episode.goal["bowl"])
-        return held_block(final) is None and is_on(block, bowl)
-
-    def oracle(self, episode: Episode, obs, done) -> SkillCall:
-        return move_into(obs, episode.goal["block"], episode.goal["bowl"]) or SkillCall("done")
 
 
 def _score(relation: str, block: ObjectSpec, anchor: ObjectSpec | None) -> float:

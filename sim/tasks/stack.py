@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from embodied_mm.scene import held_block, is_on
-from embodied_mm.types import SkillCall
-from sim.tasks.base import Episode, SceneBuilder, Task, describe, move_into
+from sim.tasks.base import PutOnTask, SceneBuilder, describe
 
 
-class Stack(Task):
+class Stack(PutOnTask):
     name = "stack"
     templates = (
         "stack the {top} on the {bottom}",
@@ -22,12 +20,5 @@ class Stack(Task):
         top = scene.add("block", role="top")
         bottom = scene.add("block", role="bottom")
         scene.add_distractors(n_distractors)
-        return {"top": describe(top), "bottom": describe(bottom)}, {"top": "top",
-                                                                   "bottom": "bottom"}
-
-    def success(self, episode: Episode, initial, final, steps) -> bool:
-        top, bottom = final.object(episode.goal["top"]), final.object(episode.goal["bottom"])
-        return held_block(final) is None and is_on(top, bottom)
-
-    def oracle(self, episode: Episode, obs, done) -> SkillCall:
-        return move_into(obs, episode.goal["top"], episode.goal["bottom"]) or SkillCall("done")
+        return {"top": describe(top), "bottom": describe(bottom)}, {"block": "top",
+                                                                   "target": "bottom"}
