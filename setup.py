@@ -22,6 +22,9 @@ def tree(folder: str) -> list[tuple[str, list[str]]]:
     return list(entries.items())
 
 
+ROS_NODES = ("sim_node", "perception_node", "planner_node", "executor_node", "recorder_node",
+             "episode_runner")
+
 ROS_WHEELS = [
     f"ros-kilted-{name}"
     for name in ("rclpy", "rmw-fastrtps-cpp", "std-msgs", "std-srvs", "sensor-msgs",
@@ -34,6 +37,7 @@ setup(
     description="PaLM-E-style embodied planning on a ROS 2 + PyBullet tabletop robot",
     python_requires=">=3.11",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*", "sim", "sim.*"]),
+    package_data={f"{PACKAGE}.ros": ["msg/*/*.msg"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -50,6 +54,8 @@ setup(
         "opencv-python-headless>=4.8",
         "matplotlib>=3.8",
         "tqdm>=4.66",
+        "mcap>=1.2",
+        "mcap-ros2-support>=0.5",
         "torch==2.13.0",
     ],
     extras_require={
@@ -59,6 +65,7 @@ setup(
     entry_points={
         "console_scripts": [
             "embodied-mm = embodied_mm.cli:main",
+            *(f"{node} = embodied_mm.ros.{node}:main" for node in ROS_NODES),
         ],
     },
     zip_safe=True,

@@ -21,6 +21,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("embodied_mm.run", "one sim episode in-process, printed step by step"),
     "eval": ("embodied_mm.eval.evaluate", "many episodes; writes eval_info.json and report.html"),
 }
+# subcommand -> (module with `main(argv) -> int` taking its own arguments, one-line help)
+RAW_COMMANDS: dict[str, tuple[str, str]] = {
+    "launch": ("embodied_mm.launch_runner",
+               "run a ROS 2 YAML launch file: launch FILE [name:=value ...]"),
+}
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -39,6 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, (_, help_text) in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         cmd.add_argument("overrides", nargs="*", metavar="key=value")
+    for name, (_, help_text) in RAW_COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in RAW_COMMANDS:
+        return int(importlib.import_module(RAW_COMMANDS[argv[0]][0]).main(argv[1:]))
     args = parser.parse_args(argv)
     module = importlib.import_module(COMMANDS[args.command][0])
     errors = _user_errors()

@@ -1,0 +1,193 @@
+"""`episode_runner`: drives an evaluation through the ROS graph and shuts it down when done.
+
+For each episode (task family × seeds, or an `eval.suite` file) it asks the sim for the scene,
+waits for perception to see it, sends the instruction, follows plan steps and skill statuses
+until `done()`/`cannot()`/an invalid step or the timeout, asks the sim whether the task
+succeeded, and finally writes `eval_info.json` and `report.html` like `embodied-mm eval`.
+With `episodes:=0` it does nothing and the graph waits for operator instructions.
+
+Example:
+    python -m embodied_mm.ros.episode_runner --ros-args -p overrides:="['task=all']" \
+        -p episodes:=2 -p out_dir:=/tmp/r
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticStatus
+from rclpy.node import Node
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+from visualization_msgs.msg import MarkerArray
+
+from embodied_mm.eval.report import summarize, write_report
+from embodied_mm.eval.rollout import EpisodeReport, EpisodeSpec
+from embodied_mm.config.schema import Config
+from embodied_mm.eval.suite import load_suite
+from embodied_mm.ros import topics
+from embodied_mm.ros.conversions import objects_from_markers, status_from_msg
+from embodied_mm.ros.node_utils import config_from_params, param, run_node
+
+ENDS = {"terminal", "invalid", "estop"}
+
+
+def graph_episodes(cfg: Config, episodes: int) -> list[EpisodeSpec]:
+    """`episodes` in total: a suite file as given, else seeds `cfg.seed…` cycling through the
+    task families when `task=all` (so `episodes:=8` covers each of the 8 families once)."""
+    from sim.tasks import TASKS
+
+    if cfg.eval.suite:
+        return load_suite(cfg.eval.suite, TASKS)
+    names = list(TASKS) if cfg.task.name == "all" else [cfg.task.name]
+    return [EpisodeSpec(names[i % len(names)], cfg.seed + i, None, cfg.task.n_distractors,
+                        cfg.task.template_id) for i in range(episodes)]
+
+
+class EpisodeRunner(Node):
+    """Runs the episodes and sets `exit_code` (0 = all episodes were run and reported)."""
+
+    def __init__(self) -> None:
+        super().__init__("episode_runner")
+        cfg = config_from_params(self)
+        episodes = int(param(self, "episodes", 0))
+        self.timeout_s = float(param(self, "episode_timeout_s", 120.0))
+        self.out_dir = Path(param(self, "out_dir", cfg.eval.out_dir))
+        self.planner_name = cfg.planner.name
+        self.specs = graph_episodes(cfg, episodes)
+        self.exit_code = 0
+        self._events: list[tuple[str, dict]] = []
+        self._cond = threading.Condition()
+        self._episode: dict | None = None
+        self._objects: list[str] = []
+        self.request_pub = self.create_publisher(String, topics.EPISODE_REQUEST,
+                                                 topics.RELIABLE_QOS)
+        self.instruction_pub = self.create_publisher(String, topics.INSTRUCTION,
+                                                     topics.RELIABLE_QOS)
+        self.create_subscription(String, topics.EPISODE, self._on_episode, topics.LATCHED_QOS)
+        self.create_subscription(String, topics.PLAN, self._on_plan, topics.RELIABLE_QOS)
+        self.create_subscription(DiagnosticStatus, topics.SKILL_STATUS, self._on_status,
+                                 topics.RELIABLE_QOS)
+        self.create_subscription(MarkerArray, topics.OBJECTS, self._on_objects,
+                                 topics.RELIABLE_QOS)
+        self.success_client = self.create_client(Trigger, topics.CHECK_SUCCESS)
+        if self.specs:
+            threading.Thread(target=self._run_all, daemon=True).start()
+        else:
+            self.get_logger().info("episodes:=0 — waiting for operator instructions")
+
+    # -- callbacks -----------------------------------------------------------------------------
+    def _notify(self, kind: str, data: dict) -> None:
+        with self._cond:
+            self._events.append((kind, data))
+            self._cond.notify_all()
+
+    def _on_episode(self, msg: String) -> None:
+        with self._cond:
+            self._episode = json.loads(msg.data)
+            self._cond.notify_all()
+
+    def _on_objects(self, msg: MarkerArray) -> None:
+        with self._cond:
+            self._objects = sorted(o.name for o in objects_from_markers(msg))
+            self._cond.notify_all()
+
+    def _on_plan(self, msg: String) -> None:
+        self._notify("plan", {"step": msg.data, "t": time.monotonic()})
+
+    def _on_status(self, msg: DiagnosticStatus) -> None:
+        self._notify("status", status_from_msg(msg))
+
+    # -- episodes ------------------------------------------------------------------------------
+    def _run_all(self) -> None:
+        rows, start = [], time.perf_counter()
+        try:
+            if not self.success_client.wait_for_service(timeout_sec=60.0):
+                raise RuntimeError(f"no {topics.CHECK_SUCCESS} service: is the sim running?")
+            for i, spec in enumerate(self.specs):
+                row = self._run_one(spec)
+                rows.append(row.to_dict())
+                self.get_logger().info(f"episode {i + 1}/{len(self.specs)} {spec.task} seed "
+                                       f"{spec.seed}: {'SUCCESS' if row.success else 'FAILURE'}"
+                                       f" ({row.outcome}, {len(row.steps)} steps)")
+            info = summarize(rows, planner=self.planner_name, model=None,
+                             eval_s=round(time.perf_counter() - start, 2))
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "eval_info.json").write_text(json.dumps(info, indent=2))
+            write_report(info, self.out_dir)
+            rate = info["overall"]["success_rate"]
+            self.get_logger().info(f"done: success {rate:.2f} over {len(rows)} episodes; "
+                                   f"wrote {self.out_dir / 'eval_info.json'}")
+        except Exception as err:  # report, then end the graph with a failure code
+            self.get_logger().error(f"evaluation aborted: {err}")
+            self.exit_code = 1
+        rclpy.try_shutdown()
+
+    def _run_one(self, spec: EpisodeSpec) -> EpisodeReport:
+        with self._cond:
+            self._episode = None
+        self.request_pub.publish(String(data=json.dumps({
+            "task": spec.task, "seed": spec.seed, "n_distractors": spec.n_distractors,
+            "template_id": spec.template_id})))
+        episode = self._wait(lambda: self._episode is not None and
+                             (self._episode["task"], self._episode["seed"]) ==
+                             (spec.task, spec.seed), 20.0, "the sim to load the episode")
+        names = sorted(o["name"] for o in episode["objects"])
+        self._wait(lambda: self._objects == names, 20.0, "perception to see the new scene")
+        instruction = spec.instruction or episode["instruction"]
+        with self._cond:
+            self._events.clear()
+        self.instruction_pub.publish(String(data=instruction))
+        steps, latencies, outcomes, outcome = self._follow()
+        result = self.success_client.call(Trigger.Request())
+        return EpisodeReport(task=spec.task, seed=spec.seed, instruction=instruction,
+                             success=bool(result.success), outcome=outcome, steps=steps,
+                             planner_latency_ms=latencies, skill_outcomes=outcomes,
+                             n_objects=len(names))
+
+    def _follow(self) -> tuple[list[str], list[float], list[dict], str]:
+        """Collects plan steps and statuses until the episode ends; returns them and the outcome."""
+        steps, latencies, outcomes = [], [], []
+        deadline = time.monotonic() + self.timeout_s
+        last_end = time.monotonic()
+        while True:
+            with self._cond:
+                if not self._cond.wait_for(lambda: self._events, deadline - time.monotonic()):
+                    return steps, latencies, outcomes, "timeout"
+                kind, data = self._events.pop(0)
+            if kind == "plan":
+                steps.append(data["step"])
+                latencies.append(round((data["t"] - last_end) * 1e3, 1))
+                continue
+            if data.get("source") == "planner" and data["status"] == "invalid":
+                return steps, latencies, outcomes, "invalid_plan"
+            if data.get("source") != "executor" or data["status"] in ("running", "stale"):
+                continue
+            last_end = time.monotonic()
+            outcomes.append({"step": data["step"], "status": data["status"],
+                             "reason": data.get("reason", "")})
+            if data["status"] in ENDS:
+                step = data["step"].strip()
+                if data["status"] == "invalid":
+                    return steps, latencies, outcomes, "invalid_plan"
+                if data["status"] == "estop":
+                    return steps, latencies, outcomes, "estop"
+                return steps, latencies, outcomes, step.split("(")[0]
+
+    def _wait(self, predicate, timeout_s: float, what: str):
+        with self._cond:
+            if not self._cond.wait_for(predicate, timeout_s):
+                raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+            return self._episode
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(EpisodeRunner, args, threads=3)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

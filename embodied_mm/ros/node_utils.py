@@ -1,0 +1,71 @@
+"""Shared node plumbing: typed config from ROS parameters, and a clean `main` for every node.
+
+Nodes take Hydra overrides as the string-array parameter `overrides` and build their config
+with the compose API (`@hydra.main` breaks under `--ros-args`).
+
+Example:
+    ros2 run embodied_mm sim_node --ros-args -p overrides:="task=stack seed=3"
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rcl_interfaces.msg import ParameterDescriptor
+
+from embodied_mm.config import Config, load_config
+
+
+def config_from_params(node: Node) -> Config:
+    """Declares `overrides` and composes the stack's config from it.
+
+    `overrides` is a string array (`['task=stack', 'seed=3']`) or one string of
+    space-separated overrides (`"task=stack seed=3"`, what launch-file substitutions give).
+    """
+    node.declare_parameter("overrides", None, ParameterDescriptor(dynamic_typing=True))
+    value = node.get_parameter("overrides").value
+    if value is None:
+        overrides: list[str] = []
+    elif isinstance(value, str):
+        overrides = value.split()
+    else:
+        overrides = [str(v) for v in value]
+    return load_config(overrides)
+
+
+def param(node: Node, name: str, default):
+    """Declares a parameter with a default and returns its value."""
+    return node.declare_parameter(name, default).value
+
+
+def run_node(factory: Callable[[], Node], args: list[str] | None = None,
+             threads: int = 2) -> int:
+    """Creates the node, spins it until SIGINT/SIGTERM or `rclpy.shutdown()`, cleans up.
+
+    Returns the node's `exit_code` attribute if it set one (for runner-style nodes), else 0.
+    """
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = None
+    executor = MultiThreadedExecutor(num_threads=threads)
+    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+    try:
+        node = factory()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        code = int(getattr(node, "exit_code", 0) or 0)
+        if node is not None:
+            close = getattr(node, "close", None)
+            if close is not None:
+                close()
+            node.destroy_node()
+        executor.shutdown()
+        rclpy.try_shutdown()
+    return code

@@ -1,0 +1,163 @@
+"""`planner_node`: closed-loop planning over ROS 2 — one plan step after each finished skill.
+
+Keeps only the newest message of each input (sensor-data QoS), plans from a worker thread
+(never inside a callback), refuses inputs older than `max_age_s` (and says so on
+`/embodied_mm/skill_status`), and waits for an observation newer than the last skill's end
+before planning the next step, so it always plans from the world the skill left behind.
+
+Example:
+    python -m embodied_mm.ros.planner_node --ros-args -p overrides:="['planner=oracle']" -p max_age_s:=1.0
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from diagnostic_msgs.msg import DiagnosticStatus
+from rclpy.node import Node
+from std_msgs.msg import String
+
+from embodied_mm.plan_language import PlanError, parse_step
+from embodied_mm.planner import PlannerError, build_planner
+from embodied_mm.robots.ros2_robot import Ros2Robot, StaleData
+from embodied_mm.ros import topics
+from embodied_mm.ros.conversions import status_from_msg, status_msg
+from embodied_mm.ros.node_utils import config_from_params, param, run_node
+from embodied_mm.types import SkillCall
+
+FINISHED = {"succeeded", "failed", "invalid", "terminal", "estop", "aborted"}
+
+
+class PlannerNode(Node):
+    """Instruction in, plan steps out, replanning after every skill status."""
+
+    def __init__(self) -> None:
+        super().__init__("planner")
+        self.cfg = config_from_params(self)
+        self.planner = build_planner(self.cfg.planner)
+        self.max_age_s = float(param(self, "max_age_s", 1.0))
+        # The robot view gives fresh-checked observations; this node never commands it.
+        self.inputs = Ros2Robot(self, max_age_s=self.max_age_s,
+                                images=self.planner.needs_images)
+        self.plan_pub = self.create_publisher(String, topics.PLAN, topics.RELIABLE_QOS)
+        self.status_pub = self.create_publisher(DiagnosticStatus, topics.SKILL_STATUS,
+                                                topics.RELIABLE_QOS)
+        self.create_subscription(String, topics.INSTRUCTION, self._on_instruction,
+                                 topics.RELIABLE_QOS)
+        self.create_subscription(DiagnosticStatus, topics.SKILL_STATUS, self._on_status,
+                                 topics.RELIABLE_QOS)
+        self.create_subscription(String, topics.EPISODE, self._on_episode, topics.LATCHED_QOS)
+        self._wake = threading.Condition()
+        self._instruction: str | None = None
+        self._episode_info: dict | None = None
+        self._pending: str | None = None  # step published, waiting for its status
+        self._finished_at = 0.0
+        self._done: list[SkillCall] = []
+        self._active = False
+        self._closing = False
+        threading.Thread(target=self._work, daemon=True).start()
+
+    # -- callbacks: store and wake the worker, nothing else -------------------------------------
+    def _on_instruction(self, msg: String) -> None:
+        with self._wake:
+            self._instruction = msg.data
+            self._wake.notify_all()
+
+    def _on_episode(self, msg: String) -> None:
+        with self._wake:
+            self._episode_info = json.loads(msg.data)
+            self._active = False  # a new scene ends whatever episode was running
+            self._pending = None
+
+    def _on_status(self, msg: DiagnosticStatus) -> None:
+        status = status_from_msg(msg)
+        if status.get("source") != "executor" or status["status"] not in FINISHED:
+            return
+        with self._wake:
+            if self._pending is None or status.get("step") != self._pending:
+                return
+            if status["status"] == "succeeded":
+                self._done.append(parse_step(self._pending))
+            if status["status"] in ("terminal", "invalid", "estop"):
+                self._active = False
+            self._pending = None
+            self._finished_at = self._now()
+            self._wake.notify_all()
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # -- worker --------------------------------------------------------------------------------
+    def _work(self) -> None:
+        while not self._closing:
+            with self._wake:
+                self._wake.wait_for(lambda: self._closing or self._instruction is not None or (
+                    self._active and self._pending is None), timeout=0.5)
+                if self._instruction is not None:
+                    self._start(self._instruction)
+                    self._instruction = None
+                if not self._active or self._pending is not None:
+                    continue
+            self._plan_one()
+
+    def _start(self, instruction: str) -> None:
+        context = None
+        if self._episode_info is not None:
+            from sim.tasks import TASKS  # pure Python; only the oracle uses the context
+
+            info = self._episode_info
+            context = TASKS[info["task"]].sample(info["seed"], info.get("n_distractors") or 0,
+                                                 info.get("template_id"))
+        try:
+            self.planner.reset(instruction, context)
+        except PlannerError as err:
+            self._publish_status(instruction, "invalid", f"planner: {err}")
+            self._active = False
+            return
+        self._done, self._pending, self._active = [], None, True
+        self._finished_at = self._now()
+        self.get_logger().info(f"instruction: {instruction!r}")
+
+    def _plan_one(self) -> None:
+        try:
+            if self.inputs.captured_at("objects") <= self._finished_at:
+                time.sleep(0.02)  # wait for a scene observed after the last skill ended
+                return
+            obs = self.inputs.get_observation(images=self.planner.needs_images) \
+                if self.inputs.is_connected else self._connect_and_observe()
+            start = time.perf_counter()
+            text = self.planner.next_step(obs, list(self._done))
+            latency_ms = (time.perf_counter() - start) * 1e3
+        except StaleData as err:
+            self._publish_status("", "stale", f"not planning from stale input: {err}")
+            time.sleep(0.5)
+            return
+        with self._wake:
+            if not self._active:
+                return
+            self._pending = text
+        self.plan_pub.publish(String(data=text))
+        self.get_logger().info(f"plan: {text} ({latency_ms:.1f} ms)")
+
+    def _connect_and_observe(self):
+        self.inputs.connect(timeout_s=self.max_age_s)
+        return self.inputs.get_observation(images=self.planner.needs_images)
+
+    def _publish_status(self, step: str, status: str, reason: str) -> None:
+        self.status_pub.publish(status_msg("planner", step, status, reason))
+        self.get_logger().warn(f"{status}: {reason}", throttle_duration_sec=2.0)
+
+    def close(self) -> None:
+        with self._wake:
+            self._closing = True
+            self._wake.notify_all()
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(PlannerNode, args, threads=3)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

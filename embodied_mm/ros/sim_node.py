@@ -1,0 +1,226 @@
+"""`sim_node`: the PyBullet tabletop as a ROS 2 robot + camera, in (soft) real time.
+
+Publishes the camera (colour, depth, segmentation, CameraInfo) and `/joint_states`; follows
+`trajectory_msgs/JointTrajectory` on the arm and gripper controller topics the way
+ros2_control's joint trajectory controller does (time-parameterised points, joint names in any
+order, a new trajectory replaces the old one); latches on `/embodied_mm/estop`. Episodes are
+loaded from `/embodied_mm/episode_request` (JSON `{task, seed, n_distractors, template_id}`)
+and described on the latched `/embodied_mm/episode`; `/embodied_mm/reset` reloads the current
+one and `/embodied_mm/check_success` judges it on the world state.
+
+Example:
+    python -m embodied_mm.ros.sim_node --ros-args -p overrides:="['task=stack','seed=3']"
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Bool, String
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+
+from embodied_mm.plan_language import PlanError, parse_step
+from embodied_mm.ros import topics
+from embodied_mm.ros.conversions import (
+    MessageError, from_time, image_to_msg, joint_state_msg, to_time,
+)
+from embodied_mm.ros.node_utils import config_from_params, param, run_node
+from embodied_mm.robots.kinematics import JOINT_LOWER, JOINT_UPPER
+from embodied_mm.ros.trajectory import TrajectoryFollower
+
+
+class SimNode(Node):
+    """Owns one `TabletopWorld`; steps it to keep up with the wall clock."""
+
+    def __init__(self) -> None:
+        super().__init__("sim")
+        from sim.camera import CameraConfig
+        from sim.robot import SimRobot
+        from sim.world import TabletopWorld
+
+        cfg = config_from_params(self)
+        self.cfg = cfg
+        self.joint_state_hz = float(param(self, "joint_state_hz", 100.0))
+        self.camera_hz = float(param(self, "camera_hz", 12.0))
+        camera = CameraConfig(width=int(param(self, "camera_width", cfg.robot.camera.width)),
+                              height=int(param(self, "camera_height", cfg.robot.camera.height)))
+        self.world = TabletopWorld(gui=cfg.gui, camera=camera)
+        self.observer = SimRobot(self.world)  # reads observations; never commands
+        self.observer.connect()
+        self._lock = threading.Lock()  # one PyBullet client: one caller at a time
+        self._arm = TrajectoryFollower(topics.ARM_JOINTS, JOINT_LOWER, JOINT_UPPER)
+        self._gripper = TrajectoryFollower(topics.FINGER_JOINTS, np.zeros(2), np.full(2, 0.04))
+        self._estop = False
+        self._episode = None
+        self._episode_request: dict = {}
+        self._initial_objects = []
+        self._steps: list[str] = []
+        self._wall_start = self._now()
+
+        self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, topics.SENSOR_QOS)
+        self.color_pub = self.create_publisher(Image, topics.COLOR, topics.SENSOR_QOS)
+        self.depth_pub = self.create_publisher(Image, topics.DEPTH, topics.SENSOR_QOS)
+        self.seg_pub = self.create_publisher(Image, topics.SEGMENTATION, topics.SENSOR_QOS)
+        self.info_pub = self.create_publisher(CameraInfo, topics.COLOR_INFO, topics.SENSOR_QOS)
+        self.episode_pub = self.create_publisher(String, topics.EPISODE, topics.LATCHED_QOS)
+        self.create_subscription(JointTrajectory, topics.ARM_TRAJECTORY,
+                                 lambda m: self._on_trajectory(m, self._arm, "arm"),
+                                 topics.RELIABLE_QOS)
+        self.create_subscription(JointTrajectory, topics.GRIPPER_TRAJECTORY,
+                                 lambda m: self._on_trajectory(m, self._gripper, "gripper"),
+                                 topics.RELIABLE_QOS)
+        self.create_subscription(Bool, topics.ESTOP, self._on_estop, topics.LATCHED_QOS)
+        self.create_subscription(String, topics.EPISODE_REQUEST, self._on_episode_request,
+                                 topics.RELIABLE_QOS)
+        self.create_subscription(String, topics.PLAN, self._on_plan, topics.RELIABLE_QOS)
+        self.create_service(Trigger, topics.RESET, self._on_reset)
+        self.create_service(Trigger, topics.CHECK_SUCCESS, self._on_check_success)
+
+        self._load({"task": cfg.task.name if cfg.task.name != "all" else "pick_place",
+                    "seed": cfg.seed, "n_distractors": cfg.task.n_distractors,
+                    "template_id": cfg.task.template_id})
+        self.create_timer(1.0 / self.joint_state_hz, self._physics_tick)
+        self.create_timer(1.0 / self.camera_hz, self._camera_tick)
+        self.get_logger().info(f"sim ready: joint_states {self.joint_state_hz:.0f} Hz, camera "
+                               f"{camera.width}x{camera.height} at {self.camera_hz:.0f} Hz")
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # -- episodes ------------------------------------------------------------------------------
+    def _load(self, request: dict) -> None:
+        from sim.tasks import TASKS
+
+        task = TASKS[request["task"]]
+        episode = task.sample(int(request["seed"]), int(request.get("n_distractors") or 0),
+                              request.get("template_id"))
+        with self._lock:
+            self.world.reset(episode.scene)
+            q, width = self.world.joint_state()
+            self._arm.hold(q)
+            self._gripper.hold(np.full(2, width / 2))
+            self._initial_objects = self.world.object_states()
+        self._episode, self._episode_request, self._steps = episode, dict(request), []
+        objects = [{"name": o.name, "kind": o.kind, "color": o.color, "mask_id": o.mask_id,
+                    "size": o.size.tolist()} for o in self._initial_objects]
+        info = {**self._episode_request, "task": episode.task, "seed": episode.seed,
+                "instruction": episode.instruction, "template_id": episode.template_id,
+                "objects": objects, "goal": episode.goal}
+        self.episode_pub.publish(String(data=json.dumps(info)))
+        self.get_logger().info(f"loaded {episode.task} seed {episode.seed}: "
+                               f"{episode.instruction!r}")
+
+    def _on_episode_request(self, msg: String) -> None:
+        try:
+            request = json.loads(msg.data)
+            if not isinstance(request, dict) or "task" not in request or "seed" not in request:
+                raise ValueError("needs task and seed")
+            self._load(request)
+        except (ValueError, KeyError, TypeError) as err:
+            self.get_logger().error(f"ignored episode request {msg.data[:200]!r}: {err}")
+
+    def _on_reset(self, request, response):
+        self._load(self._episode_request)
+        response.success, response.message = True, "reloaded the current episode"
+        return response
+
+    def _on_plan(self, msg: String) -> None:
+        self._steps.append(msg.data)
+
+    def _on_check_success(self, request, response):
+        from sim.tasks import TASKS
+
+        calls = []
+        for text in self._steps:
+            try:
+                calls.append(parse_step(text))
+            except PlanError:
+                continue
+        with self._lock:
+            final = self.observer.get_observation(images=False)
+        success = bool(TASKS[self._episode.task].success(
+            self._episode, self._initial_objects, final, calls))
+        response.success = success
+        response.message = json.dumps({"success": success, "task": self._episode.task,
+                                       "seed": self._episode.seed, "steps": self._steps})
+        return response
+
+    # -- control -------------------------------------------------------------------------------
+    def _on_trajectory(self, msg: JointTrajectory, follower: TrajectoryFollower,
+                       which: str) -> None:
+        if self._estop:
+            self.get_logger().warn(f"e-stop active: {which} trajectory ignored",
+                                   throttle_duration_sec=2.0)
+            return
+        try:
+            start = from_time(msg.header.stamp) or self._now()
+            with self._lock:
+                current = self._current(follower)
+            follower.set(msg, start, current)
+        except MessageError as err:
+            self.get_logger().error(f"rejected {which} trajectory: {err}")
+
+    def _current(self, follower: TrajectoryFollower) -> np.ndarray:
+        q, width = self.world.joint_state()
+        return q if follower is self._arm else np.full(2, width / 2)
+
+    def _on_estop(self, msg: Bool) -> None:
+        self._estop = bool(msg.data)
+        with self._lock:
+            q, width = self.world.joint_state()
+        self._arm.hold(q)  # stop where it is; latched until a new trajectory after release
+        self._gripper.hold(np.full(2, width / 2))
+        self.get_logger().warn("E-STOP engaged: holding position" if self._estop
+                               else "e-stop released")
+
+    def _physics_tick(self) -> None:
+        now = self._now()
+        with self._lock:
+            behind = (now - self._wall_start) - self.world.sim_time
+            steps = int(np.clip(round(behind * 240), 0, 48))
+            if steps == 0:
+                return
+            arm, fingers = self._arm.target(now), self._gripper.target(now)
+            self.world.command_joints(arm, float(fingers.sum()))
+            self.world.step(steps)
+            if behind * 240 > 48:  # far behind (slow machine): don't try to catch up
+                self._wall_start = now - self.world.sim_time
+            q, width = self.world.joint_state()
+            velocities = self.world.joint_velocities()
+        self.joint_pub.publish(joint_state_msg(q, width, now, velocities))
+
+    def _camera_tick(self) -> None:
+        now = self._now()
+        with self._lock:
+            rgb, depth, seg = self.world.render()
+        self.color_pub.publish(image_to_msg(rgb, "rgb8", now))
+        self.depth_pub.publish(image_to_msg(depth, "32FC1", now))
+        self.seg_pub.publish(image_to_msg(seg, "32SC1", now))
+        self.info_pub.publish(self._camera_info(now))
+
+    def _camera_info(self, stamp: float) -> CameraInfo:
+        c = self.world.camera.config
+        k = c.intrinsics
+        info = CameraInfo(width=c.width, height=c.height, distortion_model="plumb_bob",
+                          d=[0.0] * 5, k=k.flatten().tolist(),
+                          r=np.eye(3).flatten().tolist(),
+                          p=np.hstack([k, np.zeros((3, 1))]).flatten().tolist())
+        info.header.stamp = to_time(stamp)
+        info.header.frame_id = "camera_color_optical_frame"
+        return info
+
+    def close(self) -> None:
+        self.world.close()
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(SimNode, args, threads=3)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

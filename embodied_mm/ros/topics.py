@@ -1,0 +1,63 @@
+"""Topic and service names and QoS profiles of the graph (DESIGN.md, "ROS 2 graph")."""
+
+from __future__ import annotations
+
+from rclpy.qos import (
+    DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data,
+)
+
+COLOR = "/camera/color/image_raw"
+COLOR_INFO = "/camera/color/camera_info"
+DEPTH = "/camera/depth/image_raw"
+SEGMENTATION = "/camera/segmentation/image_raw"
+JOINT_STATES = "/joint_states"
+OBJECTS = "/embodied_mm/objects"
+OBJECT_FEATURES = "/embodied_mm/object_features"
+INSTRUCTION = "/embodied_mm/instruction"
+PLAN = "/embodied_mm/plan"
+SKILL_STATUS = "/embodied_mm/skill_status"
+ARM_TRAJECTORY = "/arm_controller/joint_trajectory"
+GRIPPER_TRAJECTORY = "/gripper_controller/joint_trajectory"
+TELEOP_TWIST = "/embodied_mm/teleop/twist"
+ESTOP = "/embodied_mm/estop"
+RESET = "/embodied_mm/reset"
+# Additions of ours (documented in docs/ros.md):
+EPISODE = "/embodied_mm/episode"  # std_msgs/String JSON: the loaded episode (latched)
+EPISODE_REQUEST = "/embodied_mm/episode_request"  # std_msgs/String JSON: {task, seed, ...}
+CHECK_SUCCESS = "/embodied_mm/check_success"  # std_srvs/Trigger: success of the episode
+
+ARM_JOINTS = tuple(f"panda_joint{i}" for i in range(1, 8))
+FINGER_JOINTS = ("panda_finger_joint1", "panda_finger_joint2")
+
+SENSOR_QOS = qos_profile_sensor_data  # best effort, keep last 5
+# Subscribers that only want the newest sample.
+LATEST_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                        reliability=ReliabilityPolicy.BEST_EFFORT,
+                        durability=DurabilityPolicy.VOLATILE)
+# Commands and events: every message matters.
+RELIABLE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                          reliability=ReliabilityPolicy.RELIABLE,
+                          durability=DurabilityPolicy.VOLATILE)
+# State a late joiner must still get (e-stop, loaded episode).
+LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+# Message type of every topic (package/Type), for the recorder and tools.
+TOPIC_TYPES: dict[str, str] = {
+    COLOR: "sensor_msgs/Image",
+    COLOR_INFO: "sensor_msgs/CameraInfo",
+    DEPTH: "sensor_msgs/Image",
+    SEGMENTATION: "sensor_msgs/Image",
+    JOINT_STATES: "sensor_msgs/JointState",
+    OBJECTS: "visualization_msgs/MarkerArray",
+    OBJECT_FEATURES: "std_msgs/Float32MultiArray",
+    INSTRUCTION: "std_msgs/String",
+    PLAN: "std_msgs/String",
+    SKILL_STATUS: "diagnostic_msgs/DiagnosticStatus",
+    ARM_TRAJECTORY: "trajectory_msgs/JointTrajectory",
+    GRIPPER_TRAJECTORY: "trajectory_msgs/JointTrajectory",
+    TELEOP_TWIST: "geometry_msgs/TwistStamped",
+    ESTOP: "std_msgs/Bool",
+    EPISODE: "std_msgs/String",
+}
