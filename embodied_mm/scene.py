@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from embodied_mm.types import ObjectState, Observation
+from embodied_mm.vocabulary import COLORS
 
 # Finger gap that means "closed on something": wider than closed-on-nothing, narrower than
 # open (the largest block is 5 cm).
@@ -51,3 +52,13 @@ def on_table(obj: ObjectState) -> bool:
 
 def moved(before: ObjectState, after: ObjectState, tolerance: float = 0.01) -> bool:
     return bool(np.linalg.norm(after.position - before.position) > tolerance)
+
+
+def object_feature_vector(obj: ObjectState) -> list[float]:
+    """The 10 numbers describing an object: position (3), size (3), colour rgb (3), is-block.
+
+    Shared by the gym observation and the `/embodied_mm/object_features` topic.
+    """
+    rgb = COLORS.get(obj.color, (0.5, 0.5, 0.5))
+    return [*map(float, obj.position), *map(float, obj.size), *rgb,
+            float(obj.kind == "block")]

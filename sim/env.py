@@ -23,8 +23,8 @@ from gymnasium import spaces
 
 from embodied_mm.executor import run_skill
 from embodied_mm.plan_language import PlanError, parse_step
+from embodied_mm.scene import object_feature_vector
 from embodied_mm.types import ObjectState, SkillCall
-from embodied_mm.vocabulary import COLORS
 from sim.camera import CameraConfig
 from sim.robot import SimRobot
 from sim.tasks import TASKS, Episode
@@ -139,7 +139,7 @@ class TabletopEnv(gymnasium.Env):
         obs = self.robot.get_observation(images=True)
         objects = np.zeros((MAX_OBJECTS, OBJECT_FEATURES), np.float32)
         for i, obj in enumerate(obs.objects):
-            objects[i] = [*obj.position, *obj.size, *COLORS[obj.color], float(obj.kind == "block")]
+            objects[i] = object_feature_vector(obj)
         # Physics noise can leave the fingers a hair outside [0, MAX_GRIPPER_WIDTH].
         width = np.clip(obs.gripper_width, 0.0, MAX_GRIPPER_WIDTH)
         return {"rgb": obs.rgb, "joint_positions": obs.joint_positions.astype(np.float32),

@@ -28,7 +28,11 @@ from embodied_mm.robots.base import Robot, RobotLimits
 from embodied_mm.robots.kinematics import rotation_to_quaternion
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import (
-    MessageError, image_from_msg, joint_state_from_msg, objects_from_markers, trajectory_msg,
+    MessageError,
+    image_from_msg,
+    joint_state_from_msg,
+    objects_from_markers,
+    trajectory_msg,
 )
 from embodied_mm.types import JointAction, Observation
 
@@ -86,7 +90,7 @@ class Ros2Robot(Robot):
             try:
                 msg = joint_state_from_msg(msg)
             except MessageError as err:
-                self.node.get_logger().warn(f"dropped /joint_states: {err}",
+                self.node.get_logger().warning(f"dropped /joint_states: {err}",
                                             throttle_duration_sec=2.0)
                 return
         self._latest[key] = (self._now(), msg)

@@ -154,7 +154,8 @@ def objects_from_markers(msg: MarkerArray) -> list[ObjectState]:
             meta = json.loads(m.text)
             name, kind, color = meta["name"], meta["kind"], meta["color"]
         except (ValueError, KeyError, TypeError) as err:
-            raise MessageError(f"object marker {m.id} has no identity JSON in text: {err}")
+            raise MessageError(f"object marker {m.id} has no identity JSON in text: {err}") \
+                from None
         p, o, s = m.pose.position, m.pose.orientation, m.scale
         objects.append(ObjectState(name, kind, color, np.array([p.x, p.y, p.z]),
                                    np.array([o.x, o.y, o.z, o.w]), np.array([s.x, s.y, s.z]),

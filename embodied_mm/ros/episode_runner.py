@@ -25,9 +25,9 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import MarkerArray
 
+from embodied_mm.config.schema import Config
 from embodied_mm.eval.report import summarize, write_report
 from embodied_mm.eval.rollout import EpisodeReport, EpisodeSpec
-from embodied_mm.config.schema import Config
 from embodied_mm.eval.suite import load_suite
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import objects_from_markers, status_from_msg

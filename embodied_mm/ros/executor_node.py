@@ -7,7 +7,8 @@ to `/embodied_mm/skill_status`: `running`, then `succeeded`/`failed` with a reas
 for done()/cannot(), `estop` when the e-stop stopped the skill.
 
 Example:
-    python -m embodied_mm.ros.executor_node --ros-args -p arm_topic:=/arm_controller/joint_trajectory
+    python -m embodied_mm.ros.executor_node --ros-args \
+        -p arm_topic:=/arm_controller/joint_trajectory
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class ExecutorNode(Node):
 
     def _status(self, step: str, status: str, reason: str = "") -> None:
         self.status_pub.publish(status_msg("executor", step, status, reason, self._seq))
-        log = self.get_logger().warn if status in ("failed", "invalid", "estop", "stale") \
+        log = self.get_logger().warning if status in ("failed", "invalid", "estop", "stale") \
             else self.get_logger().info
         log(f"{step}: {status}{' — ' + reason if reason else ''}")
 

@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 MSG_DIR = Path(__file__).parent / "msg"
@@ -39,7 +39,7 @@ def _field_types(text: str, pkg: str) -> list[str]:
     return types
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema_text(type_name: str) -> str:
     """The full ros2msg schema of `pkg/Type` (dependencies depth-first, each once)."""
     order: list[str] = []

@@ -14,9 +14,9 @@ import sys
 from collections.abc import Callable
 
 import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
-from rcl_interfaces.msg import ParameterDescriptor
 
 from embodied_mm.config import Config, load_config
 

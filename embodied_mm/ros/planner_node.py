@@ -6,7 +6,8 @@ Keeps only the newest message of each input (sensor-data QoS), plans from a work
 before planning the next step, so it always plans from the world the skill left behind.
 
 Example:
-    python -m embodied_mm.ros.planner_node --ros-args -p overrides:="['planner=oracle']" -p max_age_s:=1.0
+    python -m embodied_mm.ros.planner_node --ros-args -p overrides:=planner=oracle \
+        -p max_age_s:=1.0
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 from std_msgs.msg import String
 
-from embodied_mm.plan_language import PlanError, parse_step
+from embodied_mm.plan_language import parse_step
 from embodied_mm.planner import PlannerError, build_planner
 from embodied_mm.robots.ros2_robot import Ros2Robot, StaleData
 from embodied_mm.ros import topics
@@ -123,7 +124,12 @@ class PlannerNode(Node):
     def _plan_one(self) -> None:
         try:
             if self.inputs.captured_at("objects") <= self._finished_at:
-                time.sleep(0.02)  # wait for a scene observed after the last skill ended
+                # Wait for a scene observed after the last skill ended (or the instruction).
+                waited = self._now() - self._finished_at
+                if waited > self.max_age_s:
+                    raise StaleData(f"objects: no observation for {waited:.1f} s since the "
+                                    f"last skill ended (old data refused)")
+                time.sleep(0.02)
                 return
             obs = self.inputs.get_observation(images=self.planner.needs_images) \
                 if self.inputs.is_connected else self._connect_and_observe()
@@ -147,7 +153,7 @@ class PlannerNode(Node):
 
     def _publish_status(self, step: str, status: str, reason: str) -> None:
         self.status_pub.publish(status_msg("planner", step, status, reason))
-        self.get_logger().warn(f"{status}: {reason}", throttle_duration_sec=2.0)
+        self.get_logger().warning(f"{status}: {reason}", throttle_duration_sec=2.0)
 
     def close(self) -> None:
         with self._wake:

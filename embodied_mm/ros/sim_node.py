@@ -25,12 +25,16 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from embodied_mm.plan_language import PlanError, parse_step
+from embodied_mm.robots.kinematics import JOINT_LOWER, JOINT_UPPER
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import (
-    MessageError, from_time, image_to_msg, joint_state_msg, to_time,
+    MessageError,
+    from_time,
+    image_to_msg,
+    joint_state_msg,
+    to_time,
 )
 from embodied_mm.ros.node_utils import config_from_params, param, run_node
-from embodied_mm.robots.kinematics import JOINT_LOWER, JOINT_UPPER
 from embodied_mm.ros.trajectory import TrajectoryFollower
 
 
@@ -154,7 +158,7 @@ class SimNode(Node):
     def _on_trajectory(self, msg: JointTrajectory, follower: TrajectoryFollower,
                        which: str) -> None:
         if self._estop:
-            self.get_logger().warn(f"e-stop active: {which} trajectory ignored",
+            self.get_logger().warning(f"e-stop active: {which} trajectory ignored",
                                    throttle_duration_sec=2.0)
             return
         try:
@@ -175,7 +179,7 @@ class SimNode(Node):
             q, width = self.world.joint_state()
         self._arm.hold(q)  # stop where it is; latched until a new trajectory after release
         self._gripper.hold(np.full(2, width / 2))
-        self.get_logger().warn("E-STOP engaged: holding position" if self._estop
+        self.get_logger().warning("E-STOP engaged: holding position" if self._estop
                                else "e-stop released")
 
     def _physics_tick(self) -> None:

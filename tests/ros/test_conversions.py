@@ -5,16 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("rclpy")
-
-from embodied_mm.ros.conversions import (  # noqa: E402
-    MessageError, image_from_msg, image_to_msg, joint_state_from_msg, joint_state_msg,
-    objects_from_markers, objects_to_markers, trajectory_msg,
+from embodied_mm.ros.conversions import (
+    MessageError,
+    image_from_msg,
+    image_to_msg,
+    joint_state_from_msg,
+    joint_state_msg,
+    objects_from_markers,
+    objects_to_markers,
+    trajectory_msg,
 )
-from embodied_mm.ros.mcap_schema import schema_text  # noqa: E402
-from embodied_mm.ros.topics import ARM_JOINTS, TOPIC_TYPES  # noqa: E402
-from embodied_mm.ros.trajectory import TrajectoryFollower  # noqa: E402
-from embodied_mm.types import ObjectState  # noqa: E402
+from embodied_mm.ros.mcap_schema import schema_text
+from embodied_mm.ros.topics import ARM_JOINTS, TOPIC_TYPES
+from embodied_mm.ros.trajectory import TrajectoryFollower
+from embodied_mm.types import ObjectState
 
 pytestmark = pytest.mark.ros
 

@@ -1,0 +1,149 @@
+"""`perception_node`: objects from the RGB-D camera → `/embodied_mm/objects` + features.
+
+Modes: `gt` uses the sim's segmentation ids (and the object table the sim publishes on
+`/embodied_mm/episode`); `color` uses OpenCV colour segmentation and depth back-projection, and
+works with a real RGB-D camera over a plain table. Frames are processed in a worker thread
+(never in the image callback); only the newest synchronised colour/depth(/segmentation)
+triple is used. The output is stamped with the camera frame's stamp.
+
+Example:
+    python -m embodied_mm.ros.perception_node --ros-args -p mode:=color
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
+from visualization_msgs.msg import MarkerArray
+
+from embodied_mm.ros import topics
+from embodied_mm.ros.conversions import (
+    MessageError,
+    from_time,
+    image_from_msg,
+    objects_to_markers,
+)
+from embodied_mm.ros.node_utils import param, run_node
+from embodied_mm.scene import object_feature_vector
+
+MODES = ("gt", "color")
+SYNC_TOLERANCE_S = 0.05  # colour/depth/segmentation stamps closer than this belong together
+
+
+class PerceptionNode(Node):
+    """Detects objects in the newest camera frame and publishes them."""
+
+    def __init__(self) -> None:
+        super().__init__("perception")
+        self.mode = str(param(self, "mode", "gt"))
+        if self.mode not in MODES:
+            raise ValueError(f"perception mode must be one of {', '.join(MODES)}, "
+                             f"got {self.mode!r}")
+        self.eye = list(param(self, "camera_eye", [1.15, 0.0, 0.75]))
+        self.target = list(param(self, "camera_target", [0.5, 0.0, 0.0]))
+        self.up = list(param(self, "camera_up", [0.0, 0.0, 1.0]))
+        self._latest: dict[str, object] = {}
+        self._object_table: list[dict] | None = None
+        self._camera = None
+        self._new_frame = threading.Event()
+        self._closing = False
+        self.objects_pub = self.create_publisher(MarkerArray, topics.OBJECTS, topics.RELIABLE_QOS)
+        self.features_pub = self.create_publisher(Float32MultiArray, topics.OBJECT_FEATURES,
+                                                  topics.RELIABLE_QOS)
+        for key, topic in (("rgb", topics.COLOR), ("depth", topics.DEPTH)):
+            self.create_subscription(Image, topic, lambda m, k=key: self._store(k, m),
+                                     topics.LATEST_QOS)
+        if self.mode == "gt":
+            self.create_subscription(Image, topics.SEGMENTATION,
+                                     lambda m: self._store("seg", m), topics.LATEST_QOS)
+            self.create_subscription(String, topics.EPISODE, self._on_episode,
+                                     topics.LATCHED_QOS)
+        self.create_subscription(CameraInfo, topics.COLOR_INFO, self._on_info, topics.LATEST_QOS)
+        threading.Thread(target=self._work, daemon=True).start()
+        self.get_logger().info(f"perception mode {self.mode}")
+
+    def _store(self, key: str, msg: Image) -> None:
+        self._latest[key] = msg
+        self._new_frame.set()
+
+    def _on_episode(self, msg: String) -> None:
+        self._object_table = json.loads(msg.data)["objects"]
+
+    def _on_info(self, msg: CameraInfo) -> None:
+        from embodied_mm.perception import CameraModel
+
+        k = np.asarray(msg.k, dtype=float).reshape(3, 3)
+        if self._camera is None or not np.allclose(self._camera.K, k):
+            self._camera = CameraModel.from_camera_info(k, msg.width, msg.height,
+                                                        self.eye, self.target, self.up)
+
+    def _synchronised(self):
+        keys = ("rgb", "depth", "seg") if self.mode == "gt" else ("rgb", "depth")
+        msgs = [self._latest.get(k) for k in keys]
+        if any(m is None for m in msgs) or self._camera is None:
+            return None
+        stamps = [from_time(m.header.stamp) for m in msgs]
+        if max(stamps) - min(stamps) > SYNC_TOLERANCE_S:
+            return None
+        return msgs, stamps[0]
+
+    def _work(self) -> None:
+        last_stamp = None
+        while not self._closing:
+            self._new_frame.wait(timeout=0.5)
+            self._new_frame.clear()
+            frame = self._synchronised()
+            if frame is None or frame[1] == last_stamp:
+                continue
+            msgs, stamp = frame
+            try:
+                objects = self._detect(msgs)
+            except MessageError as err:
+                self.get_logger().warning(f"dropped camera frame: {err}", throttle_duration_sec=2.0)
+                continue
+            last_stamp = stamp
+            self.objects_pub.publish(objects_to_markers(objects, stamp))
+            self.features_pub.publish(_features_msg(objects))
+
+    def _detect(self, msgs):
+        from embodied_mm.perception import detect_color, detect_gt
+
+        rgb = image_from_msg(msgs[0], "rgb8")
+        depth = image_from_msg(msgs[1], "32FC1")
+        if rgb.shape[:2] != depth.shape:
+            raise MessageError(f"colour {rgb.shape[:2]} and depth {depth.shape} sizes differ")
+        if self.mode == "gt":
+            if self._object_table is None:
+                raise MessageError("no object table yet on /embodied_mm/episode")
+            seg = image_from_msg(msgs[2], "32SC1")
+            return detect_gt(rgb, depth, seg, self._camera, self._object_table)
+        return detect_color(rgb, depth, self._camera)
+
+    def close(self) -> None:
+        self._closing = True
+        self._new_frame.set()
+
+
+def _features_msg(objects) -> Float32MultiArray:
+    """N×D object features (position, size, colour rgb, is-block), row-major."""
+    rows = np.array([object_feature_vector(o) for o in objects], dtype=np.float32)
+    rows = rows.reshape(len(objects), -1) if len(objects) else np.zeros((0, 10), np.float32)
+    msg = Float32MultiArray(data=rows.flatten().tolist())
+    msg.layout.dim = [MultiArrayDimension(label="objects", size=rows.shape[0],
+                                          stride=rows.size),
+                      MultiArrayDimension(label="features", size=rows.shape[1],
+                                          stride=rows.shape[1])]
+    return msg
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(PerceptionNode, args, threads=3)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
