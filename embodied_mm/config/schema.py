@@ -39,6 +39,11 @@ class PlannerConfig:
     name: str = "oracle"
     max_steps: int = 12  # decisions per episode before it counts as failed
     steps: str = ""  # plan text for the `script` planner: "pick(obj_1); place(obj_2)"
+    # Learned planners (palme, text_llm):
+    checkpoint: str = "checkpoints/palme-gemma270m"  # trained parts + config + model card
+    llm: str | None = None  # override the checkpoint's LLM (checked against the checkpoint)
+    device: str = "cpu"
+    dtype: str | None = None  # e.g. bfloat16; None keeps the checkpoint's
 
     def __post_init__(self) -> None:
         _require(self.max_steps >= 1, f"planner.max_steps must be >= 1, got {self.max_steps}")

@@ -3,11 +3,13 @@
 from embodied_mm.config.schema import PlannerConfig
 from embodied_mm.planner.base import Planner, PlannerError
 from embodied_mm.planner.oracle import OraclePlanner
+from embodied_mm.planner.palme import PalmePlanner
 from embodied_mm.planner.scripted import ScriptedPlanner
 
 PLANNERS: dict[str, type[Planner]] = {
     "oracle": OraclePlanner,
     "script": ScriptedPlanner,
+    "palme": PalmePlanner,
 }
 
 

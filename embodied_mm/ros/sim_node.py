@@ -174,11 +174,13 @@ class SimNode(Node):
         return q if follower is self._arm else np.full(2, width / 2)
 
     def _on_estop(self, msg: Bool) -> None:
-        self._estop = bool(msg.data)
-        with self._lock:
-            q, width = self.world.joint_state()
-        self._arm.hold(q)  # stop where it is; latched until a new trajectory after release
-        self._gripper.hold(np.full(2, width / 2))
+        engaged = bool(msg.data)
+        if engaged and not self._estop:
+            with self._lock:
+                q, width = self.world.joint_state()
+            self._arm.hold(q)  # stop where it is; stays until a trajectory after release
+            self._gripper.hold(np.full(2, width / 2))
+        self._estop = engaged
         self.get_logger().warning("E-STOP engaged: holding position" if self._estop
                                else "e-stop released")
 

@@ -54,14 +54,15 @@ def test_rates_trajectories_in_any_order_and_estop(graph):
     arm.publish(trajectory_msg(names, [far[::-1]], [3.0]))
     graph.spin_for(0.5)
     estop.publish(Bool(data=True))
-    graph.spin_for(0.3)
+    assert graph.spin_until(lambda: "E-STOP engaged" in graph.log("sim"), 5.0)
+    graph.spin_for(0.2)
     at_stop = seen["joints"][-1].copy()
     arm.publish(trajectory_msg(names, [far[::-1]], [0.5]))  # ignored while stopped
     graph.spin_for(1.5)
     np.testing.assert_allclose(seen["joints"][-1], at_stop, atol=0.01)
     assert abs(seen["joints"][-1][0] - far[0]) > 0.1  # it really did stop short
     estop.publish(Bool(data=False))
-    graph.spin_for(0.3)
+    assert graph.spin_until(lambda: "e-stop released" in graph.log("sim"), 5.0)
     arm.publish(trajectory_msg(names, [far[::-1]], [0.5]))
     assert graph.spin_until(lambda: abs(seen["joints"][-1][0] - far[0]) < 0.01, 5.0)
 

@@ -1,0 +1,155 @@
+"""Decoding one plan step: grammar-constrained (what the planner uses) and plain greedy.
+
+Constrained: every step the grammar allows in the scene (`pick(obj_1)`, …, `cannot()`) is
+tokenised as the model is trained to write it (` {step}` + EOS) into a token trie. Decoding
+walks the trie greedily. At a branching node only the allowed next tokens are scored (their
+rows of the LM head, not the 262k vocabulary); a run of forced tokens (one child each) is
+appended without scoring and fed to the LLM in one forward pass with the KV cache. So the
+number of LLM calls equals the number of branching points on the chosen path, and the
+result is always one of the valid strings: it parses with `parse_step` by construction.
+
+Plain greedy (`greedy_decode`) is the unconstrained reference for benchmarks: full
+vocabulary, one token per forward, stop at EOS; its text may not parse.
+
+Example:
+    >>> valid_steps(["obj_1"])[:3]
+    ['pick(obj_1)', 'place(obj_1)', 'place_at(left)']
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import torch
+
+from embodied_mm.plan_language import GRAMMAR, allowed_values
+from embodied_mm.types import SkillCall
+
+if TYPE_CHECKING:
+    from embodied_mm.model.palme import PalmE
+
+
+def valid_steps(object_names: Sequence[str]) -> list[str]:
+    """Every step text the grammar allows in a scene with `object_names`."""
+    return [str(SkillCall(name, args)) for name, kinds in GRAMMAR.items()
+            for args in itertools.product(*(allowed_values(k, object_names) for k in kinds))]
+
+
+@dataclass
+class TrieNode:
+    """A token-trie node: children by token id; a leaf holds its step text."""
+
+    children: dict[int, TrieNode] = field(default_factory=dict)
+    step: str | None = None
+    choices: torch.Tensor | None = None  # (n_children,) child token ids, set when branching
+
+    def branching(self) -> bool:
+        return len(self.children) > 1
+
+
+def build_trie(steps: Sequence[str], encode: Callable[[str], list[int]]) -> TrieNode:
+    """A trie over `encode(step)` for each step; every token sequence must end in a leaf.
+
+    Raises:
+        ValueError: one step's tokens are a prefix of another's (add a terminator).
+    """
+    root = TrieNode()
+    for step in steps:
+        node = root
+        for token in encode(step):
+            if node.step is not None:
+                raise ValueError(f"tokens of {node.step!r} are a prefix of {step!r}'s")
+            node = node.children.setdefault(token, TrieNode())
+        if node.children or node.step is not None:
+            raise ValueError(f"tokens of {step!r} are a prefix of another step's")
+        node.step = step
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.branching():
+            node.choices = torch.tensor(list(node.children))
+        stack.extend(node.children.values())
+    return root
+
+
+class StepDecoder:
+    """Grammar-constrained greedy decoding of one plan step with a `PalmE` model.
+
+    Tries are built once per tuple of object names and reused. `forward_calls` counts LLM
+    forward passes (for tests and benchmarks).
+    """
+
+    def __init__(self, model: PalmE) -> None:
+        self.model = model
+        self._tries: dict[tuple[str, ...], TrieNode] = {}
+        self.forward_calls = 0
+
+    def trie(self, object_names: Sequence[str]) -> TrieNode:
+        """The (cached) trie of the valid steps in a scene with `object_names`."""
+        key = tuple(object_names)
+        if key not in self._tries:
+            self._tries[key] = build_trie(valid_steps(key), self.model.target_ids)
+        return self._tries[key]
+
+    def scores(self, hidden: torch.Tensor, choices: torch.Tensor) -> torch.Tensor:
+        """(len(choices),) LM-head scores of the allowed next tokens given a (H,) state."""
+        return self.model.token_logits(hidden, choices.to(hidden.device))
+
+    def _forward(self, embeds: torch.Tensor, cache):
+        hidden, cache = self.model.hidden_states(embeds, cache=cache, use_cache=True)
+        self.forward_calls += 1
+        return hidden[0, -1], cache  # (H,) state after the last fed position
+
+    @torch.no_grad()
+    def decode(self, prompt_embeds: torch.Tensor, object_names: Sequence[str]) -> str:
+        """The best-scoring valid step, greedy token by token.
+
+        Args:
+            prompt_embeds: (1, T, H) sentence embeddings (`PalmE.prompt_embeds`).
+            object_names: the scene's objects, `obj_1 … obj_N`.
+
+        Returns:
+            Plan text that parses with `parse_step(text, object_names)`.
+        """
+        node = self.trie(object_names)
+        hidden, cache = self._forward(prompt_embeds, None)
+        pending: list[int] = []  # chosen tokens the LLM has not read yet
+        while node.step is None:
+            if node.branching():
+                if pending:
+                    ids = torch.tensor(pending, device=self.model.device)
+                    hidden, cache = self._forward(self.model.embed_tokens(ids)[None], cache)
+                    pending = []
+                token = int(node.choices[self.scores(hidden, node.choices).argmax()])
+            else:
+                token = next(iter(node.children))
+            pending.append(token)
+            node = node.children[token]
+        return node.step
+
+
+@torch.no_grad()
+def greedy_decode(model: PalmE, prompt_embeds: torch.Tensor, max_new_tokens: int = 24) -> str:
+    """Unconstrained greedy decoding over the full vocabulary (a benchmark reference).
+
+    Args:
+        model: the PaLM-E model.
+        prompt_embeds: (1, T, H) sentence embeddings.
+        max_new_tokens: stop after this many tokens without a terminator.
+
+    Returns:
+        The decoded text, stripped; it may not be a valid step.
+    """
+    hidden, cache = model.hidden_states(prompt_embeds, use_cache=True)
+    tokens: list[int] = []
+    for _ in range(max_new_tokens):
+        token = int(model.token_logits(hidden[0, -1]).argmax())
+        if token == model.terminator:
+            break
+        tokens.append(token)
+        ids = torch.tensor([[token]], device=model.device)
+        hidden, cache = model.hidden_states(model.embed_tokens(ids), cache=cache, use_cache=True)
+    return model.tokenizer.decode(tokens).strip()

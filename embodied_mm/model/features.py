@@ -1,0 +1,166 @@
+"""Observation → numbers for the encoders (no torch.nn here): object states, masks, image, robot.
+
+Every quantity is normalised to roughly [-1, 1] with fixed constants of the table and the
+Panda, so the encoders see the same scale in sim and on hardware. `collate` pads a batch of
+scenes with different object counts and says which rows are real.
+
+Example:
+    >>> import numpy as np
+    >>> from embodied_mm.types import ObjectState, Observation
+    >>> obj = ObjectState("obj_1", "block", "red", np.array([0.5, 0.0, 0.02]),
+    ...                   np.array([0, 0, 0, 1.0]), np.full(3, 0.04))
+    >>> obs = Observation(np.zeros(7), 0.08, np.zeros(7), [obj])
+    >>> extract(obs, images=False).objects.shape
+    (1, 11)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from embodied_mm.table import TABLE
+from embodied_mm.types import ObjectState, Observation
+from embodied_mm.vocabulary import COLORS, KINDS
+
+IMAGE_SIZE = 96  # px, side of the square image the CNN sees (cv2.INTER_AREA downscale)
+POSITION_SCALE = 0.25  # m: table-centred positions / this ≈ [-1, 1]
+SIZE_SCALE = 0.1  # m: object extents / this ≈ [0, 1]
+MAX_GRIPPER_WIDTH = 0.08  # m, the Panda's fully open gripper
+
+# Per-object state row: position xyz, size xyz, colour rgb, kind one-hot.
+OBJECT_DIM = 3 + 3 + 3 + len(KINDS)
+# Robot row: 7 joint angles (rad), gripper opening (0 closed … 1 open), ee xyz + quaternion xyzw.
+ROBOT_DIM = 7 + 1 + 7
+# Image-plane summary of an object's mask: centroid x, y in [-1, 1] and area fraction.
+CENTROID_DIM = 3
+
+
+@dataclass
+class SceneFeatures:
+    """One observation as arrays; N objects in prompt order (`obj_1` first).
+
+    Attributes:
+        objects: (N, OBJECT_DIM) state rows.
+        masks: (N, S, S) float32 mask coverage in [0, 1] at image resolution S (zeros when the
+            object has no mask: no segmentation, or occluded).
+        centroids: (N, CENTROID_DIM) mask centroid and area (zeros for an empty mask).
+        image: (3, S, S) float32 RGB in [0, 1], or None when images were not asked for.
+        robot: (ROBOT_DIM,) robot row.
+    """
+
+    objects: np.ndarray
+    masks: np.ndarray
+    centroids: np.ndarray
+    image: np.ndarray | None
+    robot: np.ndarray
+
+    @property
+    def n_objects(self) -> int:
+        return len(self.objects)
+
+
+def object_row(obj: ObjectState) -> np.ndarray:
+    """(OBJECT_DIM,) normalised state of one object; a colour word outside `COLORS` (a
+    perception that cannot name it) gives rgb zeros, an unknown kind a zero one-hot."""
+    position = np.asarray(obj.position, np.float32).copy()
+    position[:2] -= TABLE.center
+    kind = np.array([obj.kind == k for k in KINDS], np.float32)
+    rgb = np.asarray(COLORS.get(obj.color, (0.0, 0.0, 0.0)), np.float32)
+    size = np.asarray(obj.size, np.float32) / SIZE_SCALE
+    return np.concatenate([position / POSITION_SCALE, size, rgb, kind]).astype(np.float32)
+
+
+def robot_row(obs: Observation) -> np.ndarray:
+    """(ROBOT_DIM,) joints (rad), gripper opening fraction, end-effector pose."""
+    gripper = np.float32(obs.gripper_width / MAX_GRIPPER_WIDTH)
+    return np.concatenate([np.asarray(obs.joint_positions, np.float32), [gripper],
+                           np.asarray(obs.ee_pose, np.float32)]).astype(np.float32)
+
+
+def resize_image(rgb: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
+    """(H, W, 3) uint8 → (3, size, size) float32 in [0, 1] (area interpolation, no crop)."""
+    small = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(small.transpose(2, 0, 1), np.float32) / 255.0
+
+
+def object_masks(obs: Observation, size: int = IMAGE_SIZE) -> np.ndarray:
+    """(N, size, size) float32 coverage of each object's segmentation mask, area-resized."""
+    masks = np.zeros((len(obs.objects), size, size), np.float32)
+    if obs.segmentation is None:
+        return masks
+    for i, obj in enumerate(obs.objects):
+        if obj.mask_id is not None:
+            full = (obs.segmentation == obj.mask_id).astype(np.float32)
+            masks[i] = cv2.resize(full, (size, size), interpolation=cv2.INTER_AREA)
+    return masks
+
+
+def mask_centroids(masks: np.ndarray) -> np.ndarray:
+    """(N, 3) centroid x, y in [-1, 1] (image frame, x right, y down) and area fraction."""
+    n, h, w = masks.shape
+    area = masks.sum(axis=(1, 2))
+    ys, xs = np.linspace(-1, 1, h, dtype=np.float32), np.linspace(-1, 1, w, dtype=np.float32)
+    safe = np.maximum(area, 1e-6)
+    cx = (masks.sum(axis=1) * xs).sum(axis=1) / safe
+    cy = (masks.sum(axis=2) * ys).sum(axis=1) / safe
+    return np.stack([cx, cy, area / (h * w)], axis=1).astype(np.float32)
+
+
+def extract(obs: Observation, images: bool = True, image_size: int = IMAGE_SIZE) -> SceneFeatures:
+    """Features of one observation.
+
+    Args:
+        obs: the observation; `rgb` (and `segmentation` for object masks) when `images`.
+        images: compute the image and the masks (the `image` and `objects` inputs need them).
+        image_size: side of the square image and masks.
+
+    Raises:
+        ValueError: `images` is asked for but the observation has no `rgb`.
+    """
+    n = len(obs.objects)
+    objects = (np.stack([object_row(o) for o in obs.objects]) if n else
+               np.zeros((0, OBJECT_DIM), np.float32))
+    if images:
+        if obs.rgb is None:
+            raise ValueError("this model reads camera images but the observation has no rgb; "
+                             "capture it with get_observation(images=True)")
+        image = resize_image(obs.rgb, image_size)
+        masks = object_masks(obs, image_size)
+    else:
+        image, masks = None, np.zeros((n, image_size, image_size), np.float32)
+    return SceneFeatures(objects, masks, mask_centroids(masks), image, robot_row(obs))
+
+
+def collate(scenes: Sequence[SceneFeatures]) -> dict[str, torch.Tensor]:
+    """Stacks scenes into padded tensors (B = len(scenes), N = the largest object count).
+
+    Returns:
+        `objects` (B, N, OBJECT_DIM), `masks` (B, N, S, S), `centroids` (B, N, 3),
+        `object_mask` (B, N) bool (True for real objects), `n_objects` (B,) long,
+        `robot` (B, ROBOT_DIM), and `image` (B, 3, S, S) when every scene has one.
+    """
+    if not scenes:
+        raise ValueError("cannot collate an empty batch")
+    b, n = len(scenes), max(s.n_objects for s in scenes)
+    size = scenes[0].masks.shape[-1]
+    objects = torch.zeros(b, n, OBJECT_DIM)
+    masks = torch.zeros(b, n, size, size)
+    centroids = torch.zeros(b, n, CENTROID_DIM)
+    object_mask = torch.zeros(b, n, dtype=torch.bool)
+    for i, s in enumerate(scenes):
+        k = s.n_objects
+        objects[i, :k] = torch.from_numpy(s.objects)
+        masks[i, :k] = torch.from_numpy(s.masks)
+        centroids[i, :k] = torch.from_numpy(s.centroids)
+        object_mask[i, :k] = True
+    batch = {"objects": objects, "masks": masks, "centroids": centroids,
+             "object_mask": object_mask, "n_objects": object_mask.sum(dim=1),
+             "robot": torch.from_numpy(np.stack([s.robot for s in scenes]))}
+    if all(s.image is not None for s in scenes):
+        batch["image"] = torch.from_numpy(np.stack([s.image for s in scenes]))
+    return batch

@@ -1,0 +1,415 @@
+"""PaLM-E: a frozen LLM reading object / image / robot observations as continuous tokens.
+
+The multimodal sentence (DESIGN.md) for a scene with two objects and every input:
+
+    Object 1 is <obj>. Object 2 is <obj>. Scene: <img>. Robot: <robot>.
+    Task: put the red block in the blue bowl. Done: pick(obj_1). Next: place(obj_2)<eos>
+
+Text goes through the LLM's own embedding table; each placeholder is replaced by encoder
+output vectors (`<img>` by `image_tokens` of them) in `inputs_embeds`. Parts whose input is
+not selected are left out (no `Scene:` without `image`, no `Object k is` without `state` or
+`objects`). The loss covers only the target step and its terminator (the tokenizer's EOS).
+
+Embedding scale: Gemma multiplies token embeddings by sqrt(hidden) *inside* its embedding
+module (`Gemma3TextScaledWordEmbedding`), so the scaling does NOT apply to `inputs_embeds`
+passed in. We therefore embed text with that module (scaled, as the LLM was trained) and let
+each encoder's `Projector` start at the RMS of the scaled embeddings of ordinary prompt
+tokens, measured from the LLM at construction (`PalmE.embedding_rms`). For Gemma 3 270M
+(hidden 640, scale 25.3) that RMS is 1.03 per channel (norm 26.1), the same as the
+vocabulary average.
+
+Example:
+    python -c "from embodied_mm.model.palme import PalmE, PalmEConfig; \
+m = PalmE(PalmEConfig(llm='tiny')); print(m.sentence(2, 'stack the blocks', 'nothing'))"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from embodied_mm.model import encoders as enc
+from embodied_mm.model.features import IMAGE_SIZE, SceneFeatures, collate
+from embodied_mm.model.llm import load_llm
+from embodied_mm.plan_language import format_plan
+from embodied_mm.types import SkillCall
+
+WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
+CHECKPOINT_FORMAT = "embodied_mm.palme/1"
+# Placeholder slots carry negative ids in a token-id list; real token ids are >= 0.
+SLOT_IDS = {enc.OBJ: -1, enc.IMG: -2, enc.ROBOT: -3}
+_PLACEHOLDER = re.compile(r"<(obj|img|robot)>")
+IGNORE = -100  # label of positions without loss (cross_entropy's ignore_index)
+# Text whose tokens set the scale of injected vectors: ordinary words of our prompts.
+REFERENCE_TEXT = ("Object 1 is a red block. Scene: the table. Robot: the arm. Task: put the "
+                  "blue block in the green bowl. Done: pick(obj_1); place(obj_2). Next:")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, or does not fit this model's config or LLM."""
+
+
+@dataclass
+class PalmEConfig:
+    """What a PaLM-E model is made of; saved with every checkpoint and checked on load."""
+
+    # LLM backend for `load_llm`. Checkpoints check the LLM by fingerprint, not by this name,
+    # so a checkpoint trained with a local path still loads where the path differs.
+    llm: str = "gemma3-270m"
+    # Observation inputs (keys of encoders.ENCODERS). `state` and `objects` both fill `<obj>`,
+    # so at most one of them; PaLM-E compares them as alternatives.
+    inputs: tuple[str, ...] = ("objects", "robot")
+    encoder_width: int = 128  # hidden width of the encoders: small, they train on a CPU
+    image_size: int = IMAGE_SIZE  # px, square image seen by the CNNs
+    image_tokens: int = 4  # `<img>` becomes this many vectors (a g×g pooled grid)
+    # LoRA on the LLM (peft). Off = PaLM-E's frozen-LLM regime: only encoders train.
+    lora: bool = False
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    dtype: str = "float32"  # LLM parameter dtype; float32 is fastest on CPU
+    seed: int = 0  # initialisation of encoders and LoRA
+
+    def __post_init__(self) -> None:
+        self.inputs = tuple(self.inputs)
+        self.lora_targets = tuple(self.lora_targets)
+        unknown = [i for i in self.inputs if i not in enc.ENCODERS]
+        if unknown or not self.inputs or len(set(self.inputs)) != len(self.inputs):
+            raise ValueError(f"model.inputs must be distinct names from "
+                             f"{', '.join(enc.ENCODERS)}; got {list(self.inputs)}")
+        if {"state", "objects"} <= set(self.inputs):
+            raise ValueError("model.inputs: `state` and `objects` both give the <obj> tokens; "
+                             "choose one")
+        if not isinstance(getattr(torch, self.dtype, None), torch.dtype):
+            raise ValueError(f"model.dtype must be a torch dtype name, got {self.dtype!r}")
+        if self.image_tokens < 1 or self.image_size < 8 or self.encoder_width < 1:
+            raise ValueError(f"model.image_tokens, image_size, encoder_width must be positive "
+                             f"(image_size >= 8), got {self.image_tokens}, {self.image_size}, "
+                             f"{self.encoder_width}")
+
+    @property
+    def needs_images(self) -> bool:
+        """Whether the selected inputs read the camera image (and masks)."""
+        return any(enc.ENCODERS[i].needs_images for i in self.inputs)
+
+
+@dataclass
+class Sample:
+    """One training or planning example: a scene, the task, the steps done, the next step."""
+
+    scene: SceneFeatures
+    instruction: str
+    done: Sequence[SkillCall | str] = ()
+    target: str | None = None  # plan text of the next step; None when planning
+
+
+def collate_samples(samples: Sequence[Sample]) -> dict:
+    """A batch for `PalmE.forward`: `features.collate` tensors + `instruction`, `done`,
+    `target` lists."""
+    batch = collate([s.scene for s in samples])
+    batch["instruction"] = [s.instruction for s in samples]
+    batch["done"] = [format_plan(s.done) for s in samples]
+    batch["target"] = [s.target for s in samples]
+    return batch
+
+
+class PalmE(nn.Module):
+    """Frozen LLM + trainable encoders (+ optional LoRA), nanoGPT-style in one file.
+
+    Args:
+        config: the model's make-up.
+        llm: an already loaded (model, tokenizer) to use instead of `load_llm(config.llm)`.
+    """
+
+    def __init__(self, config: PalmEConfig, llm=None) -> None:
+        super().__init__()
+        self.config = config
+        model, self.tokenizer = llm if llm is not None else load_llm(
+            config.llm, getattr(torch, config.dtype))
+        self.llm = model.requires_grad_(False).eval()
+        self.terminator = self.tokenizer.eos_token_id  # ends every target step
+        self.embedding_rms = self._embedding_rms()
+        d_llm = self.llm.config.hidden_size
+        with torch.random.fork_rng():
+            torch.manual_seed(config.seed)
+            self.encoders = nn.ModuleDict({
+                name: enc.build_encoder(name, d_llm, self.embedding_rms, config.encoder_width,
+                                        config.image_tokens)
+                for name in config.inputs})
+            if config.lora:
+                self._add_lora()
+        self.kinds = {e.placeholder for e in self.encoders.values()}
+
+    # -- construction -----------------------------------------------------------------------
+    @torch.no_grad()
+    def _embedding_rms(self) -> float:
+        """Mean RMS of the LLM's (scaled) input embeddings of ordinary prompt tokens."""
+        ids = torch.tensor(self.tokenizer.encode(REFERENCE_TEXT, add_special_tokens=False))
+        return float(self.embed_tokens(ids).float().pow(2).mean(-1).sqrt().mean())
+
+    def _add_lora(self) -> None:
+        from peft import LoraConfig, inject_adapter_in_model
+
+        cfg = self.config
+        lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                          target_modules=list(cfg.lora_targets), bias="none")
+        self.llm = inject_adapter_in_model(lora, self.llm)
+        for name, param in self.llm.named_parameters():
+            param.requires_grad_("lora_" in name)
+
+    @property
+    def device(self) -> torch.device:
+        return self.llm.get_input_embeddings().weight.device
+
+    # -- the multimodal sentence --------------------------------------------------------------
+    def sentence(self, n_objects: int, instruction: str, done: str) -> str:
+        """The prompt as text with `<obj>`, `<img>`, `<robot>` placeholders.
+
+        Args:
+            n_objects: objects in the scene, introduced as `Object 1 … N`.
+            instruction: the task in words.
+            done: the steps done so far as `format_plan` writes them (`nothing` for none).
+        """
+        parts = []
+        if enc.OBJ in self.kinds:
+            parts += [f"Object {k} is <obj>." for k in range(1, n_objects + 1)]
+        if enc.IMG in self.kinds:
+            parts.append("Scene: <img>.")
+        if enc.ROBOT in self.kinds:
+            parts.append("Robot: <robot>.")
+        parts.append(f"Task: {instruction.strip().rstrip('.')}. Done: {done}. Next:")
+        return " ".join(parts)
+
+    def sentence_ids(self, sentence: str) -> list[int]:
+        """BOS + token ids of `sentence`, placeholders as `SLOT_IDS` (`<img>` × image_tokens)."""
+        ids = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+        pieces = _PLACEHOLDER.split(sentence)  # text, kind, text, kind, …, text
+        for i, piece in enumerate(pieces):
+            if i % 2:
+                ids += [SLOT_IDS[piece]] * (self.config.image_tokens if piece == enc.IMG else 1)
+            elif piece.strip():  # a placeholder stands for a word: drop the space before it
+                text = piece.rstrip() if i + 1 < len(pieces) else piece
+                ids += self.tokenizer.encode(text, add_special_tokens=False)
+        return ids
+
+    def target_ids(self, step: str) -> list[int]:
+        """Token ids of the answer after `Next:`: ` {step}` + the terminator."""
+        return self.tokenizer.encode(" " + step, add_special_tokens=False) + [self.terminator]
+
+    def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+        """The LLM's own (for Gemma: sqrt(hidden)-scaled) embeddings of token ids."""
+        return self.llm.get_input_embeddings()(ids.to(self.device))
+
+    def embed_sequence(self, ids: Sequence[int], tokens: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(T, H) embeddings of `ids` with each placeholder slot filled by encoder vectors.
+
+        Args:
+            ids: token ids with `SLOT_IDS` for placeholders.
+            tokens: placeholder kind → (n, H) encoder vectors, in sentence order.
+
+        Raises:
+            ValueError: a kind's slot count differs from its number of encoder vectors.
+        """
+        ids_t = torch.tensor(ids, device=self.device)
+        embeds = self.embed_tokens(ids_t.clamp(min=0))  # (T, H)
+        for kind, slot in SLOT_IDS.items():
+            where = (ids_t == slot).nonzero().squeeze(1)
+            given = tokens.get(kind)
+            n_given = 0 if given is None else len(given)
+            if len(where) != n_given:
+                raise ValueError(f"the sentence has {len(where)} <{kind}> placeholder(s) but the "
+                                 f"encoders gave {n_given} <{kind}> vector(s)")
+            if n_given:
+                embeds = embeds.index_put((where,), given.to(embeds.dtype))
+        return embeds
+
+    def encode(self, batch: dict) -> list[dict[str, torch.Tensor]]:
+        """Runs the encoders; per sample, placeholder kind → (n, H) vectors."""
+        tensors = {k: v.to(self.device) for k, v in batch.items() if torch.is_tensor(v)}
+        if self.config.needs_images and "image" not in tensors:
+            raise ValueError(f"inputs {list(self.config.inputs)} read the camera image, but "
+                             "the batch has none (extract features with images=True)")
+        outputs = {e.placeholder: e(tensors) for e in self.encoders.values()}  # kind: (B, n, H)
+        per_sample = []
+        for i, n in enumerate(tensors["n_objects"].tolist()):
+            per_sample.append({kind: out[i, :n] if kind == enc.OBJ else out[i]
+                               for kind, out in outputs.items()})
+        return per_sample
+
+    def embed_batch(self, batch: dict, with_targets: bool) -> tuple[torch.Tensor, ...]:
+        """Right-padded sentence embeddings of a batch.
+
+        Returns:
+            embeds (B, T, H), attention_mask (B, T) long, labels (B, T) long with `IGNORE`
+            everywhere but on the target tokens (all `IGNORE` without targets).
+        """
+        rows, labels = [], []
+        for i, tokens in enumerate(self.encode(batch)):
+            n_objects = int(batch["n_objects"][i])
+            ids = self.sentence_ids(self.sentence(n_objects, batch["instruction"][i],
+                                                  batch["done"][i]))
+            target = self.target_ids(batch["target"][i]) if with_targets else []
+            rows.append(self.embed_sequence(ids + target, tokens))
+            labels.append([IGNORE] * len(ids) + target)
+        length = max(len(r) for r in rows)
+        embeds = torch.stack([F.pad(r, (0, 0, 0, length - len(r))) for r in rows])
+        mask = torch.tensor([[1] * len(r) + [0] * (length - len(r)) for r in rows])
+        label_t = torch.tensor([lab + [IGNORE] * (length - len(lab)) for lab in labels])
+        return embeds, mask.to(self.device), label_t.to(self.device)
+
+    # -- LLM ------------------------------------------------------------------------------------
+    def token_logits(self, hidden: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+        """LM-head scores (…, V) of hidden states, or only of token `ids` (…, len(ids)).
+
+        Gathering rows of the output embedding keeps constrained decoding from scoring the
+        whole 262k vocabulary.
+        """
+        head = self.llm.get_output_embeddings()
+        weight = head.weight if ids is None else head.weight[ids]
+        logits = hidden.to(weight.dtype) @ weight.T
+        if getattr(head, "bias", None) is not None:
+            logits = logits + (head.bias if ids is None else head.bias[ids])
+        cap = getattr(self.llm.config, "final_logit_softcapping", None)
+        return torch.tanh(logits / cap) * cap if cap else logits
+
+    def hidden_states(self, embeds: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                      cache=None, use_cache: bool = False):
+        """Runs the LLM body (no LM head) on (B, T, H) embeddings after the cached positions.
+
+        Returns:
+            (last hidden states (B, T, H), the KV cache when `use_cache`, else None).
+        """
+        out = self.llm.get_decoder()(inputs_embeds=embeds, attention_mask=attention_mask,
+                                     past_key_values=cache, use_cache=use_cache)
+        return out.last_hidden_state, out.past_key_values
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        """Mean cross-entropy of the target step tokens (and terminator) given the sentence."""
+        if any(t is None for t in batch["target"]):
+            raise ValueError("every sample needs a target step to compute a loss")
+        embeds, mask, labels = self.embed_batch(batch, with_targets=True)
+        hidden, _ = self.hidden_states(embeds, mask)  # (B, T, H)
+        scored = labels[:, 1:] != IGNORE  # position t predicts token t + 1
+        logits = self.token_logits(hidden[:, :-1][scored])  # (n_target_tokens, V)
+        return F.cross_entropy(logits.float(), labels[:, 1:][scored])
+
+    @torch.no_grad()
+    def prompt_embeds(self, scene: SceneFeatures, instruction: str,
+                      done: Sequence[SkillCall | str]) -> torch.Tensor:
+        """(1, T, H) sentence embeddings for planning (no target)."""
+        batch = collate_samples([Sample(scene, instruction, done)])
+        return self.embed_batch(batch, with_targets=False)[0]
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def trained_state(self) -> dict[str, torch.Tensor]:
+        """The parameters training changes: encoders, projectors and LoRA, never the LLM."""
+        return {name: p.detach() for name, p in self.named_parameters() if p.requires_grad}
+
+    @torch.no_grad()
+    def llm_fingerprint(self) -> dict:
+        """Identifies the LLM: its shape and a few of its embedding values."""
+        cfg, weight = self.llm.config, self.llm.get_input_embeddings().weight
+        rows = torch.linspace(0, weight.shape[0] - 1, 8).long()
+        return {"model_type": cfg.model_type, "hidden_size": cfg.hidden_size,
+                "num_hidden_layers": cfg.num_hidden_layers, "vocab_size": weight.shape[0],
+                "embedding_sample": weight[rows, :4].float().flatten().tolist()}
+
+    def save(self, path: str | Path) -> None:
+        """Writes `model.safetensors` (trained parts only) and `config.json` into `path`."""
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {"format": CHECKPOINT_FORMAT, "config": dataclasses.asdict(self.config),
+                "llm": self.llm_fingerprint()}
+        state = {k: v.cpu().contiguous() for k, v in self.trained_state().items()}
+        save_file(state, str(path / f".{WEIGHTS_FILE}.tmp"))
+        (path / f".{CONFIG_FILE}.tmp").write_text(json.dumps(meta, indent=2))
+        for name in (WEIGHTS_FILE, CONFIG_FILE):  # a reader never sees a half-written file
+            os.replace(path / f".{name}.tmp", path / name)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, llm: str | None = None,
+                        dtype: str | None = None) -> PalmE:
+        """Builds the model a checkpoint was trained as, and loads its trained parts.
+
+        Args:
+            path: checkpoint directory (`config.json` + `model.safetensors`).
+            llm: load this LLM instead of the one named in the checkpoint (must be the same).
+            dtype: LLM dtype override, e.g. `bfloat16` on a GPU.
+        """
+        saved = read_checkpoint_config(path)
+        overrides = {k: v for k, v in (("llm", llm), ("dtype", dtype)) if v is not None}
+        model = cls(dataclasses.replace(saved, **overrides))
+        model.load(path)
+        return model
+
+    def load(self, path: str | Path) -> None:
+        """Loads trained parts saved by `save`, refusing any that do not fit this model.
+
+        Raises:
+            CheckpointError: different config (LLM name and dtype aside), different LLM
+                (fingerprint), or weights that do not match the trained parameters.
+        """
+        from safetensors.torch import load_file
+
+        saved = read_checkpoint_config(path)
+        differs = [f"{f.name}: checkpoint {getattr(saved, f.name)!r}, model "
+                   f"{getattr(self.config, f.name)!r}" for f in dataclasses.fields(saved)
+                   if f.name not in ("llm", "dtype")
+                   and getattr(saved, f.name) != getattr(self.config, f.name)]
+        if differs:
+            raise CheckpointError(f"checkpoint {path} was trained with another config: "
+                                  + "; ".join(differs))
+        self._check_llm(json.loads((Path(path) / CONFIG_FILE).read_text())["llm"], path)
+        state, expected = load_file(str(Path(path) / WEIGHTS_FILE)), self.trained_state()
+        wrong = sorted(set(state) ^ set(expected)) + sorted(
+            k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
+        if wrong:
+            raise CheckpointError(f"checkpoint {path} does not fit the model's trained "
+                                  f"parameters: {', '.join(wrong[:5])}")
+        with torch.no_grad():
+            for name, value in state.items():
+                expected[name].copy_(value)
+
+    def _check_llm(self, saved: dict, path) -> None:
+        mine = self.llm_fingerprint()
+        shape_keys = ("model_type", "hidden_size", "num_hidden_layers", "vocab_size")
+        same = all(saved[k] == mine[k] for k in shape_keys) and torch.allclose(
+            torch.tensor(saved["embedding_sample"]), torch.tensor(mine["embedding_sample"]),
+            rtol=1e-2, atol=1e-3)  # tolerant of dtype (bf16 vs f32), not of another model
+        if not same:
+            raise CheckpointError(f"checkpoint {path} was trained on another LLM "
+                                  f"({saved['model_type']}, hidden {saved['hidden_size']}, "
+                                  f"{saved['num_hidden_layers']} layers) than "
+                                  f"{self.config.llm!r}; load it with the LLM it was trained on")
+
+
+def read_checkpoint_config(path: str | Path) -> PalmEConfig:
+    """The `PalmEConfig` stored in a checkpoint directory.
+
+    Raises:
+        CheckpointError: no checkpoint there, or not one of ours.
+    """
+    path = Path(path)
+    if not (path / CONFIG_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
+        raise CheckpointError(f"no PaLM-E checkpoint at {path} (expected {CONFIG_FILE} and "
+                              f"{WEIGHTS_FILE}); train one with `embodied-mm train`")
+    meta = json.loads((path / CONFIG_FILE).read_text())
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path / CONFIG_FILE} is not a {CHECKPOINT_FORMAT} checkpoint "
+                              f"(format {meta.get('format')!r})")
+    try:
+        return PalmEConfig(**meta["config"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path / CONFIG_FILE}: bad model config: {err}") from err

@@ -1,0 +1,76 @@
+"""The PaLM-E planner: a trained `PalmE` checkpoint + grammar-constrained decoding.
+
+Each decision encodes the current observation into the multimodal sentence and decodes one
+step that is valid for the scene's objects, so the executor never receives unparseable text.
+torch and transformers load when the planner is built, not when this module is imported.
+
+Example:
+    embodied-mm run task=pick_place planner=palme planner.checkpoint=checkpoints/palme-gemma270m
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from embodied_mm.config.schema import PlannerConfig
+from embodied_mm.paths import share_dir
+from embodied_mm.planner.base import Planner, PlannerError
+from embodied_mm.types import Observation, SkillCall
+
+if TYPE_CHECKING:
+    from embodied_mm.model.palme import PalmE
+
+DEFAULT_CHECKPOINT = "checkpoints/palme-gemma270m"
+
+
+class PalmePlanner(Planner):
+    """Plans with a `PalmE` model; reads camera images when its inputs need them.
+
+    Args:
+        model: the trained model (see `from_config` to load one from a checkpoint).
+    """
+
+    def __init__(self, model: PalmE) -> None:
+        from embodied_mm.model.decoding import StepDecoder
+
+        self.model = model.eval()
+        self.decoder = StepDecoder(model)
+        self.needs_images = model.config.needs_images
+
+    @classmethod
+    def from_config(cls, cfg: PlannerConfig) -> PalmePlanner:
+        """Loads `cfg.checkpoint` (default `checkpoints/palme-gemma270m`).
+
+        Reads the optional fields `checkpoint`, `llm` (override of the checkpoint's LLM name or
+        path; the LLM is still checked against the checkpoint), `device` and `dtype`.
+        """
+        from embodied_mm.model.palme import CheckpointError, PalmE
+
+        path = resolve_checkpoint(cfg.checkpoint or DEFAULT_CHECKPOINT)
+        try:
+            model = PalmE.from_checkpoint(path, llm=cfg.llm, dtype=cfg.dtype)
+        except CheckpointError as err:
+            raise PlannerError(str(err)) from err
+        return cls(model.to(cfg.device or "cpu"))
+
+    def next_step(self, obs: Observation, done: Sequence[SkillCall]) -> str:
+        from embodied_mm.model.features import extract
+
+        scene = extract(obs, images=self.needs_images, image_size=self.model.config.image_size)
+        embeds = self.model.prompt_embeds(scene, self.instruction, done)
+        return self.decoder.decode(embeds, obs.object_names)
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """`path` as given if it is a directory, else relative to the project's share directory.
+
+    Raises:
+        PlannerError: neither is a directory.
+    """
+    for candidate in (Path(path), share_dir() / path):
+        if candidate.is_dir():
+            return candidate
+    raise PlannerError(f"no PaLM-E checkpoint at {path} (nor under {share_dir()}); train one "
+                       "with `embodied-mm train` or set planner.checkpoint=DIR")

@@ -1,0 +1,44 @@
+"""Encoders: token counts and widths, output scale, padding independence."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from embodied_mm.model.encoders import ENCODERS, build_encoder
+from embodied_mm.model.features import collate, extract
+
+D_LLM, RMS = 48, 1.7
+TOKENS = {"state": 3, "objects": 3, "image": 4, "robot": 1}
+
+
+@pytest.fixture
+def batch(make_obs):
+    return collate([extract(make_obs(3, seed=1)), extract(make_obs(2, seed=2))])
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_shapes_and_output_scale(name, batch):
+    encoder = build_encoder(name, D_LLM, RMS, width=32, image_tokens=4)
+    out = encoder(batch)
+    assert out.shape == (2, TOKENS[name], D_LLM)
+    rms = out.pow(2).mean(-1).sqrt()
+    torch.testing.assert_close(rms, torch.full_like(rms, RMS), rtol=1e-3, atol=1e-3)
+    out.sum().backward()
+    assert all(p.grad is not None for p in encoder.parameters())
+
+
+@pytest.mark.parametrize("name", ["state", "objects"])
+def test_object_tokens_ignore_padding(name, make_obs):
+    torch.manual_seed(0)
+    encoder = build_encoder(name, D_LLM, RMS, width=32)
+    alone = collate([extract(make_obs(2, seed=3))])
+    padded = collate([extract(make_obs(2, seed=3)), extract(make_obs(5, seed=4))])
+    torch.testing.assert_close(encoder(alone)[0], encoder(padded)[0, :2])
+
+
+def test_bad_encoder_arguments():
+    with pytest.raises(ValueError, match="square"):
+        build_encoder("image", D_LLM, RMS, image_tokens=3)
+    with pytest.raises(ValueError, match="unknown input 'vit'"):
+        build_encoder("vit", D_LLM, RMS)

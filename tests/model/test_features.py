@@ -1,0 +1,78 @@
+"""Observation → feature arrays, and padding a batch of scenes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from embodied_mm.model.features import (
+    CENTROID_DIM,
+    OBJECT_DIM,
+    ROBOT_DIM,
+    collate,
+    extract,
+    object_row,
+)
+from embodied_mm.vocabulary import COLORS, KINDS
+
+
+def test_extract_shapes_and_ranges(make_obs):
+    obs = make_obs(3)
+    scene = extract(obs, image_size=64)
+    assert scene.objects.shape == (3, OBJECT_DIM)
+    assert scene.masks.shape == (3, 64, 64) and scene.centroids.shape == (3, CENTROID_DIM)
+    assert scene.image.shape == (3, 64, 64) and scene.image.dtype == np.float32
+    assert 0 <= scene.image.min() and scene.image.max() <= 1
+    assert scene.robot.shape == (ROBOT_DIM,)
+    assert (scene.masks.sum(axis=(1, 2)) > 0).all()  # every object is visible
+    assert np.abs(scene.objects).max() < 3 and np.abs(scene.centroids).max() <= 1
+
+
+def test_object_row_encodes_colour_and_kind(make_obs):
+    obj = make_obs(1).objects[0]
+    row = object_row(obj)
+    np.testing.assert_allclose(row[6:9], COLORS[obj.color])
+    assert row[9:].tolist() == [float(obj.kind == k) for k in KINDS]
+    unknown = object_row(dataclasses.replace(obj, color="mauve", kind="cup"))
+    assert unknown[6:].tolist() == [0.0] * (OBJECT_DIM - 6)
+
+
+def test_mask_centroid_follows_the_mask(make_obs):
+    obs = make_obs(1)
+    obs.segmentation[:] = -1
+    obs.segmentation[:40, :40] = obs.objects[0].mask_id  # top-left corner
+    cx, cy, area = extract(obs).centroids[0]
+    assert cx < -0.7 and cy < -0.6 and area == pytest.approx(1600 / (240 * 320), rel=0.05)
+
+
+def test_no_mask_gives_zeros_and_does_not_mutate(make_obs):
+    obs = make_obs(2)
+    before = obs.objects[0].position.copy()
+    obs.segmentation = None
+    scene = extract(obs)
+    assert scene.masks.sum() == 0 and scene.centroids.sum() == 0
+    np.testing.assert_array_equal(obs.objects[0].position, before)
+
+
+def test_images_needed_but_missing(make_obs):
+    obs = make_obs(2)
+    obs.rgb = None
+    with pytest.raises(ValueError, match="rgb"):
+        extract(obs)
+    assert extract(obs, images=False).image is None
+
+
+def test_collate_pads_variable_object_counts(make_obs):
+    scenes = [extract(make_obs(n, seed=n), image_size=32) for n in (1, 4, 0)]
+    batch = collate(scenes)
+    assert batch["objects"].shape == (3, 4, OBJECT_DIM)
+    assert batch["masks"].shape == (3, 4, 32, 32) and batch["image"].shape == (3, 3, 32, 32)
+    assert batch["n_objects"].tolist() == [1, 4, 0]
+    assert batch["object_mask"].sum(dim=1).tolist() == [1, 4, 0]
+    assert torch.equal(batch["objects"][0, 0], torch.from_numpy(scenes[0].objects[0]))
+    assert batch["objects"][0, 1:].abs().sum() == 0
+    no_image = collate([extract(make_obs(1), images=False, image_size=32)])
+    assert "image" not in no_image

@@ -1,0 +1,217 @@
+"""PalmE: the multimodal sentence, the loss, LoRA, checkpoints, and a tiny overfit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from embodied_mm.model.decoding import StepDecoder, greedy_decode
+from embodied_mm.model.features import extract
+from embodied_mm.model.palme import (
+    IGNORE,
+    SLOT_IDS,
+    CheckpointError,
+    PalmE,
+    PalmEConfig,
+    Sample,
+    collate_samples,
+)
+
+INSTRUCTION = "put the red block in the blue bowl"
+
+
+def samples(make_obs, images=True):
+    return [Sample(extract(make_obs(3, seed=1), images=images), INSTRUCTION, [], "pick(obj_1)"),
+            Sample(extract(make_obs(3, seed=2), images=images), INSTRUCTION, ["pick(obj_1)"],
+                   "place(obj_2)"),
+            Sample(extract(make_obs(4, seed=3), images=images), "push the green block left", [],
+                   "push(obj_3, left)")]
+
+
+@pytest.mark.parametrize("bad", [{"inputs": ("state", "objects")}, {"inputs": ("vit",)},
+                                 {"inputs": ()}, {"dtype": "float33"}])
+def test_config_rejects(bad):
+    with pytest.raises(ValueError, match="model"):
+        PalmEConfig(**bad)
+
+
+def test_sentence_follows_design(make_model):
+    model = make_model(inputs=("objects", "image", "robot"))
+    assert model.sentence(2, INSTRUCTION + ".", "pick(obj_1)") == (
+        "Object 1 is <obj>. Object 2 is <obj>. Scene: <img>. Robot: <robot>. "
+        "Task: put the red block in the blue bowl. Done: pick(obj_1). Next:")
+    only_image = make_model(inputs=("image",))
+    assert only_image.sentence(2, INSTRUCTION, "nothing") == (
+        "Scene: <img>. Task: put the red block in the blue bowl. Done: nothing. Next:")
+    assert model.config.needs_images
+    assert not make_model(inputs=("state", "robot")).config.needs_images
+
+
+def test_sentence_ids_have_one_slot_per_encoder_vector(make_model):
+    model = make_model(inputs=("state", "image", "robot"), image_tokens=9)
+    ids = model.sentence_ids(model.sentence(3, INSTRUCTION, "nothing"))
+    assert ids[0] == model.tokenizer.bos_token_id
+    counts = {kind: ids.count(slot) for kind, slot in SLOT_IDS.items()}
+    assert counts == {"obj": 3, "img": 9, "robot": 1}
+    assert all(i >= 0 for i in ids if i not in SLOT_IDS.values())
+    text = model.tokenizer.decode([i for i in ids if i >= 0], skip_special_tokens=True)
+    assert text.startswith("Object 1 is. Object 2 is.") and text.endswith("Done: nothing. Next:")
+
+
+def test_embeddings_are_text_and_encoder_vectors(make_model, make_obs):
+    model = make_model(inputs=("state", "robot"))
+    batch = collate_samples(samples(make_obs, images=False)[:1])
+    tokens = model.encode(batch)[0]
+    ids = model.sentence_ids(model.sentence(3, INSTRUCTION, "nothing"))
+    embeds = model.embed_sequence(ids, tokens)
+    ids_t = torch.tensor(ids)
+    text = ids_t >= 0
+    # text rows come from the LLM's own (scaled) embedding module, slots from the encoders
+    torch.testing.assert_close(embeds[text], model.llm.get_input_embeddings()(ids_t[text]))
+    torch.testing.assert_close(embeds[ids_t == SLOT_IDS["obj"]], tokens["obj"])
+    torch.testing.assert_close(embeds[ids_t == SLOT_IDS["robot"]], tokens["robot"])
+    # encoder vectors start at the scale of the LLM's word embeddings
+    rms = tokens["obj"].pow(2).mean(-1).sqrt()
+    torch.testing.assert_close(rms, torch.full_like(rms, model.embedding_rms), rtol=1e-3,
+                               atol=1e-3)
+
+
+def test_placeholder_count_mismatch_raises(make_model, make_obs):
+    model = make_model(inputs=("state", "robot"))
+    tokens = model.encode(collate_samples(samples(make_obs, images=False)[:1]))[0]
+    ids = model.sentence_ids(model.sentence(4, INSTRUCTION, "nothing"))  # 4 slots, 3 vectors
+    with pytest.raises(ValueError, match="4 <obj> placeholder.*3 <obj> vector"):
+        model.embed_sequence(ids, tokens)
+    with pytest.raises(ValueError, match="1 <robot> placeholder.*0 <robot>"):
+        model.embed_sequence(model.sentence_ids(model.sentence(3, INSTRUCTION, "nothing")),
+                             {"obj": tokens["obj"]})
+
+
+def test_images_required_by_inputs(make_model, make_obs):
+    model = make_model(inputs=("objects", "robot"))
+    with pytest.raises(ValueError, match="camera image"):
+        model(collate_samples(samples(make_obs, images=False)))
+
+
+@pytest.mark.parametrize("inputs", [("objects", "robot"), ("state", "robot"),
+                                    ("image", "robot")])
+def test_loss_trains_only_the_encoders(make_model, make_obs, inputs):
+    model = make_model(inputs=inputs)
+    batch = collate_samples(samples(make_obs, images=model.config.needs_images))
+    loss = model(batch)
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert all(p.grad is None for p in model.llm.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.encoders.parameters())
+
+
+def test_labels_cover_exactly_the_target_and_terminator(make_model, make_obs):
+    model = make_model(inputs=("state", "robot"))
+    batch = collate_samples(samples(make_obs, images=False))
+    _, mask, labels = model.embed_batch(batch, with_targets=True)
+    for i, (row, target) in enumerate(zip(labels.tolist(), batch["target"])):
+        expected = model.target_ids(target)
+        assert expected[-1] == model.tokenizer.eos_token_id
+        prompt = model.sentence_ids(model.sentence(int(batch["n_objects"][i]),
+                                                   batch["instruction"][i], batch["done"][i]))
+        length = len(prompt) + len(expected)
+        assert row[len(prompt):length] == expected  # right after `Next:`, nothing else
+        assert set(row[:len(prompt)] + row[length:]) == {IGNORE}
+        assert mask[i].tolist() == [1] * length + [0] * (len(row) - length)
+
+
+def test_lora_adds_trainable_parameters_only_in_lora_layers(make_model, make_obs):
+    plain = make_model(inputs=("state", "robot"))
+    lora = make_model(inputs=("state", "robot"), lora=True, lora_r=4,
+                      lora_targets=("q_proj", "v_proj"))
+    trainable = [n for n, p in lora.named_parameters() if p.requires_grad]
+    llm_trainable = [n for n in trainable if n.startswith("llm.")]
+    assert llm_trainable and all("lora_" in n for n in llm_trainable)
+    assert {n.split(".")[-4] for n in llm_trainable} == {"q_proj", "v_proj"}
+    assert set(trainable) - set(llm_trainable) == {
+        n for n, p in plain.named_parameters() if p.requires_grad}
+    frozen = [p for n, p in lora.llm.named_parameters() if "lora_" not in n]
+    assert frozen and not any(p.requires_grad for p in frozen)
+    batch = collate_samples(samples(make_obs, images=False))
+    with torch.no_grad():  # LoRA's B starts at zero: same function as the frozen LLM
+        torch.testing.assert_close(lora(batch), plain(batch))
+
+
+def test_checkpoint_round_trip(make_model, make_obs, tmp_path):
+    model = make_model(inputs=("objects", "robot"), lora=True)
+    with torch.no_grad():
+        for p in model.trained_state().values():
+            p.add_(torch.randn_like(p) * 0.05)  # move away from the initialisation
+    model.save(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["config"]["lora"] is True
+    loaded = PalmE.from_checkpoint(tmp_path)
+    assert loaded.config == model.config
+    assert set(loaded.trained_state()) == set(model.trained_state())
+    batch = collate_samples(samples(make_obs))
+    with torch.no_grad():
+        assert torch.equal(loaded(batch), model(batch))
+    scene = extract(make_obs(3, seed=5))
+    embeds = [m.prompt_embeds(scene, INSTRUCTION, []) for m in (model, loaded)]
+    assert torch.equal(*embeds)
+    names = [f"obj_{i}" for i in (1, 2, 3)]
+    assert StepDecoder(model).decode(embeds[0], names) == StepDecoder(loaded).decode(embeds[1],
+                                                                                     names)
+
+
+def test_mismatched_checkpoints_are_refused(make_model, tiny_llm, tmp_path):
+    model = make_model(inputs=("state", "robot"))
+    model.save(tmp_path)
+    with pytest.raises(CheckpointError, match="inputs: checkpoint"):
+        make_model(inputs=("objects", "robot")).load(tmp_path)
+    with pytest.raises(CheckpointError, match="encoder_width"):
+        make_model(inputs=("state", "robot"), encoder_width=64).load(tmp_path)
+    other_llm, tokenizer = tiny_llm[0].__class__(tiny_llm[0].config), tiny_llm[1]
+    with pytest.raises(CheckpointError, match="another LLM"):
+        PalmE(PalmEConfig(llm="tiny", inputs=("state", "robot")), llm=(other_llm, tokenizer)
+              ).load(tmp_path)
+    with pytest.raises(CheckpointError, match="no PaLM-E checkpoint"):
+        model.load(tmp_path / "missing")
+    meta = json.loads((tmp_path / "config.json").read_text())
+    meta["config"]["colour"] = "red"
+    (tmp_path / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="bad model config"):
+        model.load(tmp_path)
+
+
+def overfit(model, batch, steps, lr=1e-2):
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = model(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def test_overfit_with_lora_then_decoders_emit_the_targets(make_model, make_obs):
+    model = make_model(inputs=("state", "robot"), lora=True,
+                       lora_targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                     "up_proj", "down_proj"))
+    data = samples(make_obs, images=False)
+    losses = overfit(model, collate_samples(data), steps=40)
+    assert losses[-1] < 0.25 * losses[0], losses
+    decoder = StepDecoder(model)
+    for sample in data:
+        embeds = model.prompt_embeds(sample.scene, sample.instruction, sample.done)
+        names = [f"obj_{i + 1}" for i in range(sample.scene.n_objects)]
+        assert decoder.decode(embeds, names) == sample.target
+        assert greedy_decode(model, embeds) == sample.target
+
+
+def test_frozen_llm_training_moves_the_loss(make_model, make_obs):
+    """Encoders alone cannot reshape a random 2-layer LLM much; they must still learn."""
+    model = make_model(inputs=("state", "robot"))
+    llm_before = {n: p.clone() for n, p in model.llm.named_parameters()}
+    losses = overfit(model, collate_samples(samples(make_obs, images=False)), steps=30)
+    assert losses[-1] < 0.85 * losses[0], losses
+    assert all(torch.equal(p, llm_before[n]) for n, p in model.llm.named_parameters())
