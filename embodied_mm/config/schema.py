@@ -90,6 +90,17 @@ class RobotConfig:
 
 
 @dataclass
+class DemoConfig:
+    """`embodied-mm demo`: the ROS 2 graph (default) or the in-process loop."""
+
+    graph: bool = True  # false: no ROS, one in-process episode per task family
+    episodes: int = 3  # graph demo: one instruction from each of this many task families
+
+    def __post_init__(self) -> None:
+        _require(self.episodes >= 1, f"demo.episodes must be >= 1, got {self.episodes}")
+
+
+@dataclass
 class Config:
     """The root config every `embodied-mm` command receives."""
 
@@ -97,6 +108,7 @@ class Config:
     planner: PlannerConfig = field(default_factory=PlannerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     robot: RobotConfig = field(default_factory=RobotConfig)
+    demo: DemoConfig = field(default_factory=DemoConfig)
     seed: int = 0
     instruction: str | None = None
     gui: bool = False

@@ -141,6 +141,7 @@ class EpisodeRunner(Node):
         instruction = spec.instruction or episode["instruction"]
         with self._cond:
             self._events.clear()
+        self.get_logger().info(f"{spec.task} seed {spec.seed}: {instruction!r}")
         self.instruction_pub.publish(String(data=instruction))
         steps, latencies, outcomes, outcome = self._follow()
         result = self.success_client.call(Trigger.Request())
@@ -162,12 +163,15 @@ class EpisodeRunner(Node):
             if kind == "plan":
                 steps.append(data["step"])
                 latencies.append(round((data["t"] - last_end) * 1e3, 1))
+                self.get_logger().info(f"  plan: {data['step']}")
                 continue
             if data.get("source") == "planner" and data["status"] == "invalid":
                 return steps, latencies, outcomes, "invalid_plan"
             if data.get("source") != "executor" or data["status"] in ("running", "stale"):
                 continue
             last_end = time.monotonic()
+            reason = f" — {data['reason']}" if data.get("reason") else ""
+            self.get_logger().info(f"  {data['step']}: {data['status']}{reason}")
             outcomes.append({"step": data["step"], "status": data["status"],
                              "reason": data.get("reason", "")})
             if data["status"] in ENDS:
