@@ -90,6 +90,79 @@ class RobotConfig:
 
 
 @dataclass
+class ModelConfig:
+    """The PaLM-E model to train (mirrors `embodied_mm.model.palme.PalmEConfig`, which
+    validates the values when the model is built)."""
+
+    llm: str = "gemma3-270m"
+    inputs: list[str] = field(default_factory=lambda: ["objects", "robot"])
+    encoder_width: int = 128
+    image_size: int = 96
+    image_tokens: int = 4
+    lora: bool = False  # frozen LLM (PaLM-E's regime) unless true
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj",
+                                                             "o_proj"])
+    dtype: str = "float32"
+    seed: int = 0
+
+
+@dataclass
+class DataConfig:
+    """`embodied-mm gen-data`: oracle rollouts → a sharded dataset of planner samples."""
+
+    out_dir: str = "outputs/data"
+    episodes_per_task: int = 300  # train episodes per task family (one sample per plan step)
+    seed: int = 0  # train episodes use seeds seed … seed+episodes_per_task-1
+    # Held out of training for evaluation: template index per family (-1 = the last one).
+    holdout_templates: list[int] = field(default_factory=lambda: [-1])
+    val_episodes_per_task: int = 20  # held-out-template episodes, seeds 100_000+
+    max_distractors: int = 2  # each episode draws 0..max distractors
+    vqa_per_step: int = 1  # scene questions added per plan-step sample
+    image_size: int = 96
+    shard_size: int = 1000  # samples per shard file
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        _require(self.episodes_per_task >= 1,
+                 f"data.episodes_per_task must be >= 1, got {self.episodes_per_task}")
+        _require(self.max_distractors >= 0,
+                 f"data.max_distractors must be >= 0, got {self.max_distractors}")
+        _require(self.shard_size >= 1, f"data.shard_size must be >= 1, got {self.shard_size}")
+        _require(self.workers >= 1, f"data.workers must be >= 1, got {self.workers}")
+
+
+@dataclass
+class TrainConfig:
+    """`embodied-mm train`: encoders (+ LoRA) on a generated dataset, frozen LLM."""
+
+    data_dir: str = "outputs/data"
+    out_dir: str = "outputs/train"
+    steps: int = 3000
+    batch_size: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    autocast: str = "bf16"  # bf16 autocast on CPU (measured faster) or "none"
+    num_threads: int = 2
+    eval_every: int = 250  # held-out next-step and object-index accuracy
+    eval_samples: int = 200
+    checkpoint_every: int = 500
+    resume: bool = True  # continue from out_dir/last if it exists
+    final_eval_episodes: int = 2  # closed-loop sim episodes per family at the end (0 = skip)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.steps >= 1, f"train.steps must be >= 1, got {self.steps}")
+        _require(self.batch_size >= 1, f"train.batch_size must be >= 1, got {self.batch_size}")
+        _require(self.lr > 0, f"train.lr must be > 0, got {self.lr}")
+        _require(self.autocast in ("bf16", "none"),
+                 f"train.autocast must be bf16 or none, got {self.autocast!r}")
+
+
+@dataclass
 class DemoConfig:
     """`embodied-mm demo`: the ROS 2 graph (default) or the in-process loop."""
 
@@ -109,6 +182,9 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     robot: RobotConfig = field(default_factory=RobotConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
     instruction: str | None = None
     gui: bool = False
