@@ -102,11 +102,13 @@ class TabletopWorld:
         p.resetBasePositionAndOrientation(self._bodies[index], [5.0 + index, 5.0, 0.1],
                                           [0, 0, 0, 1], physicsClientId=self.client)
 
-    def move_object(self, name: str, xy: Sequence[float]) -> None:
-        """Teleports an object to a table position (for fault injection and tests)."""
+    def move_object(self, name: str, xy: Sequence[float], z: float | None = None) -> None:
+        """Teleports an object to `xy`, resting on the table unless `z` (its centre for a
+        block) is given (for fault injection and tests)."""
         index = self._index(name)
         spec = self._specs[index]
-        z = spec.extent()[2] / 2 if spec.kind == "block" else 0.0
+        if z is None:
+            z = spec.extent()[2] / 2 if spec.kind == "block" else 0.0
         _, orn = p.getBasePositionAndOrientation(self._bodies[index], physicsClientId=self.client)
         p.resetBasePositionAndOrientation(self._bodies[index], [xy[0], xy[1], z], orn,
                                           physicsClientId=self.client)
