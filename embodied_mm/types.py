@@ -61,6 +61,12 @@ class Observation:
     depth: np.ndarray | None = None
     segmentation: np.ndarray | None = None
     stamp: float = 0.0  # s, sim time or ROS time
+    # When `objects` were observed (camera capture time); None = at `stamp` (ground truth).
+    objects_stamp: float | None = None
+
+    @property
+    def objects_seen_at(self) -> float:
+        return self.stamp if self.objects_stamp is None else self.objects_stamp
 
     def object(self, name: str) -> ObjectState:
         """Returns the object called `name`; raises KeyError naming the known objects."""

@@ -136,7 +136,7 @@ class Ros2Robot(Robot):
         obs = Observation(joint_positions=q, gripper_width=width,
                           ee_pose=np.concatenate([pos, rotation_to_quaternion(rot)]),
                           objects=objects_from_markers(objects[1]) if objects else [],
-                          stamp=self._now())
+                          stamp=self._now(), objects_stamp=self.captured_at("objects"))
         if images and self.wants_images:
             obs.rgb = image_from_msg(self._fresh("rgb"), "rgb8")
             obs.depth = image_from_msg(self._fresh("depth"), "32FC1")

@@ -54,35 +54,44 @@ class ExecutorNode(Node):
 
     def _status(self, step: str, status: str, reason: str = "") -> None:
         self.status_pub.publish(status_msg("executor", step, status, reason, self._seq))
-        log = self.get_logger().warning if status in ("failed", "invalid", "estop", "stale") \
-            else self.get_logger().info
-        log(f"{step}: {status}{' — ' + reason if reason else ''}")
+        text = f"{step}: {status}{' — ' + reason if reason else ''}"
+        if status in ("succeeded", "running", "terminal"):
+            self.get_logger().info(text)
+        else:
+            self.get_logger().warning(text)
 
     def _work(self) -> None:
         while (text := self._steps.get()) is not None:
             self._seq += 1
             try:
-                if not self.robot.is_connected:
-                    self.robot.connect()
-                obs = self.robot.get_observation(images=False)
-                call = parse_step(text, obs.object_names)
-            except PlanError as err:
-                self._status(text, "invalid", str(err))
-                continue
-            except StaleData as err:
-                self._status(text, "stale", str(err))
-                continue
-            if call.is_terminal:
-                self._status(text, "terminal")
-                continue
-            self._status(text, "running")
-            try:
-                status, reason, _ = run_skill(self.robot, call)
-                self._status(text, status.value, reason)
-            except EStopActive as err:
-                self._status(text, "estop", str(err))
-            except StaleData as err:
-                self._status(text, "aborted", f"{err}; holding position")
+                self._execute(text)
+            except Exception as err:  # never let one step kill the executor: report, hold
+                self._status(text, "aborted", f"{type(err).__name__}: {err}")
+
+    def _execute(self, text: str) -> None:
+        """Checks one plan step against the scene and runs its skill to the end."""
+        try:
+            if not self.robot.is_connected:
+                self.robot.connect()
+            obs = self.robot.get_observation(images=False)
+            call = parse_step(text, obs.object_names)
+        except PlanError as err:
+            self._status(text, "invalid", str(err))
+            return
+        except StaleData as err:
+            self._status(text, "stale", str(err))
+            return
+        if call.is_terminal:
+            self._status(text, "terminal")
+            return
+        self._status(text, "running")
+        try:
+            status, reason, _ = run_skill(self.robot, call)
+            self._status(text, status.value, reason)
+        except EStopActive as err:
+            self._status(text, "estop", str(err))
+        except StaleData as err:
+            self._status(text, "aborted", f"{err}; holding position")
 
     def close(self) -> None:
         self._steps.put(None)

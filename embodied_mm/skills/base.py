@@ -48,6 +48,14 @@ class Move:
 
 
 @dataclass(frozen=True)
+class Observe:
+    """Hold still until the objects have been observed after this moment (perception lag),
+    so checks that follow read the world as the motion left it."""
+
+    timeout_s: float = 2.0
+
+
+@dataclass(frozen=True)
 class Grip:
     """Hold the tool still and open/close the gripper until the fingers stop."""
 
@@ -99,7 +107,7 @@ class Skill(abc.ABC):
         return self._command()
 
     @abc.abstractmethod
-    def script(self, *args: str) -> Generator[Move | Grip, None, None]:
+    def script(self, *args: str) -> Generator[Move | Grip | Observe, None, None]:
         """Yields targets in order; raise SkillFailure to fail; return to succeed."""
 
     # -- helpers for scripts -------------------------------------------------------------------
@@ -123,7 +131,7 @@ class Skill(abc.ABC):
     # -- machinery -----------------------------------------------------------------------------
     def _advance(self) -> None:
         try:
-            self._target: Move | Grip | None = next(self._script)
+            self._target: Move | Grip | Observe | None = next(self._script)
         except StopIteration:
             self._finish(SkillStatus.SUCCEEDED, "")
             return
@@ -141,6 +149,13 @@ class Skill(abc.ABC):
         self._target = None
 
     def _target_reached(self) -> bool:
+        if isinstance(self._target, Observe):
+            if self.obs.objects_seen_at >= self._target_start:
+                return True
+            if self.obs.stamp - self._target_start > self._target.timeout_s:
+                self._finish(SkillStatus.FAILED, "no fresh observation of the scene "
+                             f"within {self._target.timeout_s:.1f} s")
+            return False
         if isinstance(self._target, Grip):
             width = self.obs.gripper_width
             still = self._last_width is not None and abs(width - self._last_width) < 2e-4

@@ -10,6 +10,7 @@ from embodied_mm.skills.base import (
     HOVER_Z,
     Grip,
     Move,
+    Observe,
     Skill,
     SkillFailure,
     grasp_yaw,
@@ -40,6 +41,7 @@ class PickSkill(Skill):
                    tolerance=0.006)
         yield Grip(GRIPPER_CLOSED)
         yield Move(np.array([*obj.position[:2], HOVER_Z]), yaw, GRIPPER_CLOSED, speed=0.25)
+        yield Observe()
         if not self.holding():
             raise SkillFailure(f"grasp of {name} missed: the gripper closed on nothing")
         if self.obs.object(name).position[2] < rest_z + LIFT_MIN:

@@ -11,6 +11,7 @@ from embodied_mm.skills.base import (
     HOVER_Z,
     Grip,
     Move,
+    Observe,
     Skill,
     SkillFailure,
 )
@@ -45,6 +46,7 @@ class _Release(Skill):
         yield Move(np.array([*xy, release_z]), yaw, GRIPPER_CLOSED, speed=0.08, tolerance=0.006)
         yield Grip(GRIPPER_OPEN)
         yield Move(np.array([*xy, travel_z]), yaw, GRIPPER_OPEN)
+        yield Observe()
 
 
 class PlaceSkill(_Release):

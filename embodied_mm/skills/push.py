@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from embodied_mm.skills.base import GRIPPER_CLOSED, HOVER_Z, Move, Skill, SkillFailure
+from embodied_mm.skills.base import GRIPPER_CLOSED, HOVER_Z, Move, Observe, Skill, SkillFailure
 from embodied_mm.table import DIRECTION_VECTORS, TABLE
 
 PUSH_DISTANCE = 0.10  # m the block should travel
@@ -35,6 +35,7 @@ class PushSkill(Skill):
         yield Move(np.array([*stroke_end, PUSH_HEIGHT]), yaw, GRIPPER_CLOSED, speed=0.1,
                    tolerance=0.015)
         yield Move(np.array([*stroke_end, HOVER_Z]), yaw, GRIPPER_CLOSED)
+        yield Observe()
         moved = float(np.dot(self.obs.object(name).position[:2] - start_xy, d))
         if moved < MIN_DISPLACEMENT:
             raise SkillFailure(f"{name} moved only {moved:.3f} m {direction}")
