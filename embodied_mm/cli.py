@@ -20,6 +20,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("embodied_mm.demo", "the main job: one episode per task family, with a report"),
     "run": ("embodied_mm.run", "one sim episode in-process, printed step by step"),
     "eval": ("embodied_mm.eval.evaluate", "many episodes; writes eval_info.json and report.html"),
+    "gen-data": ("embodied_mm.data.generate", "oracle rollouts → sharded planner dataset"),
+    "train": ("embodied_mm.train", "train the PaLM-E planner's encoders (+ LoRA)"),
+}
+# subcommands whose first argument is a quoted question
+QUESTION_COMMANDS: dict[str, tuple[str, str]] = {
+    "ask": ("embodied_mm.data.ask", "answer a question about a scene: ask \"is obj_1 in obj_2?\""),
 }
 # subcommand -> (module with `main(argv) -> int` taking its own arguments, one-line help)
 RAW_COMMANDS: dict[str, tuple[str, str]] = {
@@ -30,10 +36,11 @@ RAW_COMMANDS: dict[str, tuple[str, str]] = {
 
 def _user_errors() -> tuple[type[Exception], ...]:
     from embodied_mm.config.schema import ConfigError
+    from embodied_mm.data.vqa import QuestionError
     from embodied_mm.plan_language import PlanError
     from embodied_mm.planner.base import PlannerError
 
-    return ConfigError, PlanError, PlannerError, FileNotFoundError
+    return ConfigError, PlanError, PlannerError, QuestionError, FileNotFoundError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,18 +51,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, (_, help_text) in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         cmd.add_argument("overrides", nargs="*", metavar="key=value")
+    for name, (_, help_text) in QUESTION_COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.add_argument("question")
+        cmd.add_argument("overrides", nargs="*", metavar="key=value")
     for name, (_, help_text) in RAW_COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in RAW_COMMANDS:
         return int(importlib.import_module(RAW_COMMANDS[argv[0]][0]).main(argv[1:]))
     args = parser.parse_args(argv)
-    module = importlib.import_module(COMMANDS[args.command][0])
+    table = QUESTION_COMMANDS if args.command in QUESTION_COMMANDS else COMMANDS
+    module = importlib.import_module(table[args.command][0])
     errors = _user_errors()
     try:
         from embodied_mm.config import load_config
 
-        return int(module.main(load_config(args.overrides)))
+        cfg = load_config(args.overrides)
+        if args.command in QUESTION_COMMANDS:
+            return int(module.main(cfg, args.question))
+        return int(module.main(cfg))
     except errors as err:
         print(f"embodied-mm: error: {err}", file=sys.stderr)
         return 2

@@ -44,29 +44,31 @@ class TabletopWorld:
 
     def __init__(self, gui: bool = False, camera: CameraConfig | None = None) -> None:
         self.client = p.connect(p.GUI if gui else p.DIRECT)
-        self.sim_time = 0.0
         p.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=self.client)
-        p.setGravity(0, 0, -9.81, physicsClientId=self.client)
-        p.setTimeStep(1.0 / PHYSICS_HZ, physicsClientId=self.client)
-        self._build_static()
         self.camera = Camera(camera or CameraConfig(), self.client)
         self._bodies: list[int] = []
         self._specs: list[ObjectSpec] = []
-        # One step primes the solver: without it the first reset settles objects slightly
-        # differently from later resets of the same scene, breaking seed reproducibility.
-        self.step(1)
-        self.sim_time = 0.0
+        self._rebuild()
 
-    def _build_static(self) -> None:
+    def _rebuild(self) -> None:
+        """Empties the physics world and builds table and robot afresh.
+
+        Every reset starts from this, so an episode's physics depends only on its scene, never
+        on the episodes run before it in the same world (body ids, solver warm starts).
+        """
         c = self.client
+        p.resetSimulation(physicsClientId=c)
+        p.setGravity(0, 0, -9.81, physicsClientId=c)
+        p.setTimeStep(1.0 / PHYSICS_HZ, physicsClientId=c)
         half = [0.6, 0.8, 0.02]
         col = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=c)
         vis = p.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=TABLE_COLOR,
                                   physicsClientId=c)
         self.table = p.createMultiBody(0, col, vis, [0.45, 0.0, -0.02], physicsClientId=c)
         p.changeDynamics(self.table, -1, lateralFriction=0.6, physicsClientId=c)
+        flags = p.URDF_USE_SELF_COLLISION | p.URDF_ENABLE_CACHED_GRAPHICS_SHAPES
         self.robot = p.loadURDF("franka_panda/panda.urdf", [0, 0, 0], useFixedBase=True,
-                                flags=p.URDF_USE_SELF_COLLISION, physicsClientId=c)
+                                flags=flags, physicsClientId=c)
         for j in FINGER_JOINTS:
             p.changeDynamics(self.robot, j, lateralFriction=1.5, spinningFriction=0.01,
                              physicsClientId=c)
@@ -77,13 +79,13 @@ class TabletopWorld:
                                   physicsClientId=c)
         p.changeConstraint(gear, gearRatio=-1, erp=0.1, maxForce=50, physicsClientId=c)
         self.reset_robot()
+        self._bodies = []
+        self.sim_time = 0.0
 
     # -- scene ---------------------------------------------------------------------------------
     def reset(self, scene: Sequence[ObjectSpec], settle_steps: int = 60) -> None:
-        """Removes all objects, puts the robot home and adds `scene` in order (obj_1 first)."""
-        for body in self._bodies:
-            p.removeBody(body, physicsClientId=self.client)
-        self.reset_robot()
+        """Starts afresh with the robot home and `scene` added in order (obj_1 first)."""
+        self._rebuild()
         self._specs = list(scene)
         self._bodies = [create_body(spec, self.client) for spec in self._specs]
         self.step(settle_steps)

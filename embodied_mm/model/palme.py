@@ -108,18 +108,20 @@ class Sample:
     """One training or planning example: a scene, the task, the steps done, the next step."""
 
     scene: SceneFeatures
-    instruction: str
+    instruction: str  # the task, or the question when kind == "vqa"
     done: Sequence[SkillCall | str] = ()
-    target: str | None = None  # plan text of the next step; None when planning
+    target: str | None = None  # next step's plan text, or the answer; None when decoding
+    kind: str = "plan"  # "plan": … Task: … Done: … Next:   "vqa": … Q: {question} A:
 
 
 def collate_samples(samples: Sequence[Sample]) -> dict:
     """A batch for `PalmE.forward`: `features.collate` tensors + `instruction`, `done`,
-    `target` lists."""
+    `target`, `kind` lists."""
     batch = collate([s.scene for s in samples])
     batch["instruction"] = [s.instruction for s in samples]
     batch["done"] = [format_plan(s.done) for s in samples]
     batch["target"] = [s.target for s in samples]
+    batch["kind"] = [s.kind for s in samples]
     return batch
 
 
@@ -172,13 +174,15 @@ class PalmE(nn.Module):
         return self.llm.get_input_embeddings().weight.device
 
     # -- the multimodal sentence --------------------------------------------------------------
-    def sentence(self, n_objects: int, instruction: str, done: str) -> str:
+    def sentence(self, n_objects: int, instruction: str, done: str, kind: str = "plan") -> str:
         """The prompt as text with `<obj>`, `<img>`, `<robot>` placeholders.
 
         Args:
             n_objects: objects in the scene, introduced as `Object 1 … N`.
-            instruction: the task in words.
-            done: the steps done so far as `format_plan` writes them (`nothing` for none).
+            instruction: the task in words, or the question when `kind` is `vqa`.
+            done: the steps done so far as `format_plan` writes them (`nothing` for none);
+                unused for `vqa`.
+            kind: `plan` ends in `Task: … Done: … Next:`, `vqa` in `Q: … A:`.
         """
         parts = []
         if enc.OBJ in self.kinds:
@@ -187,7 +191,10 @@ class PalmE(nn.Module):
             parts.append("Scene: <img>.")
         if enc.ROBOT in self.kinds:
             parts.append("Robot: <robot>.")
-        parts.append(f"Task: {instruction.strip().rstrip('.')}. Done: {done}. Next:")
+        if kind == "vqa":
+            parts.append(f"Q: {instruction.strip()} A:")
+        else:
+            parts.append(f"Task: {instruction.strip().rstrip('.')}. Done: {done}. Next:")
         return " ".join(parts)
 
     def sentence_ids(self, sentence: str) -> list[int]:
@@ -257,7 +264,7 @@ class PalmE(nn.Module):
         for i, tokens in enumerate(self.encode(batch)):
             n_objects = int(batch["n_objects"][i])
             ids = self.sentence_ids(self.sentence(n_objects, batch["instruction"][i],
-                                                  batch["done"][i]))
+                                                  batch["done"][i], batch["kind"][i]))
             target = self.target_ids(batch["target"][i]) if with_targets else []
             rows.append(self.embed_sequence(ids + target, tokens))
             labels.append([IGNORE] * len(ids) + target)
@@ -305,9 +312,10 @@ class PalmE(nn.Module):
 
     @torch.no_grad()
     def prompt_embeds(self, scene: SceneFeatures, instruction: str,
-                      done: Sequence[SkillCall | str]) -> torch.Tensor:
-        """(1, T, H) sentence embeddings for planning (no target)."""
-        batch = collate_samples([Sample(scene, instruction, done)])
+                      done: Sequence[SkillCall | str], kind: str = "plan") -> torch.Tensor:
+        """(1, T, H) sentence embeddings for planning, or for answering when `kind` is
+        `vqa` (no target)."""
+        batch = collate_samples([Sample(scene, instruction, done, kind=kind)])
         return self.embed_batch(batch, with_targets=False)[0]
 
     # -- checkpoints ----------------------------------------------------------------------------

@@ -24,6 +24,9 @@ from embodied_mm.ros.mcap_schema import ros_type, schema_text
 from embodied_mm.ros.node_utils import param, run_node
 
 QOS_OF = {topics.ESTOP: topics.LATCHED_QOS, topics.EPISODE: topics.LATCHED_QOS}
+# Depth and segmentation triple the bytes (and the compression CPU) of a recording; record
+# them by listing them in `topics` when needed.
+DEFAULT_TOPICS = [t for t in topics.TOPIC_TYPES if t not in (topics.DEPTH, topics.SEGMENTATION)]
 SENSOR_TOPICS = {topics.COLOR, topics.COLOR_INFO, topics.DEPTH, topics.SEGMENTATION,
                  topics.JOINT_STATES}
 
@@ -34,20 +37,21 @@ def message_class(type_name: str):
 
 
 class RecorderNode(Node):
-    """Subscribes to `topics` (default: every topic of the graph) and writes one MCAP file."""
+    """Subscribes to `topics` (default: the graph's topics but depth and segmentation) and
+    writes one MCAP file."""
 
     def __init__(self) -> None:
         super().__init__("recorder")
         default_path = f"outputs/recordings/run_{time.strftime('%Y%m%d_%H%M%S')}.mcap"
         self.path = Path(param(self, "path", default_path))
-        wanted = list(param(self, "topics", list(topics.TOPIC_TYPES)))
+        wanted = list(param(self, "topics", DEFAULT_TOPICS))
         unknown = [t for t in wanted if t not in topics.TOPIC_TYPES]
         if unknown:
             raise ValueError(f"recorder: unknown topic(s) {', '.join(unknown)}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "wb")
         self._writer = Writer(self._file, chunk_size=256 * 1024,
-                              compression=CompressionType.ZSTD)
+                              compression=CompressionType.LZ4)  # cheap on a busy CPU
         self._writer.start(profile="ros2", library="embodied_mm")
         self._channels: dict[str, int] = {}
         self._count = 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from embodied_mm.config.schema import PlannerConfig
@@ -50,9 +48,5 @@ def test_real_gemma_plans_a_valid_step_in_the_sim():
         obs = robot.get_observation(images=True)
     planner = PalmePlanner(model)
     planner.reset(episode.instruction)
-    planner.next_step(obs, [])  # warm-up
-    start = time.perf_counter()
     step = planner.next_step(obs, [])
-    latency = time.perf_counter() - start
-    assert parse_step(step, obs.object_names)
-    assert latency < 5.0, f"one decision took {latency:.2f} s"
+    assert parse_step(step, obs.object_names)  # (latency belongs to `embodied-mm bench`)

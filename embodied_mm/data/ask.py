@@ -1,0 +1,127 @@
+"""`embodied-mm ask "question" [task=T seed=S]`: embodied question answering about a sim scene.
+
+Example:
+    embodied-mm ask "is obj_1 in obj_2?" task=pick_place seed=3
+    embodied-mm ask "what is obj_2?" task=stack planner=palme planner.checkpoint=outputs/train
+
+The scene is the one `embodied-mm run task=T seed=S` starts from. Two answerers behind one
+function (`answer_question`): `planner=oracle` (the default) answers from the simulator's
+ground-truth objects and says so; `planner=palme` asks a trained PaLM-E checkpoint, decoding
+constrained to the answers the question's type allows, and prints the ground truth beside it.
+Questions outside the grammar (`embodied_mm.data.vqa`) or naming an absent object raise
+`QuestionError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from embodied_mm.config.schema import Config, ConfigError
+from embodied_mm.data.vqa import Question, answer, parse_question
+from embodied_mm.model.decoding import StepDecoder, TrieNode, build_trie
+from embodied_mm.types import Observation
+
+if TYPE_CHECKING:
+    from embodied_mm.model.palme import PalmE
+
+ANSWERERS = ("oracle", "palme")  # planner.name values `ask` understands
+
+
+class AnswerDecoder(StepDecoder):
+    """Greedy decoding constrained to a closed set of answers (a token trie over them).
+
+    `decode(prompt_embeds, answers)` returns one of `answers`; the walk is `StepDecoder`'s.
+    """
+
+    def trie(self, answers: Sequence[str]) -> TrieNode:
+        key = tuple(answers)
+        if key not in self._tries:
+            self._tries[key] = build_trie(key, self.model.target_ids)
+        return self._tries[key]
+
+
+def answer_question(question: Question, obs: Observation, model: PalmE | None = None) -> str:
+    """Answers `question` about `obs`: ground truth without a model, else the model's answer.
+
+    Args:
+        question: a parsed question (`vqa.parse_question`).
+        obs: the observation; it needs `rgb` and `segmentation` if the model reads images.
+        model: a trained `PalmE`; None answers from `obs.objects` (ground truth).
+
+    Returns:
+        An answer from `question.answers`.
+    """
+    if model is None:
+        return answer(question, obs)
+    from embodied_mm.model.features import extract
+
+    scene = extract(obs, images=model.config.needs_images, image_size=model.config.image_size)
+    embeds = model.prompt_embeds(scene, str(question), [], kind="vqa")
+    return AnswerDecoder(model).decode(embeds, question.answers)
+
+
+def sample_scene(cfg: Config, images: bool) -> tuple[str, Observation]:
+    """The instruction and first observation of episode (`task`, `seed`) in the sim."""
+    from embodied_mm.robots.base import RobotLimits
+    from sim.camera import CameraConfig
+    from sim.robot import SimRobot
+    from sim.tasks import TASKS
+    from sim.world import TabletopWorld
+
+    if cfg.task.name not in TASKS:
+        raise ConfigError(f"ask needs one task family, got task={cfg.task.name}; "
+                          f"choose one of: {', '.join(TASKS)}")
+    episode = TASKS[cfg.task.name].sample(cfg.seed, cfg.task.n_distractors, cfg.task.template_id)
+    camera = CameraConfig(width=cfg.robot.camera.width, height=cfg.robot.camera.height)
+    with TabletopWorld(gui=cfg.gui, camera=camera) as world:
+        world.reset(episode.scene)
+        with SimRobot(world, RobotLimits(velocity_scale=cfg.robot.velocity_scale),
+                      control_hz=cfg.robot.control_hz) as robot:
+            return episode.instruction, robot.get_observation(images=images)
+
+
+def ask(cfg: Config, text: str, echo: Callable[[str], None] = print,
+        model: PalmE | None = None) -> str:
+    """Samples the scene of `cfg`, answers `text` about it and prints both.
+
+    Args:
+        cfg: task, seed and `planner.name` (`oracle`: ground truth; `palme`: the checkpoint
+            `planner.checkpoint`, unless `model` is given).
+        text: the question.
+        echo: where the lines go.
+        model: an already loaded model to answer with (overrides the planner config).
+
+    Returns:
+        The answer.
+
+    Raises:
+        QuestionError: the question is not in the grammar or names an absent object.
+        ConfigError: a planner that cannot answer questions, or `task=all`.
+        PlannerError: `planner=palme` without a usable checkpoint.
+    """
+    if model is None and cfg.planner.name not in ANSWERERS:
+        raise ConfigError(f"ask answers with planner=oracle (ground truth) or planner=palme "
+                          f"(a trained checkpoint), not planner={cfg.planner.name}")
+    if model is None and cfg.planner.name == "palme":
+        from embodied_mm.planner.palme import PalmePlanner
+
+        model = PalmePlanner.from_config(cfg.planner).model
+    needs_images = model is not None and model.config.needs_images
+    instruction, obs = sample_scene(cfg, images=needs_images)
+    question = parse_question(text, obs.object_names)
+    echo(f"task {cfg.task.name} · seed {cfg.seed} · instruction: {instruction}")
+    echo("objects: " + ", ".join(f"{o.name} {o.description}" for o in obs.objects))
+    echo(f"Q: {question}")
+    truth = answer_question(question, obs)
+    if model is None:
+        echo(f"A: {truth}  [ground truth from the simulator]")
+        return truth
+    reply = answer_question(question, obs, model)
+    echo(f"A: {reply}  [PaLM-E; ground truth from the simulator: {truth}]")
+    return reply
+
+
+def main(cfg: Config, question: str) -> int:
+    ask(cfg, question)
+    return 0

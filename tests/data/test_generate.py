@@ -1,0 +1,164 @@
+"""`embodied-mm gen-data`: shards, index and card agree; held-out templates stay out of
+training; targets are the oracle's steps; the dataset feeds `PalmE`; workers don't matter."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from embodied_mm.config import ConfigError, load_config
+from embodied_mm.data.dataset import PlanDataset
+from embodied_mm.data.generate import episode_specs, generate, holdout_ids
+from embodied_mm.data.shards import load_shard, pack_scene, unpack_scene
+from embodied_mm.data.vqa import parse_question
+from embodied_mm.eval.rollout import EpisodeRunner, EpisodeSpec
+from embodied_mm.model.features import extract
+from embodied_mm.model.palme import collate_samples
+from embodied_mm.plan_language import parse_step
+from embodied_mm.planner.oracle import OraclePlanner
+from embodied_mm.types import ObjectState, Observation
+from sim.tasks import TASKS
+
+ARGS = ["data.episodes_per_task=2", "data.val_episodes_per_task=1", "data.shard_size=3",
+        "data.vqa_per_step=2", "data.image_size=32"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data")
+    return generate(load_config([*ARGS, f"data.out_dir={out}"]), progress=False)
+
+
+def shard_samples(data_dir, split):
+    index = json.loads((data_dir / "index.json").read_text())
+    return [s for name in index["splits"][split]["shards"]
+            for s in load_shard(data_dir / name)["samples"]]
+
+
+def test_holdout_ids_and_bad_values():
+    assert holdout_ids(6, [-1]) == [5]
+    assert holdout_ids(5, [0, -1]) == [0, 4]
+    for bad in ([7], [-1, 4], [0, 1, 2, 3, 4]):
+        with pytest.raises(ConfigError, match="data.holdout_templates"):
+            holdout_ids(5, bad)
+
+
+def test_episode_specs_depend_only_on_family_and_seed():
+    small = episode_specs(load_config(ARGS).data)
+    large = episode_specs(load_config(["data.episodes_per_task=5", *ARGS[1:]]).data)
+    assert {spec for _, spec in small} <= {spec for _, spec in large}
+    assert all(0 <= spec.n_distractors <= 2 for _, spec in large)
+    assert {spec.seed for split, spec in large if split == "val"} == {100_000}
+
+
+@pytest.mark.sim
+def test_shards_index_and_card_agree(data_dir):
+    index = json.loads((data_dir / "index.json").read_text())
+    card = (data_dir / "README.md").read_text()
+    assert "embodied-mm gen-data" in card and "data.shard_size=3" in index["command"]
+    for split, counts in index["splits"].items():
+        samples = shard_samples(data_dir, split)
+        sizes = [len(load_shard(data_dir / n)["samples"]) for n in counts["shards"]]
+        assert sizes[:-1] == [3] * (len(sizes) - 1) and 1 <= sizes[-1] <= 3
+        assert len(counts["shards"]) == math.ceil(counts["samples"] / 3)
+        assert counts["samples"] == len(samples) == counts["plan"] + counts["vqa"]
+        assert counts["vqa"] == 2 * counts["plan"]
+        assert set(counts["per_task"]) == set(TASKS)
+        for task, row in counts["per_task"].items():
+            assert row["plan"] == sum(s["kind"] == "plan" and s["task"] == task for s in samples)
+            assert row["episodes"] + row["failed"] == (2 if split == "train" else 1)
+            assert f"| {task} |" in card
+        assert f"| {split} | {counts['episodes']} | {counts['failed']} | {counts['plan']} |" \
+            in card
+    for task, held in index["holdout_templates"].items():
+        assert list(held) == [str(len(TASKS[task].templates) - 1)]
+        assert held[str(len(TASKS[task].templates) - 1)] in card
+
+
+@pytest.mark.sim
+def test_held_out_templates_only_in_val(data_dir):
+    for split in ("train", "val"):
+        for s in shard_samples(data_dir, split):
+            last = len(TASKS[s["task"]].templates) - 1
+            assert (s["template_id"] == last) == (split == "val")
+            if s["kind"] == "plan":
+                episode = TASKS[s["task"]].sample(s["seed"], s["n_distractors"], s["template_id"])
+                assert s["instruction"] == episode.instruction
+
+
+@pytest.mark.sim
+def test_targets_are_the_oracle_steps(data_dir):
+    samples = shard_samples(data_dir, "train") + shard_samples(data_dir, "val")
+    for s in samples:
+        names = [f"obj_{i + 1}" for i in range(len(TASKS[s["task"]].sample(
+            s["seed"], s["n_distractors"], s["template_id"]).scene))]
+        if s["kind"] == "plan":
+            parse_step(s["target"], names)
+        else:
+            question = parse_question(s["instruction"], names)
+            assert str(question) == s["instruction"] and s["target"] in question.answers
+    with EpisodeRunner(OraclePlanner()) as runner:
+        for task in ("tower", "sort_by_color", "infeasible"):
+            plan = [s for s in samples if s["task"] == task and s["kind"] == "plan"
+                    and s["seed"] == 1]
+            spec = EpisodeSpec(task, 1, None, plan[0]["n_distractors"], plan[0]["template_id"])
+            report = runner.run(spec)
+            assert [s["target"] for s in plan] == report.steps
+            for s in plan:
+                assert s["done"] == [o["step"] for o in report.skill_outcomes[:s["step"]]
+                                     if o["status"] == "succeeded"]
+
+
+def test_scene_packing_round_trips():
+    rng = np.random.default_rng(0)
+    segmentation = np.full((240, 320), -1, np.int32)
+    segmentation[100:130, 40:52] = 7
+    segmentation[0:9, 300:320] = 8
+    objects = [ObjectState(f"obj_{i + 1}", "block", "red", rng.uniform(0.1, 0.5, 3),
+                           np.array([0, 0, 0, 1.0]), np.full(3, 0.04), mask_id=mask_id)
+               for i, mask_id in enumerate((7, 8, None))]
+    obs = Observation(rng.normal(size=7), 0.04, rng.normal(size=7), objects,
+                      rgb=rng.integers(0, 256, (240, 320, 3), dtype=np.uint8),
+                      segmentation=segmentation)
+    scene = extract(obs, images=True, image_size=48)
+    back = unpack_scene(pack_scene(scene))
+    np.testing.assert_array_equal(back.objects, scene.objects)
+    np.testing.assert_array_equal(back.centroids, scene.centroids)
+    np.testing.assert_allclose(back.masks, scene.masks, atol=0.5 / 255 + 1e-6)
+    np.testing.assert_allclose(back.image, scene.image, atol=0.5 / 255 + 1e-6)
+    assert back.image.dtype == back.masks.dtype == np.float32
+
+
+@pytest.mark.sim
+def test_dataset_feeds_palme(data_dir, tiny_palme):
+    index = json.loads((data_dir / "index.json").read_text())
+    full, plan = PlanDataset(data_dir, "train"), PlanDataset(data_dir, "train", kinds=("plan",))
+    assert len(full) == index["splits"]["train"]["samples"]
+    assert len(plan) == index["splits"]["train"]["plan"]
+    assert plan.per_task == {t: r["plan"] for t, r in index["splits"]["train"]["per_task"].items()}
+    assert len(PlanDataset(data_dir, "val", kinds=("vqa",))) == index["splits"]["val"]["vqa"]
+    batch = collate_samples([full[i] for i in range(6)])
+    assert batch["kind"] == ["plan", "vqa", "vqa", "plan", "vqa", "vqa"]
+    assert batch["image"].shape == (6, 3, 32, 32) and batch["image"].dtype == torch.float32
+    with pytest.raises(ValueError, match="split"):
+        PlanDataset(data_dir, "test")
+    with torch.no_grad():
+        assert torch.isfinite(tiny_palme(batch))
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+def test_two_workers_give_the_same_dataset(data_dir, tmp_path):
+    two = generate(load_config([*ARGS, f"data.out_dir={tmp_path}", "data.workers=2"]),
+                   progress=False)
+    one_index, two_index = (json.loads((d / "index.json").read_text()) for d in (data_dir, two))
+    assert one_index["splits"] == two_index["splits"]
+    for name in (n for c in one_index["splits"].values() for n in c["shards"]):
+        a, b = load_shard(data_dir / name), load_shard(two / name)
+        assert a["samples"] == b["samples"]
+        for sa, sb in zip(a["scenes"], b["scenes"], strict=True):
+            assert all(torch.equal(sa[k], sb[k]) for k in sa)
