@@ -9,7 +9,6 @@ Example:
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Callable
 
@@ -49,10 +48,10 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None,
 
     Returns the node's `exit_code` attribute if it set one (for runner-style nodes), else 0.
     """
+    # rclpy's own handlers turn SIGINT and SIGTERM into a shutdown that wakes the executor.
     rclpy.init(args=args if args is not None else sys.argv)
     node = None
     executor = MultiThreadedExecutor(num_threads=threads)
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
     try:
         node = factory()
         executor.add_node(node)

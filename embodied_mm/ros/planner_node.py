@@ -127,8 +127,10 @@ class PlannerNode(Node):
                 # Wait for a scene observed after the last skill ended (or the instruction).
                 waited = self._now() - self._finished_at
                 if waited > self.max_age_s:
+                    seen = self.inputs.captured_at("objects") - self._finished_at
                     raise StaleData(f"objects: no observation for {waited:.1f} s since the "
-                                    f"last skill ended (old data refused)")
+                                    f"last skill ended (newest is {seen:+.2f} s; old data "
+                                    "refused)")
                 time.sleep(0.02)
                 return
             obs = self.inputs.get_observation(images=self.planner.needs_images) \

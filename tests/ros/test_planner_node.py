@@ -12,6 +12,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
+from embodied_mm.plan_language import parse_step
 from embodied_mm.robots.kinematics import HOME
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import joint_state_msg, objects_to_markers, status_from_msg
@@ -65,3 +66,58 @@ def test_plans_from_fresh_inputs_and_refuses_stale_ones(graph):
         publish_inputs()
         graph.spin_for(0.1)
     assert plans == [f"pick({episode.goal['block']})"], graph.log("planner")
+
+
+@pytest.mark.sim
+def test_learned_planner_refuses_stale_camera_images(graph, tmp_path):
+    """A planner that reads images (palme, tiny LLM) plans only when the camera is fresh."""
+    from sensor_msgs.msg import Image
+
+    from embodied_mm.model.palme import PalmE, PalmEConfig
+    from embodied_mm.ros.conversions import image_to_msg
+
+    checkpoint = tmp_path / "ckpt"
+    PalmE(PalmEConfig(llm="tiny", inputs=("objects", "robot"))).save(checkpoint)
+    episode = TASKS["pick_place"].sample(5)
+    graph.start("planner", "planner_node", "max_age_s:=0.5",
+                f"overrides:=planner=palme planner.llm=tiny planner.checkpoint={checkpoint}")
+    plans, statuses = [], []
+    graph.probe.create_subscription(String, topics.PLAN, lambda m: plans.append(m.data),
+                                    topics.RELIABLE_QOS)
+    graph.probe.create_subscription(DiagnosticStatus, topics.SKILL_STATUS,
+                                    lambda m: statuses.append(status_from_msg(m)),
+                                    topics.RELIABLE_QOS)
+    joints = graph.probe.create_publisher(JointState, topics.JOINT_STATES, topics.SENSOR_QOS)
+    objects = graph.probe.create_publisher(MarkerArray, topics.OBJECTS, topics.RELIABLE_QOS)
+    cameras = {key: graph.probe.create_publisher(Image, topic, topics.SENSOR_QOS)
+               for key, topic in (("rgb", topics.COLOR), ("depth", topics.DEPTH),
+                                  ("seg", topics.SEGMENTATION))}
+    instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, topics.RELIABLE_QOS)
+    assert graph.spin_until(lambda: graph.probe.count_subscribers(topics.COLOR) > 0, 60), \
+        graph.log("planner")
+    graph.spin_for(1.0)
+
+    def publish(images: bool) -> None:
+        now = time.time()
+        joints.publish(joint_state_msg(HOME, 0.08, now))
+        objects.publish(objects_to_markers(_scene_objects(episode), now))
+        if images:
+            cameras["rgb"].publish(image_to_msg(np.zeros((240, 320, 3), np.uint8), "rgb8", now))
+            cameras["depth"].publish(image_to_msg(np.ones((240, 320), np.float32), "32FC1", now))
+            cameras["seg"].publish(image_to_msg(np.full((240, 320), -1, np.int32), "32SC1", now))
+
+    publish(images=True)
+    graph.spin_for(1.0)  # the images age past max_age_s; joints and objects stay fresh
+    instruction.publish(String(data=episode.instruction))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(s["status"] == "stale" for s in statuses):
+        publish(images=False)
+        graph.spin_for(0.1)
+    stale = [s for s in statuses if s["status"] == "stale"]
+    assert stale and "rgb" in stale[0]["reason"], (statuses, graph.log("planner"))
+    assert plans == []
+    deadline = time.monotonic() + 20
+    while not plans and time.monotonic() < deadline:
+        publish(images=True)
+        graph.spin_for(0.1)
+    assert len(plans) == 1 and parse_step(plans[0], [o.name for o in _scene_objects(episode)])
