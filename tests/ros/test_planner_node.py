@@ -107,7 +107,9 @@ def test_learned_planner_refuses_stale_camera_images(graph, tmp_path):
             cameras["seg"].publish(image_to_msg(np.full((240, 320), -1, np.int32), "32SC1", now))
 
     publish(images=True)
-    graph.spin_for(1.0)  # the images age past max_age_s; joints and objects stay fresh
+    for _ in range(10):  # the images age past max_age_s; joints and objects stay fresh
+        publish(images=False)
+        graph.spin_for(0.1)
     instruction.publish(String(data=episode.instruction))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not any(s["status"] == "stale" for s in statuses):
