@@ -132,11 +132,13 @@ class Ros2Robot(Robot):
     def _observe(self, images: bool) -> Observation:
         q, width = self._fresh("joints")
         pos, rot = self.kinematics.forward(q)
-        objects = self._latest.get("objects")
+        # Skills and planners act on the perceived objects: an old object list is refused
+        # like old joint states (at start-up, before perception has spoken, too).
+        objects = objects_from_markers(self._fresh("objects"))
         obs = Observation(joint_positions=q, gripper_width=width,
                           ee_pose=np.concatenate([pos, rotation_to_quaternion(rot)]),
-                          objects=objects_from_markers(objects[1]) if objects else [],
-                          stamp=self._now(), objects_stamp=self.captured_at("objects"))
+                          objects=objects, stamp=self._now(),
+                          objects_stamp=self.captured_at("objects"))
         if images and self.wants_images:
             obs.rgb = image_from_msg(self._fresh("rgb"), "rgb8")
             obs.depth = image_from_msg(self._fresh("depth"), "32FC1")

@@ -190,7 +190,7 @@ class EpisodeRunner(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(EpisodeRunner, args, threads=3)
+    return run_node(EpisodeRunner, args)
 
 
 if __name__ == "__main__":

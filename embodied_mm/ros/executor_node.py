@@ -98,7 +98,7 @@ class ExecutorNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(ExecutorNode, args, threads=3)
+    return run_node(ExecutorNode, args)
 
 
 if __name__ == "__main__":

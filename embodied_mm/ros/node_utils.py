@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 from embodied_mm.config import Config, load_config
@@ -42,16 +42,18 @@ def param(node: Node, name: str, default):
     return node.declare_parameter(name, default).value
 
 
-def run_node(factory: Callable[[], Node], args: list[str] | None = None,
-             threads: int = 2) -> int:
+def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     """Creates the node, spins it until SIGINT/SIGTERM or `rclpy.shutdown()`, cleans up.
+
+    One executor thread: callbacks only store data and wake the node's worker thread, and
+    rclpy's single-threaded executor costs a fraction of the multi-threaded one's CPU.
 
     Returns the node's `exit_code` attribute if it set one (for runner-style nodes), else 0.
     """
     # rclpy's own handlers turn SIGINT and SIGTERM into a shutdown that wakes the executor.
     rclpy.init(args=args if args is not None else sys.argv)
     node = None
-    executor = MultiThreadedExecutor(num_threads=threads)
+    executor = SingleThreadedExecutor()
     try:
         node = factory()
         executor.add_node(node)

@@ -142,7 +142,7 @@ def _features_msg(objects) -> Float32MultiArray:
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(PerceptionNode, args, threads=3)
+    return run_node(PerceptionNode, args)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ from embodied_mm.ros.conversions import status_from_msg, status_msg
 from embodied_mm.ros.node_utils import config_from_params, param, run_node
 from embodied_mm.types import SkillCall
 
-FINISHED = {"succeeded", "failed", "invalid", "terminal", "estop", "aborted"}
+# Executor statuses that end a step (`stale`: it was not run for lack of fresh input).
+FINISHED = {"succeeded", "failed", "invalid", "terminal", "estop", "aborted", "stale"}
 
 
 class PlannerNode(Node):
@@ -164,7 +165,7 @@ class PlannerNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(PlannerNode, args, threads=3)
+    return run_node(PlannerNode, args)
 
 
 if __name__ == "__main__":

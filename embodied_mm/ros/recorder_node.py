@@ -85,7 +85,7 @@ def _qos_kwargs(qos: QoSProfile) -> dict:
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(RecorderNode, args, threads=2)
+    return run_node(RecorderNode, args)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ class SimNode(Node):
         cfg = config_from_params(self)
         self.cfg = cfg
         self.joint_state_hz = float(param(self, "joint_state_hz", 100.0))
-        self.camera_hz = float(param(self, "camera_hz", 12.0))
+        self.camera_hz = float(param(self, "camera_hz", 15.0))
         camera = CameraConfig(width=int(param(self, "camera_width", cfg.robot.camera.width)),
                               height=int(param(self, "camera_height", cfg.robot.camera.height)))
         self.world = TabletopWorld(gui=cfg.gui, camera=camera)
@@ -225,7 +225,7 @@ class SimNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(SimNode, args, threads=3)
+    return run_node(SimNode, args)
 
 
 if __name__ == "__main__":
