@@ -1,0 +1,230 @@
+"""`embodied-mm train`: PaLM-E's encoders (+ optional LoRA) on a generated dataset, LLM frozen.
+
+Example:
+    embodied-mm train train.data_dir=outputs/data train.out_dir=outputs/train
+    python -m embodied_mm.train model.llm=tiny train.steps=50 train.final_eval_episodes=0
+    torchrun --nproc_per_node=2 -m embodied_mm.train train.num_threads=1   # DDP, 2 CPU procs
+
+Writes into `train.out_dir`:
+- `metrics.jsonl`: one JSON line per held-out evaluation (every `train.eval_every` steps and
+  at the end): step, train loss, next-step and object-index accuracy, samples/s, wall time;
+- `last/`: a resumable checkpoint every `train.checkpoint_every` steps and at the end;
+  `train.resume=true` continues from it, drawing the same batches as an uninterrupted run;
+- `final/`: the planner checkpoint (`planner=palme planner.checkpoint=OUT/final`) with its
+  `model_card.md`;
+- `final_eval/`: the closed-loop sim evaluation of `final/` when
+  `train.final_eval_episodes` > 0.
+
+`train.batch_size` is per process: under torchrun a step sees batch_size × processes samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from embodied_mm.config.schema import Config, ConfigError
+from embodied_mm.model.palme import CheckpointError, PalmE, PalmEConfig
+from embodied_mm.training.card import TrainingRun, write_card
+from embodied_mm.training.checkpoint import find_checkpoint, save_checkpoint
+from embodied_mm.training.data import BatchOrder, heldout_samples, load_splits, read_index
+from embodied_mm.training.distributed import distributed, wrap
+from embodied_mm.training.heldout import HeldOut, evaluate_heldout
+from embodied_mm.training.trainer import Trainer
+
+METRICS_FILE = "metrics.jsonl"
+FINAL_EVAL_SEED = 1000  # closed-loop episodes after training use seeds 1000, 1001, …
+
+
+def model_config(cfg: Config) -> PalmEConfig:
+    """`cfg.model` as a `PalmEConfig`, after checking the `train` keys the schema leaves open.
+
+    Raises:
+        ConfigError: naming the bad key.
+    """
+    t = cfg.train
+    for key, value, least in (("eval_every", t.eval_every, 1), ("eval_samples", t.eval_samples, 0),
+                              ("checkpoint_every", t.checkpoint_every, 1),
+                              ("warmup_steps", t.warmup_steps, 0),
+                              ("num_threads", t.num_threads, 1),
+                              ("final_eval_episodes", t.final_eval_episodes, 0),
+                              ("weight_decay", t.weight_decay, 0)):
+        if value < least:
+            raise ConfigError(f"train.{key} must be >= {least}, got {value}")
+    try:
+        return PalmEConfig(**dataclasses.asdict(cfg.model))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
+def _start_metrics(path: Path, step: int) -> list[dict]:
+    """Rewrites metrics.jsonl keeping the rows up to `step` (later ones belong to a run that
+    was cut off before its next checkpoint) and returns them."""
+    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+    rows = [r for r in rows if r["step"] <= step]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return rows
+
+
+def _command() -> str:
+    """This process's command line, as a user would type it (torchrun included)."""
+    argv = list(sys.argv)
+    modules = {os.path.join("embodied_mm", "train.py"): "embodied_mm.train",
+               os.path.join("embodied_mm", "cli.py"): "embodied_mm.cli"}
+    module = next((m for path, m in modules.items() if argv[0].endswith(path)), None)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    if world > 1:
+        nodes = f"--nnodes={world // local} " if world != local else ""
+        prog = f"torchrun {nodes}--nproc_per_node={local} " + (f"-m {module}" if module
+                                                                else argv[0])
+    else:
+        prog = f"python -m {module}" if module else Path(argv[0]).name
+    return " ".join([prog, *map(shlex.quote, argv[1:])])
+
+
+def train(cfg: Config, progress: bool = True,
+          data: tuple[Dataset, Dataset] | None = None) -> Path:
+    """Trains, checkpoints, evaluates; returns the final checkpoint directory.
+
+    Args:
+        cfg: the config (`model`, `train`; `planner` and `eval` for the final sim evaluation).
+        progress: show a progress bar (rank 0 only).
+        data: (train, held-out) datasets of `Sample`s to use instead of `train.data_dir`'s
+            `train` and `val` splits.
+
+    Raises:
+        ConfigError: a bad `model` or `train` value, naming the key (also: `out_dir/last`
+            was trained with another model config and `train.resume` is true).
+        FileNotFoundError: no dataset in `train.data_dir`.
+    """
+    model_cfg, t = model_config(cfg), cfg.train
+    torch.set_num_threads(t.num_threads)
+    out = Path(t.out_dir)
+    with distributed() as dist:
+        train_set, val_set = data if data is not None else load_splits(t.data_dir)
+        heldout = heldout_samples(val_set, t.eval_samples)
+        try:
+            model = PalmE(model_cfg).to(dist.device)
+        except ValueError as err:
+            raise ConfigError(f"model: {err}") from None
+        trainer = Trainer(cfg, model, dist)
+        last = find_checkpoint(out / "last") if t.resume else None
+        if last is not None:
+            try:
+                trainer.restore(last)
+            except CheckpointError as err:
+                raise ConfigError(f"train.resume: cannot continue from {last}: {err}; use "
+                                  "another train.out_dir or train.resume=false") from None
+        rows = _start_metrics(out / METRICS_FILE, trainer.step) if dist.is_main else []
+        _fit(trainer, train_set, heldout, rows, progress, out)
+    final = out / "final"
+    if not dist.is_main:
+        return final
+    save_checkpoint(final, model)
+    run = TrainingRun(_command(), len(train_set), len(heldout), sum(p.numel() for p in
+                      trainer.params), dist.world_size, trainer.elapsed_s,
+                      trainer.samples / max(trainer.step_s, 1e-9), rows,
+                      read_index(t.data_dir) if data is None else None)
+    write_card(final, cfg, run)
+    if t.final_eval_episodes > 0:
+        run.eval_info = final_eval(cfg, final, progress)
+        write_card(final, cfg, run)
+    return final
+
+
+def _fit(trainer: Trainer, train_set: Dataset, heldout: list, rows: list[dict],
+         progress: bool, out: Path) -> None:
+    """The training loop from `trainer.step` to `train.steps`; appends to `rows`."""
+    t, dist, model = trainer.cfg.train, trainer.dist, trainer.model
+    if trainer.step >= t.steps:
+        return
+    bar = tqdm(total=t.steps, initial=trainer.step, desc="train", unit="step",
+               disable=not (progress and dist.is_main))
+    if trainer.step > 0 and dist.is_main:
+        bar.write(f"resuming from {out / 'last'} at step {trainer.step}")
+    net = wrap(model, dist)
+    order = BatchOrder(len(train_set), t.batch_size, t.seed, dist.rank, dist.world_size)
+    window = [0.0, 0, 0.0]  # loss × samples, samples, seconds since the last evaluation
+    postfix: dict[str, str] = {}
+    model.train()
+    tick = time.perf_counter()
+    for batch in order.loader(train_set, trainer.step):
+        loss, n = trainer.train_step(net, batch)
+        seconds = time.perf_counter() - tick
+        trainer.step_s += seconds
+        window = [window[0] + loss * n, window[1] + n, window[2] + seconds]
+        postfix.update(loss=f"{loss:.3f}", sps=f"{n / seconds:.1f}")
+        bar.set_postfix(postfix, refresh=False)
+        bar.update(1)
+        step, finished = trainer.step, trainer.step >= t.steps
+        if step % t.eval_every == 0 or finished:
+            held = evaluate_heldout(model, heldout, dist)
+            model.train()
+            rows.append(_metrics_row(trainer, held, window))
+            window = [0.0, 0, 0.0]
+            postfix.update(acc=_short(held.accuracy), obj=_short(held.object_accuracy))
+            bar.set_postfix(postfix)
+            if dist.is_main:
+                with open(out / METRICS_FILE, "a") as f:
+                    f.write(json.dumps(rows[-1]) + "\n")
+        if step % t.checkpoint_every == 0 or finished:
+            state = trainer.state()
+            if dist.is_main:
+                save_checkpoint(out / "last", model, state)
+        if finished:
+            break
+        tick = time.perf_counter()
+    bar.close()
+
+
+def _metrics_row(trainer: Trainer, held: HeldOut, window: list) -> dict:
+    loss_sum, samples, seconds = window
+    return {"step": trainer.step, "loss": loss_sum / samples if samples else None,
+            "accuracy": held.accuracy, "object_accuracy": held.object_accuracy,
+            "n_eval": held.n, "n_object": held.n_object,
+            "samples_per_s": samples / seconds if seconds else None,
+            "wall_s": round(trainer.elapsed_s, 2)}
+
+
+def _short(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def final_eval(cfg: Config, checkpoint: Path, progress: bool = True) -> dict:
+    """Closed-loop sim evaluation of `checkpoint` with the palme planner on every task family
+    (`train.final_eval_episodes` each, seeds from 1000) into `train.out_dir/final_eval/`."""
+    from embodied_mm.eval.evaluate import evaluate
+
+    eval_cfg = dataclasses.replace(
+        cfg, task=dataclasses.replace(cfg.task, name="all", template_id=None),
+        planner=dataclasses.replace(cfg.planner, name="palme", checkpoint=str(checkpoint)),
+        eval=dataclasses.replace(cfg.eval, episodes=cfg.train.final_eval_episodes,
+                                 seed=FINAL_EVAL_SEED, suite=None,
+                                 out_dir=str(Path(cfg.train.out_dir) / "final_eval")))
+    return evaluate(eval_cfg, progress)
+
+
+def main(cfg: Config) -> int:
+    """CLI entry: trains and prints where the checkpoint and metrics went."""
+    final = train(cfg)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"wrote {final} (planner=palme planner.checkpoint={final}) and "
+              f"{Path(cfg.train.out_dir) / METRICS_FILE}")
+    return 0
+
+
+if __name__ == "__main__":  # `python -m embodied_mm.train …` (torchrun -m) = `embodied-mm train …`
+    from embodied_mm.cli import main as cli_main
+
+    sys.exit(cli_main(["train", *sys.argv[1:]]))

@@ -1,0 +1,114 @@
+"""The model card written next to a trained checkpoint (`model_card.md`).
+
+It says what was trained (LLM, inputs, trained parameters), on what data (the dataset's
+`index.json` counts when there is one), how (command, steps, batch, time, throughput), how
+well (the held-out metrics at each evaluation) and, when run, the closed-loop sim evaluation.
+
+Example:
+    python -c "from embodied_mm.training.card import index_lines; \
+print(index_lines({'splits': {'train': {'episodes': 9, 'plan': 40, 'vqa': 40}}}))"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from embodied_mm.config.schema import Config
+
+CARD_FILE = "model_card.md"
+
+
+@dataclass
+class TrainingRun:
+    """What the card reports about one training run."""
+
+    command: str
+    train_samples: int
+    val_samples: int  # held-out plan-step samples available in the val split
+    trained_parameters: int
+    world_size: int
+    train_s: float  # training wall time, over resumed runs too
+    samples_per_s: float
+    metrics: Sequence[dict[str, Any]]  # the metrics.jsonl rows
+    index: dict[str, Any] | None = None  # the dataset's index.json
+    eval_info: dict[str, Any] | None = None  # the closed-loop eval_info.json
+
+
+def index_lines(index: dict[str, Any]) -> list[str]:
+    """Markdown lines about a `gen-data` dataset from its `index.json`: command, held-out
+    templates, counts per split."""
+    lines = [f"- made with: `{index['command']}`"] if "command" in index else []
+    held = [f"{task} #{i} \"{text}\"" for task, templates in
+            index.get("holdout_templates", {}).items() for i, text in templates.items()]
+    if held:
+        lines.append("- held-out templates (val split only): " + "; ".join(held))
+    splits = index.get("splits", {})
+    if splits:
+        lines += ["", "| split | episodes | plan samples | vqa samples |", "|---|---:|---:|---:|",
+                  *(f"| {name} | {c.get('episodes', '?')} | {c.get('plan', '?')} | "
+                    f"{c.get('vqa', '?')} |" for name, c in splits.items())]
+    return lines
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def render(cfg: Config, run: TrainingRun) -> str:
+    """The card's markdown text."""
+    m, t = cfg.model, cfg.train
+    regime = (f"LoRA r={m.lora_r} alpha={m.lora_alpha} on {', '.join(m.lora_targets)}"
+              if m.lora else "frozen (PaLM-E's frozen-LLM regime)")
+    out = [
+        "# PaLM-E planner checkpoint", "",
+        "A `PalmE` model: observation encoders whose vectors are injected into a language "
+        "model's input sequence; the LLM writes the next plan step. Load it with "
+        "`planner=palme planner.checkpoint=<this directory>`.", "",
+        "## Model", "",
+        f"- LLM: `{m.llm}`, {regime}",
+        f"- inputs: {', '.join(m.inputs)} (encoder width {m.encoder_width}, image "
+        f"{m.image_size} px, {m.image_tokens} image tokens)",
+        f"- trained parameters: {run.trained_parameters:,} (the LLM's weights are not stored)",
+        "", "## Data", "",
+        f"- dataset: `{t.data_dir}`",
+        f"- train samples: {run.train_samples:,}; held-out plan-step samples (val split, "
+        f"held-out instruction templates): {run.val_samples:,}",
+        *(index_lines(run.index) if run.index else []),
+        "", "## Training", "",
+        f"- command: `{run.command}`",
+        f"- {t.steps} steps × batch {t.batch_size} × {run.world_size} process(es); AdamW "
+        f"lr {t.lr:g}, weight decay {t.weight_decay:g}, {t.warmup_steps} warm-up steps then "
+        f"cosine; autocast {t.autocast}; seed {t.seed}",
+        f"- training time: {_duration(run.train_s)} ({run.samples_per_s:.1f} samples/s)",
+        "", "## Held-out metrics", "",
+        "Next step decoded with the grammar-constrained decoder on held-out-template samples; "
+        "object accuracy counts the target steps that name objects.", "",
+        "| step | train loss | next-step accuracy | object-index accuracy | samples |",
+        "|---:|---:|---:|---:|---:|",
+        *(f"| {r['step']} | {_fmt(r['loss'])} | {_fmt(r['accuracy'])} | "
+          f"{_fmt(r['object_accuracy'])} | {r['n_eval']} |" for r in run.metrics),
+    ]
+    if run.eval_info:
+        out += ["", "## Closed-loop evaluation (sim)", "",
+                f"Planner `palme` on every task family, seeds from 1000; "
+                f"{run.eval_info['overall']['n_episodes']} episodes.", "",
+                "| task | success rate | episodes |", "|---|---:|---:|",
+                *(f"| {task} | {row['success_rate']:.2f} | {row['n_episodes']} |"
+                  for task, row in run.eval_info["per_task"].items()),
+                f"| **overall** | **{run.eval_info['overall']['success_rate']:.2f}** | "
+                f"{run.eval_info['overall']['n_episodes']} |"]
+    return "\n".join(out) + "\n"
+
+
+def write_card(directory: str | Path, cfg: Config, run: TrainingRun) -> Path:
+    """Writes `model_card.md` into the checkpoint directory; returns its path."""
+    path = Path(directory) / CARD_FILE
+    path.write_text(render(cfg, run))
+    return path

@@ -1,0 +1,98 @@
+"""Training data: the generated dataset's splits, and a batch order that resumes exactly.
+
+The order of samples is a function of (seed, epoch, rank, world size) only, through
+`DistributedSampler`, so training resumed at step k draws exactly the batches an
+uninterrupted run draws from step k on.
+
+Example:
+    python -c "from embodied_mm.training.data import BatchOrder; \
+print(list(zip(range(3), BatchOrder(10, batch_size=4, seed=0).batches_from(2))))"
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from torch.utils.data import Dataset, DistributedSampler
+
+from embodied_mm.model.palme import Sample, collate_samples
+
+INDEX_FILE = "index.json"
+
+
+def load_splits(data_dir: str | Path) -> tuple[Dataset, Dataset]:
+    """(train split with plan steps and VQA, held-out-template val split of plan steps).
+
+    Raises:
+        FileNotFoundError: no generated dataset in `data_dir`.
+    """
+    if not (Path(data_dir) / INDEX_FILE).is_file():
+        raise FileNotFoundError(f"train.data_dir: no dataset at {data_dir} (no {INDEX_FILE}); "
+                                f"generate one with `embodied-mm gen-data data.out_dir="
+                                f"{data_dir}`")
+    from embodied_mm.data.dataset import PlanDataset
+
+    return (PlanDataset(data_dir, split="train"),
+            PlanDataset(data_dir, split="val", kinds=("plan",)))
+
+
+def read_index(data_dir: str | Path) -> dict | None:
+    """The dataset's `index.json`, or None when there is none."""
+    path = Path(data_dir) / INDEX_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+class BatchOrder:
+    """Batches of dataset indices for one process: shuffled per epoch, resumable at any step.
+
+    Args:
+        size: samples in the dataset.
+        batch_size: samples per batch and process; a dataset smaller than that gives one
+            batch of all of it per epoch.
+        seed: shuffling seed.
+        rank, world_size: this process's shard (`DistributedSampler`).
+    """
+
+    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0,
+                 world_size: int = 1) -> None:
+        if size < 1:
+            raise ValueError("the training dataset is empty")
+        self.sampler = DistributedSampler(range(size), num_replicas=world_size, rank=rank,
+                                          shuffle=True, seed=seed)
+        self.batch_size = min(batch_size, len(self.sampler))
+        self.per_epoch = len(self.sampler) // self.batch_size  # the rest is dropped
+
+    def batches_from(self, step: int) -> Iterator[list[int]]:
+        """Endless batches, starting with the one training step `step` (0-based) uses."""
+        epoch, offset = divmod(step, self.per_epoch)
+        while True:
+            self.sampler.set_epoch(epoch)
+            order = list(self.sampler)
+            for b in range(offset, self.per_epoch):
+                yield order[b * self.batch_size:(b + 1) * self.batch_size]
+            epoch, offset = epoch + 1, 0
+
+    def loader(self, dataset: Dataset, step: int) -> Iterator[dict]:
+        """Collated batches (`collate_samples`) of `dataset` from step `step` on.
+
+        Not a `DataLoader`: creating its iterator draws from the global torch RNG, which would
+        shift the dropout draws of a resumed run against an uninterrupted one.
+        """
+        for indices in self.batches_from(step):
+            yield collate_samples([dataset[i] for i in indices])
+
+
+def heldout_samples(dataset: Dataset, limit: int) -> list[Sample]:
+    """Up to `limit` samples evenly spread over `dataset`, keeping the plan-step ones.
+
+    Spreading (not the first `limit`) keeps every task family in the estimate when the split
+    is stored family by family.
+    """
+    n = len(dataset)
+    if limit <= 0 or n == 0:
+        return []
+    m = min(limit, n)
+    picks = sorted({round(i * (n - 1) / max(m - 1, 1)) for i in range(m)})
+    return [s for s in (dataset[i] for i in picks) if s.kind == "plan" and s.target is not None]
