@@ -28,9 +28,8 @@ def _scene_objects(episode) -> list[ObjectState]:
             for i, s in enumerate(episode.scene)]
 
 
-def test_plans_from_fresh_inputs_and_refuses_stale_ones(graph):
-    episode = TASKS["pick_place"].sample(5)
-    graph.start("planner", "planner_node", "overrides:=planner=oracle", "max_age_s:=0.5")
+def _planner_io(graph):
+    """Probe side of a planner: plans and statuses it publishes, joint/object publishers."""
     plans, statuses = [], []
     graph.probe.create_subscription(String, topics.PLAN, lambda m: plans.append(m.data),
                                     topics.RELIABLE_QOS)
@@ -39,6 +38,13 @@ def test_plans_from_fresh_inputs_and_refuses_stale_ones(graph):
                                     topics.RELIABLE_QOS)
     joints = graph.probe.create_publisher(JointState, topics.JOINT_STATES, topics.SENSOR_QOS)
     objects = graph.probe.create_publisher(MarkerArray, topics.OBJECTS, topics.RELIABLE_QOS)
+    return plans, statuses, joints, objects
+
+
+def test_plans_from_fresh_inputs_and_refuses_stale_ones(graph):
+    episode = TASKS["pick_place"].sample(5)
+    graph.start("planner", "planner_node", "overrides:=planner=oracle", "max_age_s:=0.5")
+    plans, statuses, joints, objects = _planner_io(graph)
     episode_pub = graph.probe.create_publisher(String, topics.EPISODE, topics.LATCHED_QOS)
     instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, topics.RELIABLE_QOS)
     episode_pub.publish(String(data=json.dumps({"task": episode.task, "seed": episode.seed})))
@@ -81,14 +87,7 @@ def test_learned_planner_refuses_stale_camera_images(graph, tmp_path):
     episode = TASKS["pick_place"].sample(5)
     graph.start("planner", "planner_node", "max_age_s:=0.5",
                 f"overrides:=planner=palme planner.llm=tiny planner.checkpoint={checkpoint}")
-    plans, statuses = [], []
-    graph.probe.create_subscription(String, topics.PLAN, lambda m: plans.append(m.data),
-                                    topics.RELIABLE_QOS)
-    graph.probe.create_subscription(DiagnosticStatus, topics.SKILL_STATUS,
-                                    lambda m: statuses.append(status_from_msg(m)),
-                                    topics.RELIABLE_QOS)
-    joints = graph.probe.create_publisher(JointState, topics.JOINT_STATES, topics.SENSOR_QOS)
-    objects = graph.probe.create_publisher(MarkerArray, topics.OBJECTS, topics.RELIABLE_QOS)
+    plans, statuses, joints, objects = _planner_io(graph)
     cameras = {key: graph.probe.create_publisher(Image, topic, topics.SENSOR_QOS)
                for key, topic in (("rgb", topics.COLOR), ("depth", topics.DEPTH),
                                   ("seg", topics.SEGMENTATION))}
