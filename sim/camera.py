@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from embodied_mm.perception.geometry import pybullet_intrinsics
 from sim.bullet import p
 
 
@@ -32,9 +33,8 @@ class CameraConfig:
 
     @property
     def intrinsics(self) -> np.ndarray:
-        """(3, 3) pinhole matrix K, pixels."""
-        fy = self.height / (2 * np.tan(np.deg2rad(self.fov_deg) / 2))
-        return np.array([[fy, 0, self.width / 2], [0, fy, self.height / 2], [0, 0, 1]])
+        """(3, 3) pinhole matrix K in the ROS pixel convention (TinyRenderer's cy is H/2 - 1)."""
+        return pybullet_intrinsics(self.width, self.height, self.fov_deg)
 
 
 class Camera:

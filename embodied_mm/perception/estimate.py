@@ -1,84 +1,250 @@
-"""One object's pose and size from its pixels' 3D points, robust to the oblique view.
+"""One object's pose and size from its pixels' world points, robust to the oblique view.
 
-Blocks: the top is the highest points, the edge the visible height; across the line of sight
-the centre is the middle of the extent, along it the centre lies half an edge beyond the
-nearest point (the face towards the camera is always visible, the far half may be hidden
-under the gripper). Yaw from the top face's minimum-area rectangle. Bowls: the middle of the
-points' extent and the rim height.
+Block (a cube): the yaw comes from the side faces' normals (or the top face's outline). Along
+each face axis, the face turned towards the camera lies exactly on the cube's side, so the
+centre is that face plus half an edge: accurate even when the far half is hidden (under the
+gripper, behind a bowl wall, under a stacked block). Centre z is the top minus half an edge, or,
+when the top face is hidden (a block stacked on it, the gripper over it), the bottom plus half
+an edge. The edge is the largest visible extent, snapped to the nearest known size if given.
+Bowl: a circle fitted to the flat rim top, so the near outer wall and the far inner wall do not
+bias the centre; the rim height gives z. `bowl_members` separates a bowl from a same-coloured
+block in or beside it.
 
 Example:
     >>> import numpy as np
-    >>> pts = np.random.default_rng(0).uniform([0.48, -0.02, 0], [0.52, 0.02, 0.04], (500, 3))
-    >>> est = estimate("block", pts, camera_xy=np.array([1.15, 0.0]))
-    >>> bool(np.allclose(est.position, [0.5, 0, 0.02], atol=0.005))
-    True
+    >>> g = np.linspace(-0.02, 0.02, 21)
+    >>> top = np.stack(np.meshgrid(g + 0.5, g, [0.04]), -1).reshape(-1, 3)
+    >>> est = estimate_block(top, eye=np.array([1.15, 0.0, 0.75]), sizes=(0.04, 0.05))
+    >>> np.round(est.position, 3).tolist(), est.size.tolist()
+    ([0.5, 0.0, 0.02], [0.04, 0.04, 0.04])
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
-TOP_BAND = 0.006  # m: points this close below the highest one form the top face
+TOP_BAND = 0.004  # m: points this close below the highest one form a block's top face
+RIM_BAND = 0.003  # m: the same for a bowl's rim top
+SIDE_NORMAL_Z = 0.3  # |n_z| below this: a vertical (side) face
+FLAT_NORMAL_Z = 0.9  # |n_z| above this: a horizontal face
+MIN_POINTS = 6
+EXTREME = 0.005  # quantile taken as a point set's extreme (ignores a stray pixel or two)
+
+
+@dataclass(frozen=True)
+class ShapePriors:
+    """Sizes known in advance (all optional): snap measured sizes to what really exists."""
+
+    block_sizes: tuple[float, ...] = ()  # m, cube edges, e.g. (0.04, 0.05)
+    bowl_diameter: float | None = None  # m, outer
+    bowl_height: float | None = None  # m
+
+    def with_size(self, kind: str, size: Sequence[float] | float | None) -> ShapePriors:
+        """These priors with one object's exact size ((3,) extent or a scalar) put in."""
+        if size is None:
+            return self
+        extent = np.asarray(size, float).reshape(-1)
+        if kind == "bowl":
+            return replace(self, bowl_diameter=float(extent[0]), bowl_height=float(extent[-1]))
+        return replace(self, block_sizes=(float(extent[0]),))
 
 
 @dataclass(frozen=True)
 class Estimate:
+    """Pose and size of one object, as `ObjectState` wants them."""
+
+    kind: str
     position: np.ndarray  # (3,) box centre, m
-    size: np.ndarray  # (3,) m
-    yaw: float  # rad, in [-pi/4, pi/4) for blocks (a cube's yaw is defined modulo 90°)
+    size: np.ndarray  # (3,) box extent, m
+    yaw: float  # rad; a cube's yaw is only defined modulo 90°, given in [-pi/4, pi/4)
 
     @property
     def orientation(self) -> np.ndarray:
+        """(4,) quaternion xyzw of a rotation by `yaw` about z."""
         return np.array([0.0, 0.0, np.sin(self.yaw / 2), np.cos(self.yaw / 2)])
 
 
-def estimate(kind: str, points: np.ndarray, camera_xy: np.ndarray,
-             known_sizes: Sequence[float] = (), known_size: Sequence[float] | None = None
-             ) -> Estimate:
-    """Pose and size of one object from its world points (M, 3).
+def estimate_block(points: np.ndarray, eye: np.ndarray, normals: np.ndarray | None = None,
+                   sizes: Sequence[float] = ()) -> Estimate | None:
+    """A cube's pose from its visible points.
 
     Args:
-        kind: `block` or `bowl`.
-        camera_xy: the camera's position on the table plane (for the line of sight).
-        known_sizes: block edges that exist (snap the measured edge to the nearest).
-        known_size: the object's exact (3,) size when known (sim ground truth).
+        points: (N, 3) world points of the block's pixels (NaN rows are dropped).
+        eye: (3,) camera centre in the world frame (which faces are turned towards it).
+        normals: optional (N, 3) unit surface normals of the same pixels (NaN where unknown).
+        sizes: known edge lengths; the measured edge snaps to the nearest. Empty: measured.
+
+    Returns:
+        The estimate, or None with fewer than a handful of valid points.
     """
-    lo, hi = np.percentile(points, 2, axis=0), np.percentile(points, 98, axis=0)
-    top = hi[2]
-    if kind == "bowl":
-        size = np.asarray(known_size, float) if known_size is not None else np.array(
-            [hi[0] - lo[0], hi[1] - lo[1], top])
-        center = (lo[:2] + hi[:2]) / 2
-        return Estimate(np.array([*center, top - size[2] / 2]), size, 0.0)
-    edge = float(known_size[2]) if known_size is not None else max(top - max(lo[2], 0.0), 0.01)
-    if known_size is None and known_sizes:
-        edge = float(min(known_sizes, key=lambda s: abs(s - edge)))
-    yaw = _top_face_yaw(points, top)
-    # Line of sight on the table plane, from the camera towards the object.
-    middle = (lo[:2] + hi[:2]) / 2
-    sight = middle - camera_xy
-    sight /= max(np.linalg.norm(sight), 1e-9)
-    across = np.array([-sight[1], sight[0]])
-    along = points[:, :2] @ sight
-    # Nearest point along the sight line: a vertical edge (or the front face) of the cube,
-    # half the cube's extent along the sight direction before its centre.
-    half_extent = edge / 2 * (abs(np.cos(yaw - np.arctan2(sight[1], sight[0]))) +
-                              abs(np.sin(yaw - np.arctan2(sight[1], sight[0]))))
-    center_along = np.percentile(along, 2) + half_extent
-    center_across = (np.percentile(points[:, :2] @ across, 2) +
-                     np.percentile(points[:, :2] @ across, 98)) / 2
-    center = center_along * sight + center_across * across
-    return Estimate(np.array([*center, top - edge / 2]), np.full(3, edge), yaw)
+    keep = np.isfinite(points).all(axis=1)
+    if keep.sum() < MIN_POINTS:
+        return None
+    points = points[keep]
+    normals = normals[keep] if normals is not None else None
+    top = float(np.quantile(points[:, 2], 1 - EXTREME))
+    bottom = float(np.quantile(points[:, 2], EXTREME))
+    in_band = points[:, 2] > top - TOP_BAND
+    yaw = _yaw(normals, points[in_band, :2])
+    axes = np.array([[np.cos(yaw), np.sin(yaw)], [-np.sin(yaw), np.cos(yaw)]])
+    coords = points[:, :2] @ axes.T  # (N, 2) in the cube's frame
+    lo, hi = np.quantile(coords, [EXTREME, 1 - EXTREME], axis=0)
+    edge = max(float((hi - lo).max()), top - bottom)
+    if sizes:
+        edge = float(min(sizes, key=lambda s: abs(s - edge)))
+    # Per axis, the face turned towards the camera bounds the cube on that side.
+    towards = (eye[:2] - points[:, :2].mean(axis=0)) @ axes.T
+    xy = np.where(towards > 0, hi - edge / 2, lo + edge / 2) @ axes
+    # With its top face hidden (a block stacked on it, the gripper over it) the highest visible
+    # points are not the top; the bottom (table, support, or nothing: held) is seen instead.
+    band_z = np.abs(normals[in_band, 2]) if normals is not None else np.array([])
+    band_z = band_z[np.isfinite(band_z)]
+    top_seen = len(band_z) == 0 or (band_z > FLAT_NORMAL_Z).sum() >= 3
+    z = top - edge / 2 if top_seen else bottom + edge / 2
+    return Estimate("block", np.array([xy[0], xy[1], z]), np.full(3, edge), yaw)
 
 
-def _top_face_yaw(points: np.ndarray, top: float) -> float:
-    face = points[points[:, 2] > top - TOP_BAND][:, :2]
-    if len(face) < 12:
+def estimate_bowl(points: np.ndarray, diameter: float | None = None,
+                  height: float | None = None) -> Estimate | None:
+    """A bowl's pose from its visible points (rim, walls, floor).
+
+    Args:
+        points: (N, 3) world points of the bowl's pixels.
+        diameter: known outer diameter, m; measured from the walls when None.
+        height: known height, m; when None the bowl is taken to stand on the table (z = 0).
+
+    Returns:
+        The estimate (yaw 0: a bowl is round), or None with too few valid points.
+    """
+    points = points[np.isfinite(points).all(axis=1)]
+    if len(points) < MIN_POINTS:
+        return None
+    top = float(np.percentile(points[:, 2], 99))
+    walls = points[points[:, 2] > top / 2]
+    rim = points[points[:, 2] > top - RIM_BAND]
+    center, _ = fit_circle(rim[:, :2] if len(rim) >= MIN_POINTS else walls[:, :2])
+    if diameter is None:
+        diameter = 2 * float(np.percentile(np.linalg.norm(walls[:, :2] - center, axis=1), 98))
+    height = top if height is None else height
+    return Estimate("bowl", np.array([center[0], center[1], top - height / 2]),
+                    np.array([diameter, diameter, height]), 0.0)
+
+
+def fit_circle(xy: np.ndarray, trim: float = 0.005) -> tuple[np.ndarray, float]:
+    """Least-squares circle (Kasa) through (N, 2) points, refitted once without the points
+    farther than `trim` from it. Returns the centre (2,) and radius."""
+    center, radius = _kasa(xy)
+    inliers = np.abs(np.linalg.norm(xy - center, axis=1) - radius) < trim
+    if inliers.sum() >= 3 and not inliers.all():
+        center, radius = _kasa(xy[inliers])
+    return center, radius
+
+
+def fit_circle_ransac(xy: np.ndarray, radius_range: tuple[float, float] = (0.04, 0.12),
+                      band: float = 0.006, iterations: int = 64, min_share: float = 0.3
+                      ) -> tuple[np.ndarray, float] | None:
+    """Circle through most of the (N, 2) points (a bowl's walls among other points), radius
+    within `radius_range`; None when no circle holds `min_share` of them. Deterministic."""
+    if len(xy) < 3:
+        return None
+    rng = np.random.default_rng(0)
+    probe = xy[rng.choice(len(xy), min(len(xy), 400), replace=False)]  # enough to score
+    a, b, c = np.moveaxis(probe[rng.integers(len(probe), size=(iterations, 3))], 1, 0)
+    # Circumcircles of all sampled triples at once, (I, 2) centres and (I,) radii.
+    d = 2 * (a[:, 0] * (b[:, 1] - c[:, 1]) + b[:, 0] * (c[:, 1] - a[:, 1]) +
+             c[:, 0] * (a[:, 1] - b[:, 1]))
+    sa, sb, sc = (a**2).sum(1), (b**2).sum(1), (c**2).sum(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centers = np.stack([sa * (b[:, 1] - c[:, 1]) + sb * (c[:, 1] - a[:, 1]) +
+                            sc * (a[:, 1] - b[:, 1]),
+                            sa * (c[:, 0] - b[:, 0]) + sb * (a[:, 0] - c[:, 0]) +
+                            sc * (b[:, 0] - a[:, 0])], axis=1) / d[:, None]
+        radii = np.linalg.norm(a - centers, axis=1)
+        counts = (np.abs(np.linalg.norm(probe[None] - centers[:, None], axis=2) -
+                         radii[:, None]) < band).sum(axis=1)
+    counts[~((radii >= radius_range[0]) & (radii <= radius_range[1]))] = 0
+    if counts.max() < min_share * len(probe):
+        return None
+    best = (centers[counts.argmax()], radii[counts.argmax()])
+    inliers = np.abs(np.linalg.norm(xy - best[0], axis=1) - best[1]) < band
+    return fit_circle(xy[inliers], trim=band)
+
+
+def bowl_members(points: np.ndarray, ring: float = 0.006, floor: float = 0.015,
+                 base: float = 0.008) -> np.ndarray | None:
+    """Which of a group's (N, 3) points belong to the bowl in it, the rest being a block of the
+    same colour inside it or touching it; None when no bowl wall is found.
+
+    A circle is fitted to the walls, then refitted to the flat rim top (the most common height on
+    the ring's upper half: a block is taller and rarer there). The bowl is the points within
+    `ring` of that circle, its floor (inside, below `floor`) and its base (below `base`).
+    """
+    z = points[:, 2]
+    circle = fit_circle_ransac(points[z > base, :2], band=ring)
+    if circle is None:
+        return None
+    on_ring = np.abs(np.linalg.norm(points[:, :2] - circle[0], axis=1) - circle[1]) < ring
+    upper = np.sort(z[on_ring])[on_ring.sum() // 2:]
+    counts, edges = np.histogram(upper, np.arange(upper[0], upper[-1] + RIM_BAND, RIM_BAND))
+    rim = on_ring & (np.abs(z - edges[np.argmax(counts)] - RIM_BAND / 2) < RIM_BAND)
+    center, radius = fit_circle(points[rim, :2]) if rim.sum() >= 3 else circle
+    r = np.linalg.norm(points[:, :2] - center, axis=1)
+    return (np.abs(r - radius) < ring) | ((r < radius) & (z < floor)) | (z < base)
+
+
+def plausible(est: Estimate, points: np.ndarray, normals: np.ndarray) -> bool:
+    """Whether an estimate from (N, 3) points and normals can be a real block or bowl: cube- or
+    bowl-sized, not sunk into the table, and, for a block, flat only at its top (a fragment of a
+    partly hidden bowl shows its floor below its rim)."""
+    if est.kind == "bowl":
+        return 0.09 <= est.size[0] <= 0.25 and est.size[2] <= 0.08
+    top = est.position[2] + est.size[2] / 2
+    with np.errstate(invalid="ignore"):
+        flat = np.abs(normals[:, 2]) > FLAT_NORMAL_Z
+    low = flat & (points[:, 2] < top - 0.01)
+    return (0.025 <= est.size[0] <= 0.065 and top - est.size[2] > -0.01 and
+            low.sum() <= max(3, 0.1 * flat.sum()))
+
+
+def supported(block: Estimate, others: Sequence[Estimate]) -> bool:
+    """True when the block rests on the table, in a bowl or on top of one of `others`."""
+    bottom = block.position[2] - block.size[2] / 2
+    return abs(bottom) < 0.01 or any(
+        abs(o.position[2] + o.size[2] / 2 - bottom) < 0.01 and
+        np.linalg.norm(o.position[:2] - block.position[:2]) < o.size[0] / 2 for o in others)
+
+
+def _kasa(xy: np.ndarray) -> tuple[np.ndarray, float]:
+    if len(xy) < 3:
+        return xy.mean(axis=0), 0.0
+    a = np.column_stack([xy, np.ones(len(xy))])
+    (bx, by, c), *_ = np.linalg.lstsq(a, (xy**2).sum(axis=1), rcond=None)
+    center = np.array([bx / 2, by / 2])
+    return center, float(np.sqrt(max(c + center @ center, 0.0)))
+
+
+def _yaw(normals: np.ndarray | None, face: np.ndarray) -> float:
+    """Cube yaw in [-pi/4, pi/4): from side-face normals when enough are seen, else from the
+    edges of the top face's outline, else 0."""
+    if normals is not None:
+        side = normals[np.abs(normals[:, 2]) < SIDE_NORMAL_Z]
+        if len(side) >= MIN_POINTS:
+            # Angles times 4 make the four face directions of a cube agree.
+            angle = 4 * np.arctan2(side[:, 1], side[:, 0])
+            return _wrap(np.arctan2(np.sin(angle).sum(), np.cos(angle).sum()) / 4)
+    if len(face) < MIN_POINTS:
         return 0.0
-    (_, _), (_, _), angle = cv2.minAreaRect((face * 1000).astype(np.float32))
-    yaw = np.deg2rad(angle)
+    # The outline's edges, weighted by length: less swayed by the pixel grid than a fitted box.
+    hull = cv2.convexHull((face * 1000).astype(np.float32))[:, 0]
+    edges = np.roll(hull, -1, axis=0) - hull
+    angle = 4 * np.arctan2(edges[:, 1], edges[:, 0])
+    length = np.linalg.norm(edges, axis=1)
+    return _wrap(np.arctan2(length @ np.sin(angle), length @ np.cos(angle)) / 4)
+
+
+def _wrap(yaw: float) -> float:
     return float((yaw + np.pi / 4) % (np.pi / 2) - np.pi / 4)

@@ -49,6 +49,7 @@ class PerceptionNode(Node):
         self.up = list(param(self, "camera_up", [0.0, 0.0, 1.0]))
         self._latest: dict[str, object] = {}
         self._object_table: list[dict] | None = None
+        self._previous: list = []  # color mode: last detections, for stable names
         self._camera = None
         self._new_frame = threading.Event()
         self._closing = False
@@ -122,7 +123,9 @@ class PerceptionNode(Node):
                 raise MessageError("no object table yet on /embodied_mm/episode")
             seg = image_from_msg(msgs[2], "32SC1")
             return detect_gt(rgb, depth, seg, self._camera, self._object_table)
-        return detect_color(rgb, depth, self._camera)
+        # Keep names stable across frames: match (colour, kind) to what was seen before.
+        self._previous = detect_color(rgb, depth, self._camera, known=self._previous)
+        return self._previous
 
     def close(self) -> None:
         self._closing = True
