@@ -99,6 +99,8 @@ class ModelConfig:
     encoder_width: int = 128
     image_size: int = 96
     image_tokens: int = 4
+    object_words: bool = True  # object tokens anchored to the LLM's colour/kind words
+    describe_weight: float = 0.5  # weight of their colour/kind loss
     lora: bool = False  # frozen LLM (PaLM-E's regime) unless true
     lora_r: int = 8
     lora_alpha: int = 16

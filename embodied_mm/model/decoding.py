@@ -29,7 +29,7 @@ from embodied_mm.plan_language import GRAMMAR, allowed_values
 from embodied_mm.types import SkillCall
 
 if TYPE_CHECKING:
-    from embodied_mm.model.palme import PalmE
+    from embodied_mm.model.language_model import CausalLM
 
 
 def valid_steps(object_names: Sequence[str]) -> list[str]:
@@ -76,13 +76,14 @@ def build_trie(steps: Sequence[str], encode: Callable[[str], list[int]]) -> Trie
 
 
 class StepDecoder:
-    """Grammar-constrained greedy decoding of one plan step with a `PalmE` model.
+    """Grammar-constrained greedy decoding of one plan step with a `CausalLM` (`PalmE` or
+    the text baseline's `TextLM`).
 
     Tries are built once per tuple of object names and reused. `forward_calls` counts LLM
     forward passes (for tests and benchmarks).
     """
 
-    def __init__(self, model: PalmE) -> None:
+    def __init__(self, model: CausalLM) -> None:
         self.model = model
         self._tries: dict[tuple[str, ...], TrieNode] = {}
         self.forward_calls = 0
@@ -108,7 +109,7 @@ class StepDecoder:
         """The best-scoring valid step, greedy token by token.
 
         Args:
-            prompt_embeds: (1, T, H) sentence embeddings (`PalmE.prompt_embeds`).
+            prompt_embeds: (1, T, H) prompt embeddings (`PalmE.prompt_embeds`).
             object_names: the scene's objects, `obj_1 … obj_N`.
 
         Returns:
@@ -132,11 +133,11 @@ class StepDecoder:
 
 
 @torch.no_grad()
-def greedy_decode(model: PalmE, prompt_embeds: torch.Tensor, max_new_tokens: int = 24) -> str:
+def greedy_decode(model: CausalLM, prompt_embeds: torch.Tensor, max_new_tokens: int = 24) -> str:
     """Unconstrained greedy decoding over the full vocabulary (a benchmark reference).
 
     Args:
-        model: the PaLM-E model.
+        model: the PaLM-E model (or any `CausalLM`).
         prompt_embeds: (1, T, H) sentence embeddings.
         max_new_tokens: stop after this many tokens without a terminator.
 

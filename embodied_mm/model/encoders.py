@@ -2,8 +2,8 @@
 
 | name | reads | tokens per scene | placeholder |
 |---|---|---|---|
-| `state` | per-object state rows | one per object | `<obj>` |
-| `objects` | image + object masks + mask centroids | one per object | `<obj>` |
+| `state` | per-object state rows | k per object (`ObjectTokens`) | `<obj>` |
+| `objects` | image + masks + mask centroids | k per object (`ObjectTokens`) | `<obj>` |
 | `image` | image | `image_tokens` (a square number) | `<img>` |
 | `robot` | joints, gripper, end-effector pose | one | `<robot>` |
 
@@ -11,12 +11,25 @@ Each ends in a `Projector` to the LLM's width whose output RMS starts at the LLM
 word-embedding RMS, so injected vectors sit at the scale the LLM expects (see
 `embodied_mm.model.palme`). They are small on purpose: they are trained on a CPU.
 
+Object tokens come in two forms (`ObjectTokens`):
+
+- free: one projected vector per object, PaLM-E's plain form;
+- word-anchored (`words` given): per object, a colour token and a kind token that are the
+  probability-weighted mean of the LLM's own embeddings of the colour words (` red`, ` blue`,
+  …) and kind words (` block`, ` bowl`) under the encoder's predicted distribution, then one
+  free vector for everything else (position, size). The LLM reads the first two as it reads
+  the words, which a frozen or LoRA-tuned LLM learns to look up from few samples where a free
+  vector needs far more (see the PaLM-E issue's probe and the model card). The predicted
+  distributions are returned as logits so training can add a describe-the-object loss.
+
+Every encoder returns `(tokens (B, n, d_llm), logits: dict[str, (B, N, classes)])`.
+
 Example:
     >>> import numpy as np
     >>> from embodied_mm.model.features import SceneFeatures, collate
     >>> scene = SceneFeatures(np.zeros((2, 11), np.float32), np.zeros((2, 96, 96), np.float32),
     ...                       np.zeros((2, 3), np.float32), None, np.zeros(15, np.float32))
-    >>> build_encoder("state", d_llm=64, target_rms=1.0)(collate([scene])).shape
+    >>> build_encoder("state", d_llm=64, target_rms=1.0)(collate([scene]))[0].shape
     torch.Size([1, 2, 64])
 """
 
@@ -75,40 +88,73 @@ class ConvBackbone(nn.Module):
         return torch.cat([features, colour], dim=1)
 
 
+class ObjectTokens(nn.Module):
+    """Per-object features (B, N, width) → the object's LLM tokens (B, N·per_object, d_llm).
+
+    Args:
+        width, d_llm, target_rms: feature width, LLM width, output RMS of the free vector.
+        words: word-anchored form: attribute (`color`, `kind`) → (classes, d_llm) LLM
+            embeddings of its words, in `vocabulary` order; None for one free vector.
+    """
+
+    def __init__(self, width: int, d_llm: int, target_rms: float,
+                 words: dict[str, torch.Tensor] | None = None) -> None:
+        super().__init__()
+        words = words or {}
+        self.attributes = tuple(words)
+        self.classify = nn.ModuleDict({a: nn.Linear(width, len(e)) for a, e in words.items()})
+        for attribute, embeddings in words.items():  # the LLM's, not trained, not saved
+            self.register_buffer(f"words_{attribute}", embeddings.detach().clone(),
+                                 persistent=False)
+        self.proj = Projector(width, d_llm, target_rms)
+        self.per_object = len(words) + 1
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        logits = {a: self.classify[a](features) for a in self.attributes}  # (B, N, classes)
+        anchored = [logits[a].softmax(-1) @ getattr(self, f"words_{a}")
+                    for a in self.attributes]  # each (B, N, d_llm)
+        tokens = torch.stack([*anchored, self.proj(features)], dim=2)  # (B, N, k, d_llm)
+        return tokens.flatten(1, 2), logits
+
+
 class StateEncoder(nn.Module):
-    """Per-object state row → MLP → one token per object."""
+    """Per-object state row → MLP → the object's tokens (`ObjectTokens`)."""
 
     placeholder, needs_images = OBJ, False
 
-    def __init__(self, d_llm: int, target_rms: float, width: int) -> None:
+    def __init__(self, d_llm: int, target_rms: float, width: int,
+                 words: dict[str, torch.Tensor] | None = None) -> None:
         super().__init__()
         self.mlp = mlp(OBJECT_DIM, width)
-        self.proj = Projector(width, d_llm, target_rms)
+        self.tokens = ObjectTokens(width, d_llm, target_rms, words)
+        self.per_placeholder = self.tokens.per_object
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.proj(self.mlp(batch["objects"]))  # (B, N, d_llm)
+    def forward(self, batch: dict[str, torch.Tensor]):
+        return self.tokens(self.mlp(batch["objects"]))  # (B, N·k, d_llm), logits
 
 
 class ObjectsEncoder(nn.Module):
     """Object-centric: CNN patch features averaged inside each object's mask + an embedding of
-    the mask's image-plane centroid and area → one token per object."""
+    the mask's image-plane centroid and area → the object's tokens (`ObjectTokens`)."""
 
     placeholder, needs_images = OBJ, True
 
-    def __init__(self, d_llm: int, target_rms: float, width: int) -> None:
+    def __init__(self, d_llm: int, target_rms: float, width: int,
+                 words: dict[str, torch.Tensor] | None = None) -> None:
         super().__init__()
         self.backbone = ConvBackbone(width)
         self.position = mlp(CENTROID_DIM, width)
         self.head = nn.Sequential(nn.Linear(self.backbone.out_channels, width), nn.GELU(),
                                   nn.Linear(width, width))
-        self.proj = Projector(width, d_llm, target_rms)
+        self.tokens = ObjectTokens(width, d_llm, target_rms, words)
+        self.per_placeholder = self.tokens.per_object
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, batch: dict[str, torch.Tensor]):
         patches = self.backbone(batch["image"])  # (B, C, h, w)
         weights = F.adaptive_avg_pool2d(batch["masks"], patches.shape[-2:])  # (B, N, h, w)
         area = weights.sum(dim=(2, 3)).clamp(min=1e-6)[..., None]  # (B, N, 1)
         pooled = torch.einsum("bnhw,bchw->bnc", weights, patches) / area  # (B, N, C)
-        return self.proj(self.head(pooled) + self.position(batch["centroids"]))  # (B, N, d)
+        return self.tokens(self.head(pooled) + self.position(batch["centroids"]))
 
 
 class ImageEncoder(nn.Module):
@@ -126,11 +172,12 @@ class ImageEncoder(nn.Module):
         self.head = nn.Linear(self.backbone.out_channels, width)
         self.position = nn.Parameter(torch.zeros(image_tokens, width))  # which grid cell
         self.proj = Projector(width, d_llm, target_rms)
+        self.per_placeholder = image_tokens
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, batch: dict[str, torch.Tensor]):
         patches = F.adaptive_avg_pool2d(self.backbone(batch["image"]), self.grid)  # (B, C, g, g)
         tokens = self.head(patches.flatten(2).transpose(1, 2))  # (B, g², width)
-        return self.proj(F.gelu(tokens + self.position))  # (B, g², d_llm)
+        return self.proj(F.gelu(tokens + self.position)), {}  # (B, g², d_llm)
 
 
 class RobotEncoder(nn.Module):
@@ -142,9 +189,10 @@ class RobotEncoder(nn.Module):
         super().__init__()
         self.mlp = mlp(ROBOT_DIM, width)
         self.proj = Projector(width, d_llm, target_rms)
+        self.per_placeholder = 1
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.proj(self.mlp(batch["robot"]))[:, None]  # (B, 1, d_llm)
+    def forward(self, batch: dict[str, torch.Tensor]):
+        return self.proj(self.mlp(batch["robot"]))[:, None], {}  # (B, 1, d_llm)
 
 
 ENCODERS: dict[str, type[nn.Module]] = {
@@ -154,10 +202,14 @@ ENCODERS: dict[str, type[nn.Module]] = {
 
 
 def build_encoder(name: str, d_llm: int, target_rms: float, width: int = 128,
-                  image_tokens: int = 4) -> nn.Module:
-    """The encoder called `name` (a key of `ENCODERS`), projecting to `d_llm`."""
+                  image_tokens: int = 4, words: dict[str, torch.Tensor] | None = None
+                  ) -> nn.Module:
+    """The encoder called `name` (a key of `ENCODERS`), projecting to `d_llm`; object
+    encoders anchor their tokens to `words` when given (see `ObjectTokens`)."""
     if name not in ENCODERS:
         raise ValueError(f"unknown input {name!r}; choose from {', '.join(ENCODERS)}")
     if name == "image":
         return ImageEncoder(d_llm, target_rms, width, image_tokens)
+    if ENCODERS[name].placeholder == OBJ:
+        return ENCODERS[name](d_llm, target_rms, width, words)
     return ENCODERS[name](d_llm, target_rms, width)

@@ -34,6 +34,7 @@ MAX_GRIPPER_WIDTH = 0.08  # m, the Panda's fully open gripper
 
 # Per-object state row: position xyz, size xyz, colour rgb, kind one-hot.
 OBJECT_DIM = 3 + 3 + 3 + len(KINDS)
+RGB_COLUMNS, KIND_COLUMNS = slice(6, 9), slice(9, 9 + len(KINDS))
 # Robot row: 7 joint angles (rad), gripper opening (0 closed … 1 open), ee xyz + quaternion xyzw.
 ROBOT_DIM = 7 + 1 + 7
 # Image-plane summary of an object's mask: centroid x, y in [-1, 1] and area fraction.
@@ -134,6 +135,22 @@ def extract(obs: Observation, images: bool = True, image_size: int = IMAGE_SIZE)
     else:
         image, masks = None, np.zeros((n, image_size, image_size), np.float32)
     return SceneFeatures(objects, masks, mask_centroids(masks), image, robot_row(obs))
+
+
+ATTRIBUTES = {"color": tuple(COLORS), "kind": KINDS}  # word-anchored object attributes
+UNLABELLED = -100  # class index of padding rows and unknown attributes (cross_entropy's ignore)
+
+
+def attribute_labels(objects: torch.Tensor, object_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Class index of each object's colour and kind (`ATTRIBUTES` order), read off its state
+    rows: (B, N) long per attribute, `UNLABELLED` for padding and unknown words."""
+    palette = torch.tensor(list(COLORS.values()), dtype=objects.dtype, device=objects.device)
+    distance, color = torch.cdist(objects[..., RGB_COLUMNS], palette[None]).min(-1)
+    kind_hot = objects[..., KIND_COLUMNS]
+    kind = kind_hot.argmax(-1)
+    color[(distance > 1e-3) | ~object_mask] = UNLABELLED
+    kind[(kind_hot.sum(-1) < 0.5) | ~object_mask] = UNLABELLED
+    return {"color": color, "kind": kind}
 
 
 def collate(scenes: Sequence[SceneFeatures]) -> dict[str, torch.Tensor]:

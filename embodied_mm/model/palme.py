@@ -2,13 +2,17 @@
 
 The multimodal sentence (DESIGN.md) for a scene with two objects and every input:
 
-    Object 1 is <obj>. Object 2 is <obj>. Scene: <img>. Robot: <robot>.
+    obj_1 is <obj>. obj_2 is <obj>. Scene: <img>. Robot: <robot>.
     Task: put the red block in the blue bowl. Done: pick(obj_1). Next: place(obj_2)<eos>
 
 Text goes through the LLM's own embedding table; each placeholder is replaced by encoder
-output vectors (`<img>` by `image_tokens` of them) in `inputs_embeds`. Parts whose input is
-not selected are left out (no `Scene:` without `image`, no `Object k is` without `state` or
-`objects`). The loss covers only the target step and its terminator (the tokenizer's EOS).
+output vectors (`<img>` by `image_tokens` of them, `<obj>` by 3 with word-anchored object
+tokens: colour, kind, free; see `encoders.ObjectTokens`) in `inputs_embeds`. Objects are
+introduced by the very names the plan uses, so referring to one is copying its name. Parts
+whose input is not selected are left out (no `Scene:` without `image`, no `obj_k is` without
+`state` or `objects`). The loss covers the target step and its terminator (the tokenizer's
+EOS), plus, with word-anchored object tokens, `describe_weight` × the cross-entropy of the
+predicted colour and kind of every object (labels from the scene's state rows).
 
 Embedding scale: Gemma multiplies token embeddings by sqrt(hidden) *inside* its embedding
 module (`Gemma3TextScaledWordEmbedding`), so the scaling does NOT apply to `inputs_embeds`
@@ -38,9 +42,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from embodied_mm.model import encoders as enc
-from embodied_mm.model.features import IMAGE_SIZE, SceneFeatures, collate
+from embodied_mm.model.features import (
+    ATTRIBUTES,
+    IMAGE_SIZE,
+    UNLABELLED,
+    SceneFeatures,
+    attribute_labels,
+    collate,
+)
+from embodied_mm.model.language_model import CausalLM
 from embodied_mm.model.llm import load_llm
-from embodied_mm.plan_language import format_plan
+from embodied_mm.plan_language import format_plan, object_name
 from embodied_mm.types import SkillCall
 
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
@@ -50,7 +62,7 @@ SLOT_IDS = {enc.OBJ: -1, enc.IMG: -2, enc.ROBOT: -3}
 _PLACEHOLDER = re.compile(r"<(obj|img|robot)>")
 IGNORE = -100  # label of positions without loss (cross_entropy's ignore_index)
 # Text whose tokens set the scale of injected vectors: ordinary words of our prompts.
-REFERENCE_TEXT = ("Object 1 is a red block. Scene: the table. Robot: the arm. Task: put the "
+REFERENCE_TEXT = ("obj_1 is a red block. Scene: the table. Robot: the arm. Task: put the "
                   "blue block in the green bowl. Done: pick(obj_1); place(obj_2). Next:")
 
 
@@ -71,6 +83,10 @@ class PalmEConfig:
     encoder_width: int = 128  # hidden width of the encoders: small, they train on a CPU
     image_size: int = IMAGE_SIZE  # px, square image seen by the CNNs
     image_tokens: int = 4  # `<img>` becomes this many vectors (a g×g pooled grid)
+    # Object tokens anchored to the LLM's colour and kind words (+ one free vector), or one
+    # free vector per object (PaLM-E's plain form). See `encoders.ObjectTokens`.
+    object_words: bool = True
+    describe_weight: float = 0.5  # weight of the colour/kind loss of word-anchored tokens
     # LoRA on the LLM (peft). Off = PaLM-E's frozen-LLM regime: only encoders train.
     lora: bool = False
     lora_r: int = 8
@@ -125,7 +141,7 @@ def collate_samples(samples: Sequence[Sample]) -> dict:
     return batch
 
 
-class PalmE(nn.Module):
+class PalmE(nn.Module, CausalLM):
     """Frozen LLM + trainable encoders (+ optional LoRA), nanoGPT-style in one file.
 
     Args:
@@ -142,15 +158,17 @@ class PalmE(nn.Module):
         self.terminator = self.tokenizer.eos_token_id  # ends every target step
         self.embedding_rms = self._embedding_rms()
         d_llm = self.llm.config.hidden_size
+        words = self._attribute_words() if config.object_words else None
         with torch.random.fork_rng():
             torch.manual_seed(config.seed)
             self.encoders = nn.ModuleDict({
                 name: enc.build_encoder(name, d_llm, self.embedding_rms, config.encoder_width,
-                                        config.image_tokens)
+                                        config.image_tokens, words)
                 for name in config.inputs})
             if config.lora:
                 self._add_lora()
-        self.kinds = {e.placeholder for e in self.encoders.values()}
+        self.slots = {e.placeholder: e.per_placeholder for e in self.encoders.values()}
+        self.kinds = set(self.slots)
 
     # -- construction -----------------------------------------------------------------------
     @torch.no_grad()
@@ -158,6 +176,18 @@ class PalmE(nn.Module):
         """Mean RMS of the LLM's (scaled) input embeddings of ordinary prompt tokens."""
         ids = torch.tensor(self.tokenizer.encode(REFERENCE_TEXT, add_special_tokens=False))
         return float(self.embed_tokens(ids).float().pow(2).mean(-1).sqrt().mean())
+
+    @torch.no_grad()
+    def _attribute_words(self) -> dict[str, torch.Tensor]:
+        """Attribute → (classes, H) embeddings of its words as they appear mid-sentence."""
+        words = {}
+        for attribute, names in ATTRIBUTES.items():
+            rows = []
+            for name in names:  # a word of several tokens is the mean of their embeddings
+                ids = torch.tensor(self.tokenizer.encode(" " + name, add_special_tokens=False))
+                rows.append(self.embed_tokens(ids).float().mean(0))
+            words[attribute] = torch.stack(rows)
+        return words
 
     def _add_lora(self) -> None:
         from peft import LoraConfig, inject_adapter_in_model
@@ -169,16 +199,12 @@ class PalmE(nn.Module):
         for name, param in self.llm.named_parameters():
             param.requires_grad_("lora_" in name)
 
-    @property
-    def device(self) -> torch.device:
-        return self.llm.get_input_embeddings().weight.device
-
     # -- the multimodal sentence --------------------------------------------------------------
     def sentence(self, n_objects: int, instruction: str, done: str, kind: str = "plan") -> str:
         """The prompt as text with `<obj>`, `<img>`, `<robot>` placeholders.
 
         Args:
-            n_objects: objects in the scene, introduced as `Object 1 … N`.
+            n_objects: objects in the scene, introduced as `obj_1 … obj_N`.
             instruction: the task in words, or the question when `kind` is `vqa`.
             done: the steps done so far as `format_plan` writes them (`nothing` for none);
                 unused for `vqa`.
@@ -186,7 +212,7 @@ class PalmE(nn.Module):
         """
         parts = []
         if enc.OBJ in self.kinds:
-            parts += [f"Object {k} is <obj>." for k in range(1, n_objects + 1)]
+            parts += [f"{object_name(k)} is <obj>." for k in range(1, n_objects + 1)]
         if enc.IMG in self.kinds:
             parts.append("Scene: <img>.")
         if enc.ROBOT in self.kinds:
@@ -198,24 +224,17 @@ class PalmE(nn.Module):
         return " ".join(parts)
 
     def sentence_ids(self, sentence: str) -> list[int]:
-        """BOS + token ids of `sentence`, placeholders as `SLOT_IDS` (`<img>` × image_tokens)."""
+        """BOS + token ids of `sentence`, each placeholder as its encoder's number of
+        `SLOT_IDS` (`<img>` × image_tokens, `<obj>` × tokens per object)."""
         ids = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
         pieces = _PLACEHOLDER.split(sentence)  # text, kind, text, kind, …, text
         for i, piece in enumerate(pieces):
             if i % 2:
-                ids += [SLOT_IDS[piece]] * (self.config.image_tokens if piece == enc.IMG else 1)
+                ids += [SLOT_IDS[piece]] * self.slots.get(piece, 1)
             elif piece.strip():  # a placeholder stands for a word: drop the space before it
                 text = piece.rstrip() if i + 1 < len(pieces) else piece
                 ids += self.tokenizer.encode(text, add_special_tokens=False)
         return ids
-
-    def target_ids(self, step: str) -> list[int]:
-        """Token ids of the answer after `Next:`: ` {step}` + the terminator."""
-        return self.tokenizer.encode(" " + step, add_special_tokens=False) + [self.terminator]
-
-    def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
-        """The LLM's own (for Gemma: sqrt(hidden)-scaled) embeddings of token ids."""
-        return self.llm.get_input_embeddings()(ids.to(self.device))
 
     def embed_sequence(self, ids: Sequence[int], tokens: dict[str, torch.Tensor]) -> torch.Tensor:
         """(T, H) embeddings of `ids` with each placeholder slot filled by encoder vectors.
@@ -240,28 +259,39 @@ class PalmE(nn.Module):
                 embeds = embeds.index_put((where,), given.to(embeds.dtype))
         return embeds
 
-    def encode(self, batch: dict) -> list[dict[str, torch.Tensor]]:
-        """Runs the encoders; per sample, placeholder kind → (n, H) vectors."""
+    def encode(self, batch: dict) -> tuple[list[dict[str, torch.Tensor]], dict]:
+        """Runs the encoders.
+
+        Returns:
+            per sample, placeholder kind → (n, H) vectors; and the object attribute logits
+            (attribute → (B, N, classes)) of word-anchored object tokens ({} without).
+        """
         tensors = {k: v.to(self.device) for k, v in batch.items() if torch.is_tensor(v)}
         if self.config.needs_images and "image" not in tensors:
             raise ValueError(f"inputs {list(self.config.inputs)} read the camera image, but "
                              "the batch has none (extract features with images=True)")
-        outputs = {e.placeholder: e(tensors) for e in self.encoders.values()}  # kind: (B, n, H)
+        outputs, logits = {}, {}
+        for e in self.encoders.values():
+            outputs[e.placeholder], more = e(tensors)  # kind: (B, n, H)
+            logits.update(more)
+        per_object = self.slots.get(enc.OBJ, 1)
         per_sample = []
         for i, n in enumerate(tensors["n_objects"].tolist()):
-            per_sample.append({kind: out[i, :n] if kind == enc.OBJ else out[i]
+            per_sample.append({kind: out[i, :n * per_object] if kind == enc.OBJ else out[i]
                                for kind, out in outputs.items()})
-        return per_sample
+        return per_sample, logits
 
     def embed_batch(self, batch: dict, with_targets: bool) -> tuple[torch.Tensor, ...]:
         """Right-padded sentence embeddings of a batch.
 
         Returns:
             embeds (B, T, H), attention_mask (B, T) long, labels (B, T) long with `IGNORE`
-            everywhere but on the target tokens (all `IGNORE` without targets).
+            everywhere but on the target tokens (all `IGNORE` without targets), and the
+            object attribute logits of `encode`.
         """
         rows, labels = [], []
-        for i, tokens in enumerate(self.encode(batch)):
+        per_sample, logits = self.encode(batch)
+        for i, tokens in enumerate(per_sample):
             n_objects = int(batch["n_objects"][i])
             ids = self.sentence_ids(self.sentence(n_objects, batch["instruction"][i],
                                                   batch["done"][i], batch["kind"][i]))
@@ -272,43 +302,28 @@ class PalmE(nn.Module):
         embeds = torch.stack([F.pad(r, (0, 0, 0, length - len(r))) for r in rows])
         mask = torch.tensor([[1] * len(r) + [0] * (length - len(r)) for r in rows])
         label_t = torch.tensor([lab + [IGNORE] * (length - len(lab)) for lab in labels])
-        return embeds, mask.to(self.device), label_t.to(self.device)
+        return embeds, mask.to(self.device), label_t.to(self.device), logits
 
-    # -- LLM ------------------------------------------------------------------------------------
-    def token_logits(self, hidden: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
-        """LM-head scores (…, V) of hidden states, or only of token `ids` (…, len(ids)).
-
-        Gathering rows of the output embedding keeps constrained decoding from scoring the
-        whole 262k vocabulary.
-        """
-        head = self.llm.get_output_embeddings()
-        weight = head.weight if ids is None else head.weight[ids]
-        logits = hidden.to(weight.dtype) @ weight.T
-        if getattr(head, "bias", None) is not None:
-            logits = logits + (head.bias if ids is None else head.bias[ids])
-        cap = getattr(self.llm.config, "final_logit_softcapping", None)
-        return torch.tanh(logits / cap) * cap if cap else logits
-
-    def hidden_states(self, embeds: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                      cache=None, use_cache: bool = False):
-        """Runs the LLM body (no LM head) on (B, T, H) embeddings after the cached positions.
-
-        Returns:
-            (last hidden states (B, T, H), the KV cache when `use_cache`, else None).
-        """
-        out = self.llm.get_decoder()(inputs_embeds=embeds, attention_mask=attention_mask,
-                                     past_key_values=cache, use_cache=use_cache)
-        return out.last_hidden_state, out.past_key_values
-
+    # -- training -------------------------------------------------------------------------
     def forward(self, batch: dict) -> torch.Tensor:
-        """Mean cross-entropy of the target step tokens (and terminator) given the sentence."""
+        """Mean cross-entropy of the target step tokens (and terminator) given the sentence,
+        plus `describe_weight` × the object colour/kind cross-entropy (word-anchored tokens)."""
         if any(t is None for t in batch["target"]):
             raise ValueError("every sample needs a target step to compute a loss")
-        embeds, mask, labels = self.embed_batch(batch, with_targets=True)
+        embeds, mask, labels, attribute_logits = self.embed_batch(batch, with_targets=True)
         hidden, _ = self.hidden_states(embeds, mask)  # (B, T, H)
         scored = labels[:, 1:] != IGNORE  # position t predicts token t + 1
         logits = self.token_logits(hidden[:, :-1][scored])  # (n_target_tokens, V)
-        return F.cross_entropy(logits.float(), labels[:, 1:][scored])
+        loss = F.cross_entropy(logits.float(), labels[:, 1:][scored])
+        if attribute_logits:
+            objects = batch["objects"].to(self.device)
+            truth = attribute_labels(objects, batch["object_mask"].to(self.device))
+            for attribute, scores in attribute_logits.items():
+                if (truth[attribute] != UNLABELLED).any():
+                    loss = loss + self.config.describe_weight * F.cross_entropy(
+                        scores.flatten(0, 1).float(), truth[attribute].flatten(),
+                        ignore_index=UNLABELLED)
+        return loss
 
     @torch.no_grad()
     def prompt_embeds(self, scene: SceneFeatures, instruction: str,

@@ -5,13 +5,14 @@ from embodied_mm.planner.base import Planner, PlannerError
 from embodied_mm.planner.oracle import OraclePlanner
 from embodied_mm.planner.palme import PalmePlanner
 from embodied_mm.planner.scripted import ScriptedPlanner
+from embodied_mm.planner.text_llm import TextLLMPlanner
 
 PLANNERS: dict[str, type[Planner]] = {
     "oracle": OraclePlanner,
     "script": ScriptedPlanner,
     "palme": PalmePlanner,
+    "text_llm": TextLLMPlanner,
 }
-
 
 
 def build_planner(cfg: PlannerConfig) -> Planner:

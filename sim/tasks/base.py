@@ -133,9 +133,12 @@ class Task(abc.ABC):
         """Samples an episode; the same seed (and arguments) gives the same episode."""
         if n_distractors < 0:
             raise ConfigError(f"n_distractors must be >= 0, got {n_distractors}")
-        if template_id is not None and not 0 <= template_id < len(self.templates):
-            raise ConfigError(f"{self.name} has templates 0..{len(self.templates) - 1}, "
-                             f"got {template_id}")
+        n = len(self.templates)
+        if template_id is not None and not -n <= template_id < n:
+            raise ConfigError(f"{self.name} has templates 0..{n - 1} (or -{n}..-1 from the "
+                              f"end), got {template_id}")
+        if template_id is not None:
+            template_id %= n  # -1 = the last template, the one gen-data holds out
         rng = np.random.default_rng([seed, _stable_hash(self.name)])
         for _ in range(50):
             builder = SceneBuilder(rng)

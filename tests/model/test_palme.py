@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from embodied_mm.model.decoding import StepDecoder, greedy_decode
-from embodied_mm.model.features import extract
+from embodied_mm.model.features import UNLABELLED, attribute_labels, extract
 from embodied_mm.model.palme import (
     IGNORE,
     SLOT_IDS,
@@ -40,7 +40,7 @@ def test_config_rejects(bad):
 def test_sentence_follows_design(make_model):
     model = make_model(inputs=("objects", "image", "robot"))
     assert model.sentence(2, INSTRUCTION + ".", "pick(obj_1)") == (
-        "Object 1 is <obj>. Object 2 is <obj>. Scene: <img>. Robot: <robot>. "
+        "obj_1 is <obj>. obj_2 is <obj>. Scene: <img>. Robot: <robot>. "
         "Task: put the red block in the blue bowl. Done: pick(obj_1). Next:")
     only_image = make_model(inputs=("image",))
     assert only_image.sentence(2, INSTRUCTION, "nothing") == (
@@ -54,16 +54,19 @@ def test_sentence_ids_have_one_slot_per_encoder_vector(make_model):
     ids = model.sentence_ids(model.sentence(3, INSTRUCTION, "nothing"))
     assert ids[0] == model.tokenizer.bos_token_id
     counts = {kind: ids.count(slot) for kind, slot in SLOT_IDS.items()}
-    assert counts == {"obj": 3, "img": 9, "robot": 1}
+    assert counts == {"obj": 3 * 3, "img": 9, "robot": 1}  # colour, kind, free per object
     assert all(i >= 0 for i in ids if i not in SLOT_IDS.values())
     text = model.tokenizer.decode([i for i in ids if i >= 0], skip_special_tokens=True)
-    assert text.startswith("Object 1 is. Object 2 is.") and text.endswith("Done: nothing. Next:")
+    assert text.startswith("obj_1 is. obj_2 is.") and text.endswith("Done: nothing. Next:")
+    free = make_model(inputs=("state", "robot"), object_words=False)
+    assert free.sentence_ids(free.sentence(3, INSTRUCTION, "nothing")).count(
+        SLOT_IDS["obj"]) == 3
 
 
 def test_embeddings_are_text_and_encoder_vectors(make_model, make_obs):
-    model = make_model(inputs=("state", "robot"))
+    model = make_model(inputs=("state", "robot"), object_words=False)
     batch = collate_samples(samples(make_obs, images=False)[:1])
-    tokens = model.encode(batch)[0]
+    tokens = model.encode(batch)[0][0]
     ids = model.sentence_ids(model.sentence(3, INSTRUCTION, "nothing"))
     embeds = model.embed_sequence(ids, tokens)
     ids_t = torch.tensor(ids)
@@ -80,13 +83,50 @@ def test_embeddings_are_text_and_encoder_vectors(make_model, make_obs):
 
 def test_placeholder_count_mismatch_raises(make_model, make_obs):
     model = make_model(inputs=("state", "robot"))
-    tokens = model.encode(collate_samples(samples(make_obs, images=False)[:1]))[0]
-    ids = model.sentence_ids(model.sentence(4, INSTRUCTION, "nothing"))  # 4 slots, 3 vectors
-    with pytest.raises(ValueError, match="4 <obj> placeholder.*3 <obj> vector"):
+    tokens = model.encode(collate_samples(samples(make_obs, images=False)[:1]))[0][0]
+    ids = model.sentence_ids(model.sentence(4, INSTRUCTION, "nothing"))  # 4 objects, 3 given
+    with pytest.raises(ValueError, match="12 <obj> placeholder.*9 <obj> vector"):
         model.embed_sequence(ids, tokens)
     with pytest.raises(ValueError, match="1 <robot> placeholder.*0 <robot>"):
         model.embed_sequence(model.sentence_ids(model.sentence(3, INSTRUCTION, "nothing")),
                              {"obj": tokens["obj"]})
+
+
+def test_word_anchored_object_tokens_are_the_llms_words(make_model, make_obs):
+    model = make_model(inputs=("state", "robot"))
+    encoder = model.encoders["state"]
+    batch = collate_samples(samples(make_obs, images=False)[:1])
+    with torch.no_grad():  # make the encoder certain: object i is colour i, kind i % 2
+        head = encoder.tokens.classify
+        for attribute in ("color", "kind"):
+            head[attribute].weight.zero_()
+            head[attribute].bias.copy_(torch.arange(len(head[attribute].bias)) * -100.0)
+            head[attribute].bias[1] = 100.0
+    tokens, logits = model.encode(batch)
+    obj = tokens[0]["obj"].reshape(3, 3, -1)  # (objects, colour/kind/free, H)
+    words = model._attribute_words()
+    torch.testing.assert_close(obj[:, 0], words["color"][1].expand(3, -1))  # " green"
+    torch.testing.assert_close(obj[:, 1], words["kind"][1].expand(3, -1))  # " bowl"
+    green = model.tokenizer.encode(" green", add_special_tokens=False)
+    torch.testing.assert_close(words["color"][1], model.embed_tokens(torch.tensor(green))[0])
+    assert set(logits) == {"color", "kind"} and logits["color"].shape[:2] == (1, 3)
+
+
+def test_describe_loss_teaches_object_colours(make_model, make_obs):
+    model = make_model(inputs=("state", "robot"))
+    batch = collate_samples(samples(make_obs, images=False))
+    truth = attribute_labels(batch["objects"], batch["object_mask"])
+    assert (truth["color"][~batch["object_mask"]] == UNLABELLED).all()  # padding
+    assert (truth["color"][batch["object_mask"]] >= 0).all()
+    optimizer = torch.optim.Adam(model.encoders.parameters(), lr=3e-3)
+    for _ in range(60):
+        optimizer.zero_grad()
+        model(batch).backward()
+        optimizer.step()
+    _, logits = model.encode(batch)
+    real = batch["object_mask"]
+    assert (logits["color"].argmax(-1)[real] == truth["color"][real]).all()
+    assert (logits["kind"].argmax(-1)[real] == truth["kind"][real]).all()
 
 
 def test_images_required_by_inputs(make_model, make_obs):
@@ -111,7 +151,7 @@ def test_loss_trains_only_the_encoders(make_model, make_obs, inputs):
 def test_labels_cover_exactly_the_target_and_terminator(make_model, make_obs):
     model = make_model(inputs=("state", "robot"))
     batch = collate_samples(samples(make_obs, images=False))
-    _, mask, labels = model.embed_batch(batch, with_targets=True)
+    _, mask, labels, _ = model.embed_batch(batch, with_targets=True)
     for i, (row, target) in enumerate(zip(labels.tolist(), batch["target"])):
         expected = model.target_ids(target)
         assert expected[-1] == model.tokenizer.eos_token_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from embodied_mm.config.schema import ConfigError
 from embodied_mm.eval.rollout import EpisodeRunner, EpisodeSpec
 from embodied_mm.planner.oracle import OraclePlanner
 from sim.tasks import TASKS
@@ -26,6 +27,10 @@ def test_family_has_five_templates_and_seeded_sampling(task):
     for template_id in range(len(family.templates)):
         episode = family.sample(3, template_id=template_id)
         assert episode.template_id == template_id
+    last = family.sample(3, template_id=-1)  # counted from the end: the held-out template
+    assert last.template_id == len(family.templates) - 1
+    with pytest.raises(ConfigError, match="templates"):
+        family.sample(3, template_id=len(family.templates))
         assert episode.instruction and "{" not in episode.instruction
         names = episode.object_names
         for value in episode.goal.values():

@@ -1,0 +1,84 @@
+"""What the decoders need from a causal LLM: embeddings in, hidden states, restricted logits.
+
+`CausalLM` is a mixin over an object with `llm` (a transformers causal LM) and `tokenizer`;
+`PalmE` (observations as tokens) and `TextLM` (the text-only baseline's plain prompt) share
+it, so `StepDecoder` runs the same grammar-constrained decoding on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class CausalLM:
+    """LLM helpers for a class that sets `self.llm`, `self.tokenizer` and `self.terminator`
+    (the token id ending every step)."""
+
+    llm: nn.Module
+    terminator: int
+
+    @property
+    def device(self) -> torch.device:
+        return self.llm.get_input_embeddings().weight.device
+
+    def target_ids(self, step: str) -> list[int]:
+        """Token ids of the answer after `Next:`: ` {step}` + the terminator."""
+        return self.tokenizer.encode(" " + step, add_special_tokens=False) + [self.terminator]
+
+    def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+        """The LLM's own (for Gemma: sqrt(hidden)-scaled) embeddings of token ids."""
+        return self.llm.get_input_embeddings()(ids.to(self.device))
+
+    def token_logits(self, hidden: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+        """LM-head scores (…, V) of hidden states, or only of token `ids` (…, len(ids)).
+
+        Gathering rows of the output embedding keeps constrained decoding from scoring the
+        whole 262k vocabulary.
+        """
+        head = self.llm.get_output_embeddings()
+        weight = head.weight if ids is None else head.weight[ids]
+        logits = hidden.to(weight.dtype) @ weight.T
+        if getattr(head, "bias", None) is not None:
+            logits = logits + (head.bias if ids is None else head.bias[ids])
+        cap = getattr(self.llm.config, "final_logit_softcapping", None)
+        return torch.tanh(logits / cap) * cap if cap else logits
+
+    def hidden_states(self, embeds: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                      cache=None, use_cache: bool = False):
+        """Runs the LLM body (no LM head) on (B, T, H) embeddings after the cached positions.
+
+        Returns:
+            (last hidden states (B, T, H), the KV cache when `use_cache`, else None).
+        """
+        out = self.llm.get_decoder()(inputs_embeds=embeds, attention_mask=attention_mask,
+                                     past_key_values=cache, use_cache=use_cache)
+        return out.last_hidden_state, out.past_key_values
+
+
+class TextLM(nn.Module, CausalLM):
+    """A frozen LLM reading a plain-text prompt (the `text_llm` baseline).
+
+    Args:
+        llm: a loaded (model, tokenizer) pair (`load_llm`).
+        terminator: text ending each step in the prompt's examples (one token), e.g. a newline.
+    """
+
+    def __init__(self, llm, terminator: str = "\n") -> None:
+        super().__init__()
+        model, self.tokenizer = llm
+        self.llm = model.requires_grad_(False).eval()
+        ids = self.tokenizer.encode(terminator, add_special_tokens=False)
+        if len(ids) != 1:
+            raise ValueError(f"the step terminator {terminator!r} must be one token, got {ids}")
+        self.terminator = ids[0]
+
+    @torch.no_grad()
+    def prompt_embeds(self, text: str) -> torch.Tensor:
+        """(1, T, H) embeddings of BOS + `text`."""
+        ids: Sequence[int] = self.tokenizer.encode(text, add_special_tokens=False)
+        if self.tokenizer.bos_token_id is not None:
+            ids = [self.tokenizer.bos_token_id, *ids]
+        return self.embed_tokens(torch.tensor(ids))[None]
