@@ -95,13 +95,13 @@ class ModelConfig:
     validates the values when the model is built)."""
 
     llm: str = "gemma3-270m"
-    inputs: list[str] = field(default_factory=lambda: ["objects", "robot"])
+    inputs: list[str] = field(default_factory=lambda: ["state", "robot"])
     encoder_width: int = 128
     image_size: int = 96
     image_tokens: int = 4
     object_words: bool = True  # object tokens anchored to the LLM's colour/kind words
     describe_weight: float = 0.5  # weight of their colour/kind loss
-    lora: bool = False  # frozen LLM (PaLM-E's regime) unless true
+    lora: bool = True  # false: frozen LLM (PaLM-E's regime), only the encoders train
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.0

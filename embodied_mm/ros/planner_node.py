@@ -5,6 +5,11 @@ Keeps only the newest message of each input (sensor-data QoS), plans from a work
 `/embodied_mm/skill_status`), and waits for an observation newer than the last skill's end
 before planning the next step, so it always plans from the world the skill left behind.
 
+It also answers scene questions: a question on `/embodied_mm/question` gets a JSON reply on
+`/embodied_mm/answer` — from the PaLM-E model (`source: palme`) when it plans with one, else
+from the perceived object list (`source: perception`); a question outside the grammar, naming
+an absent object, or asked without fresh inputs gets `{question, error}`.
+
 Example:
     python -m embodied_mm.ros.planner_node --ros-args -p overrides:=planner=oracle \
         -p max_age_s:=1.0
@@ -51,6 +56,9 @@ class PlannerNode(Node):
         self.create_subscription(DiagnosticStatus, topics.SKILL_STATUS, self._on_status,
                                  topics.RELIABLE_QOS)
         self.create_subscription(String, topics.EPISODE, self._on_episode, topics.LATCHED_QOS)
+        self.answer_pub = self.create_publisher(String, topics.ANSWER, topics.RELIABLE_QOS)
+        self.create_subscription(String, topics.QUESTION, self._on_question, topics.RELIABLE_QOS)
+        self._questions: list[str] = []
         self._wake = threading.Condition()
         self._instruction: str | None = None
         self._episode_info: dict | None = None
@@ -65,6 +73,11 @@ class PlannerNode(Node):
     def _on_instruction(self, msg: String) -> None:
         with self._wake:
             self._instruction = msg.data
+            self._wake.notify_all()
+
+    def _on_question(self, msg: String) -> None:
+        with self._wake:
+            self._questions.append(msg.data)
             self._wake.notify_all()
 
     def _on_episode(self, msg: String) -> None:
@@ -96,7 +109,11 @@ class PlannerNode(Node):
         while not self._closing:
             with self._wake:
                 self._wake.wait_for(lambda: self._closing or self._instruction is not None or (
-                    self._active and self._pending is None), timeout=0.5)
+                    self._active and self._pending is None) or self._questions, timeout=0.5)
+                questions, self._questions = self._questions, []
+            for question in questions:
+                self._answer(question)
+            with self._wake:
                 if self._instruction is not None:
                     self._start(self._instruction)
                     self._instruction = None
@@ -149,6 +166,24 @@ class PlannerNode(Node):
             self._pending = text
         self.plan_pub.publish(String(data=text))
         self.get_logger().info(f"plan: {text} ({latency_ms:.1f} ms)")
+
+    def _answer(self, text: str) -> None:
+        """Answers one scene question on `/embodied_mm/answer` (see the module doc)."""
+        from embodied_mm.data.ask import answer_question
+        from embodied_mm.data.vqa import QuestionError, parse_question
+        from embodied_mm.planner.palme import PalmePlanner
+
+        model = self.planner.model if isinstance(self.planner, PalmePlanner) else None
+        reply: dict = {"question": text}
+        try:
+            obs = self.inputs.get_observation(images=self.planner.needs_images) \
+                if self.inputs.is_connected else self._connect_and_observe()
+            question = parse_question(text, obs.object_names)
+            reply.update(answer=answer_question(question, obs, model),
+                         source="palme" if model is not None else "perception")
+        except (QuestionError, StaleData) as err:
+            reply["error"] = str(err)
+        self.answer_pub.publish(String(data=json.dumps(reply)))
 
     def _connect_and_observe(self):
         self.inputs.connect(timeout_s=self.max_age_s)

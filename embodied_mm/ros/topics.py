@@ -29,6 +29,8 @@ RESET = "/embodied_mm/reset"
 EPISODE = "/embodied_mm/episode"  # std_msgs/String JSON: the loaded episode (latched)
 EPISODE_REQUEST = "/embodied_mm/episode_request"  # std_msgs/String JSON: {task, seed, ...}
 CHECK_SUCCESS = "/embodied_mm/check_success"  # std_srvs/Trigger: success of the episode
+QUESTION = "/embodied_mm/question"  # std_msgs/String: a scene question (`is obj_1 in obj_2?`)
+ANSWER = "/embodied_mm/answer"  # std_msgs/String JSON: {question, answer, source} or {…, error}
 
 ARM_JOINTS = tuple(f"panda_joint{i}" for i in range(1, 8))
 FINGER_JOINTS = ("panda_finger_joint1", "panda_finger_joint2")
@@ -58,6 +60,8 @@ TOPIC_TYPES: dict[str, str] = {
     OBJECT_FEATURES: "std_msgs/Float32MultiArray",
     INSTRUCTION: "std_msgs/String",
     PLAN: "std_msgs/String",
+    QUESTION: "std_msgs/String",
+    ANSWER: "std_msgs/String",
     SKILL_STATUS: "diagnostic_msgs/DiagnosticStatus",
     ARM_TRAJECTORY: "trajectory_msgs/JointTrajectory",
     GRIPPER_TRAJECTORY: "trajectory_msgs/JointTrajectory",

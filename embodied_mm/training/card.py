@@ -75,6 +75,10 @@ def render(cfg: Config, run: TrainingRun) -> str:
         f"- LLM: `{m.llm}`, {regime}",
         f"- inputs: {', '.join(m.inputs)} (encoder width {m.encoder_width}, image "
         f"{m.image_size} px, {m.image_tokens} image tokens)",
+        "- object tokens: " + (f"word-anchored (colour and kind as mixtures of the LLM's word "
+                               f"embeddings + one free vector; describe loss weight "
+                               f"{m.describe_weight:g})" if m.object_words else
+                               "one free vector per object"),
         f"- trained parameters: {run.trained_parameters:,} (the LLM's weights are not stored)",
         "", "## Data", "",
         f"- dataset: `{t.data_dir}`",

@@ -11,9 +11,10 @@ from embodied_mm.planner.palme import PalmePlanner
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
-    with pytest.raises(PlannerError, match="no PaLM-E checkpoint"):
-        PalmePlanner.from_config(PlannerConfig(name="palme"))  # default: not trained yet
-    with pytest.raises(PlannerError, match="no PaLM-E checkpoint"):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(PlannerError, match="no PaLM-E checkpoint at .*nowhere"):
+        PalmePlanner.from_config(PlannerConfig(name="palme", checkpoint=str(missing)))
+    with pytest.raises(PlannerError, match="no PaLM-E checkpoint"):  # a directory, but empty
         PalmePlanner.from_config(PlannerConfig(name="palme", checkpoint=str(tmp_path)))
 
 

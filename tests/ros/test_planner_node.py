@@ -12,6 +12,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
+from embodied_mm.data.vqa import article
 from embodied_mm.plan_language import parse_step
 from embodied_mm.robots.kinematics import HOME
 from embodied_mm.ros import topics
@@ -122,3 +123,32 @@ def test_learned_planner_refuses_stale_camera_images(graph, tmp_path):
         publish(images=True)
         graph.spin_for(0.1)
     assert len(plans) == 1 and parse_step(plans[0], [o.name for o in _scene_objects(episode)])
+
+
+def test_answers_scene_questions_on_the_topic_pair(graph):
+    episode = TASKS["pick_place"].sample(5)
+    graph.start("planner", "planner_node", "overrides:=planner=oracle", "max_age_s:=0.5")
+    _, _, joints, objects = _planner_io(graph)
+    answers: list[dict] = []
+    graph.probe.create_subscription(String, topics.ANSWER,
+                                    lambda m: answers.append(json.loads(m.data)),
+                                    topics.RELIABLE_QOS)
+    ask = graph.probe.create_publisher(String, topics.QUESTION, topics.RELIABLE_QOS)
+    assert graph.spin_until(lambda: graph.probe.count_subscribers(topics.QUESTION) > 0, 30)
+    scene = _scene_objects(episode)
+    questions = ["what is obj_1?", "what is obj_9?", "why?"]
+    for question in questions:
+        deadline = time.monotonic() + 10
+        asked = len(answers)
+        ask.publish(String(data=question))
+        while len(answers) == asked and time.monotonic() < deadline:
+            now = time.time()
+            joints.publish(joint_state_msg(HOME, 0.08, now))
+            objects.publish(objects_to_markers(scene, now))
+            graph.spin_for(0.1)
+    assert [a["question"] for a in answers] == questions, graph.log("planner")
+    first = scene[0]
+    assert answers[0]["answer"] == f"{article(first.color)} {first.color} {first.kind}"
+    assert answers[0]["source"] == "perception"
+    assert "obj_9" in answers[1]["error"] and "answer" not in answers[1]
+    assert answers[2]["error"]  # not a question the grammar knows
