@@ -105,18 +105,21 @@ class StepDecoder:
         return hidden[0, -1], cache  # (H,) state after the last fed position
 
     @torch.no_grad()
-    def decode(self, prompt_embeds: torch.Tensor, object_names: Sequence[str]) -> str:
+    def decode(self, prompt_embeds: torch.Tensor, object_names: Sequence[str],
+               cache=None) -> str:
         """The best-scoring valid step, greedy token by token.
 
         Args:
             prompt_embeds: (1, T, H) prompt embeddings (`PalmE.prompt_embeds`).
             object_names: the scene's objects, `obj_1 … obj_N`.
+            cache: KV cache of a prompt prefix that `prompt_embeds` continues (it is extended
+                in place: pass a copy to reuse the prefix).
 
         Returns:
             Plan text that parses with `parse_step(text, object_names)`.
         """
         node = self.trie(object_names)
-        hidden, cache = self._forward(prompt_embeds, None)
+        hidden, cache = self._forward(prompt_embeds, cache)
         pending: list[int] = []  # chosen tokens the LLM has not read yet
         while node.step is None:
             if node.branching():

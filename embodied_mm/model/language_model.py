@@ -7,6 +7,7 @@ it, so `StepDecoder` runs the same grammar-constrained decoding on both.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import torch
@@ -75,10 +76,21 @@ class TextLM(nn.Module, CausalLM):
             raise ValueError(f"the step terminator {terminator!r} must be one token, got {ids}")
         self.terminator = ids[0]
 
+        self._prefix: tuple[str, object] | None = None  # (text, its KV cache)
+
     @torch.no_grad()
-    def prompt_embeds(self, text: str) -> torch.Tensor:
-        """(1, T, H) embeddings of BOS + `text`."""
+    def prompt_embeds(self, text: str, bos: bool = True) -> torch.Tensor:
+        """(1, T, H) embeddings of (BOS +) `text`."""
         ids: Sequence[int] = self.tokenizer.encode(text, add_special_tokens=False)
-        if self.tokenizer.bos_token_id is not None:
+        if bos and self.tokenizer.bos_token_id is not None:
             ids = [self.tokenizer.bos_token_id, *ids]
         return self.embed_tokens(torch.tensor(ids))[None]
+
+    @torch.no_grad()
+    def prefix_cache(self, text: str):
+        """A copy of the KV cache of BOS + `text`, computed once per distinct prefix (the
+        few-shot examples do not change between decisions)."""
+        if self._prefix is None or self._prefix[0] != text:
+            _, cache = self.hidden_states(self.prompt_embeds(text), use_cache=True)
+            self._prefix = (text, cache)
+        return copy.deepcopy(self._prefix[1])

@@ -1,8 +1,8 @@
 """The `text_llm` baseline: the same frozen LLM, the scene written as text, a few-shot prompt.
 
 No training: the objects are described in words (colour, kind, table zone and position in
-cm, taken from the observation's object list), a fixed few-shot prompt shows the plan
-language, and the next step is decoded with the same grammar-constrained `StepDecoder` as
+cm, taken from the observation's object list), a fixed few-shot prompt (its KV cache
+computed once and reused) shows the plan language, and the next step is decoded with the same grammar-constrained `StepDecoder` as
 `palme`, so every output parses. It is the SayCan-like comparison row of the README's
 planner table: what the pre-trained LLM does with perfect object descriptions and no
 observation tokens.
@@ -56,10 +56,10 @@ def describe_object(obj: ObjectState) -> str:
 
 def text_prompt(objects: Sequence[ObjectState], instruction: str,
                 done: Sequence[SkillCall | str]) -> str:
-    """The few-shot prompt for one decision, ending in `Next:`."""
+    """This decision's part of the prompt, which follows `FEW_SHOT`; it ends in `Next:`."""
     scene = " ".join(describe_object(o) for o in objects)
     task = instruction.strip().rstrip(".")
-    return f"{FEW_SHOT}\n{scene}\nTask: {task}. Done: {format_plan(done)}. Next:"
+    return f"\n{scene}\nTask: {task}. Done: {format_plan(done)}. Next:"
 
 
 class TextLLMPlanner(Planner):
@@ -84,5 +84,6 @@ class TextLLMPlanner(Planner):
         return cls(cfg.llm or "gemma3-270m", cfg.device or "cpu")
 
     def next_step(self, obs: Observation, done: Sequence[SkillCall]) -> str:
-        prompt = text_prompt(obs.objects, self.instruction, done)
-        return self.decoder.decode(self.model.prompt_embeds(prompt), obs.object_names)
+        prompt = self.model.prompt_embeds(text_prompt(obs.objects, self.instruction, done),
+                                          bos=False)
+        return self.decoder.decode(prompt, obs.object_names, self.model.prefix_cache(FEW_SHOT))

@@ -7,7 +7,12 @@ import numpy as np
 from embodied_mm.config.schema import PlannerConfig
 from embodied_mm.plan_language import parse_step
 from embodied_mm.planner import build_planner
-from embodied_mm.planner.text_llm import TextLLMPlanner, describe_object, text_prompt
+from embodied_mm.planner.text_llm import (
+    FEW_SHOT,
+    TextLLMPlanner,
+    describe_object,
+    text_prompt,
+)
 from embodied_mm.types import ObjectState
 
 
@@ -23,6 +28,7 @@ def test_prompt_ends_with_this_decision(make_obs):
     prompt = text_prompt(obs.objects, "stack the blocks.", ["pick(obj_1)"])
     assert prompt.endswith("Task: stack the blocks. Done: pick(obj_1). Next:")
     assert all(describe_object(o) in prompt for o in obs.objects)
+    assert FEW_SHOT.endswith("Next: cannot()\n")  # the decision continues the examples
 
 
 def test_planner_decodes_only_valid_steps(make_obs):
@@ -32,3 +38,19 @@ def test_planner_decodes_only_valid_steps(make_obs):
     for seed in range(4):
         obs = make_obs(seed + 2, seed=seed)
         assert parse_step(planner.next_step(obs, []), obs.object_names)
+
+
+def test_reusing_the_few_shot_cache_changes_no_answer(make_obs):
+    import torch
+
+    planner = TextLLMPlanner("tiny")
+    model, decoder = planner.model, planner.decoder
+    for seed in range(3):
+        obs = make_obs(seed + 2, seed=seed)
+        suffix = model.prompt_embeds(text_prompt(obs.objects, "stack them", []), bos=False)
+        whole = torch.cat([model.prompt_embeds(FEW_SHOT), suffix], dim=1)
+        cached = decoder.decode(suffix, obs.object_names, model.prefix_cache(FEW_SHOT))
+        assert cached == decoder.decode(whole, obs.object_names)
+        after_prefix = model.hidden_states(suffix, cache=model.prefix_cache(FEW_SHOT))[0]
+        torch.testing.assert_close(after_prefix[0, -1], model.hidden_states(whole)[0][0, -1],
+                                   rtol=1e-4, atol=1e-4)
