@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("embodied_mm.eval.evaluate", "many episodes; writes eval_info.json and report.html"),
     "gen-data": ("embodied_mm.data.generate", "oracle rollouts → sharded planner dataset"),
     "train": ("embodied_mm.train", "train the PaLM-E planner's encoders (+ LoRA)"),
+    "bench": ("embodied_mm.bench", "planner / sim / ROS 2 / training benchmarks → JSON"),
 }
 # subcommands whose first argument is a quoted question
 QUESTION_COMMANDS: dict[str, tuple[str, str]] = {

@@ -177,6 +177,32 @@ class DemoConfig:
         _require(self.episodes >= 1, f"demo.episodes must be >= 1, got {self.episodes}")
 
 
+BENCHMARKS = ("planner", "sim", "ros", "train")
+
+
+@dataclass
+class BenchConfig:
+    """`embodied-mm bench`: which benchmarks, how many repetitions, where the JSON goes."""
+
+    which: list[str] = field(default_factory=lambda: list(BENCHMARKS))
+    repeats: int = 20  # timed repetitions per measurement (after `warmup`)
+    warmup: int = 3  # untimed repetitions first
+    objects: list[int] = field(default_factory=lambda: [3, 5, 7, 10])  # scene sizes
+    naive_repeats: int = 5  # repetitions of the slow naive planner path
+    episodes: int = 16  # oracle episodes per throughput measurement
+    train_steps: int = 3  # timed training steps per precision
+    out: str = "outputs/bench/bench.json"
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.which) - set(BENCHMARKS))
+        _require(not unknown and bool(self.which),
+                 f"bench.which must name some of {', '.join(BENCHMARKS)}; got {self.which}")
+        _require(self.repeats >= 1 and self.warmup >= 0 and self.naive_repeats >= 1,
+                 "bench.repeats and bench.naive_repeats must be >= 1, bench.warmup >= 0")
+        _require(all(n >= 2 for n in self.objects) and bool(self.objects),
+                 f"bench.objects must be scene sizes >= 2, got {self.objects}")
+
+
 @dataclass
 class Config:
     """The root config every `embodied-mm` command receives."""
@@ -189,6 +215,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)
     seed: int = 0
     instruction: str | None = None
     gui: bool = False

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -80,13 +81,15 @@ class StepDecoder:
     the text baseline's `TextLM`).
 
     Tries are built once per tuple of object names and reused. `forward_calls` counts LLM
-    forward passes (for tests and benchmarks).
+    forward passes and `last_timing` splits the last decision into the prompt's forward pass
+    (`prefill_s`) and the rest (`decode_s`), for tests and benchmarks.
     """
 
     def __init__(self, model: CausalLM) -> None:
         self.model = model
         self._tries: dict[tuple[str, ...], TrieNode] = {}
         self.forward_calls = 0
+        self.last_timing: dict[str, float] = {}
 
     def trie(self, object_names: Sequence[str]) -> TrieNode:
         """The (cached) trie of the valid steps in a scene with `object_names`."""
@@ -118,8 +121,10 @@ class StepDecoder:
         Returns:
             Plan text that parses with `parse_step(text, object_names)`.
         """
+        start = time.perf_counter()
         node = self.trie(object_names)
         hidden, cache = self._forward(prompt_embeds, cache)
+        prefilled = time.perf_counter()
         pending: list[int] = []  # chosen tokens the LLM has not read yet
         while node.step is None:
             if node.branching():
@@ -132,6 +137,8 @@ class StepDecoder:
                 token = next(iter(node.children))
             pending.append(token)
             node = node.children[token]
+        self.last_timing = {"prefill_s": prefilled - start,
+                            "decode_s": time.perf_counter() - prefilled}
         return node.step
 
 
@@ -157,3 +164,26 @@ def greedy_decode(model: CausalLM, prompt_embeds: torch.Tensor, max_new_tokens: 
         ids = torch.tensor([[token]], device=model.device)
         hidden, cache = model.hidden_states(model.embed_tokens(ids), cache=cache, use_cache=True)
     return model.tokenizer.decode(tokens).strip()
+
+
+@torch.no_grad()
+def reference_decode(decoder: StepDecoder, prompt_embeds: torch.Tensor,
+                     object_names: Sequence[str]) -> str:
+    """The same choice as `decoder.decode`, computed the slow, obvious way (a check that the
+    optimisations change speed, not answers): at every branching point the whole prompt plus
+    the tokens chosen so far is run again without a cache, the full vocabulary is scored, and
+    the best allowed token is taken."""
+    model = decoder.model
+    node, chosen = decoder.trie(object_names), []
+    while node.step is None:
+        if node.branching():
+            ids = torch.tensor(chosen, dtype=torch.long, device=model.device)
+            embeds = torch.cat([prompt_embeds, model.embed_tokens(ids)[None]], dim=1)
+            logits = model.token_logits(model.hidden_states(embeds)[0][0, -1])  # (V,)
+            allowed = node.choices.to(logits.device)
+            token = int(allowed[logits[allowed].argmax()])
+        else:
+            token = next(iter(node.children))
+        chosen.append(token)
+        node = node.children[token]
+    return node.step

@@ -2,10 +2,10 @@
 
 No training: the objects are described in words (colour, kind, table zone and position in
 cm, taken from the observation's object list), a fixed few-shot prompt (its KV cache
-computed once and reused) shows the plan language, and the next step is decoded with the same grammar-constrained `StepDecoder` as
-`palme`, so every output parses. It is the SayCan-like comparison row of the README's
-planner table: what the pre-trained LLM does with perfect object descriptions and no
-observation tokens.
+computed once and reused) shows the plan language, and the next step is decoded with the
+same grammar-constrained `StepDecoder` as `palme`, so every output parses. It is the
+SayCan-like comparison row of the README's planner table: what the pre-trained LLM does with
+perfect object descriptions and no observation tokens.
 
 Example:
     embodied-mm eval planner=text_llm task=all eval.episodes=20 eval.seed=1000

@@ -1,0 +1,158 @@
+"""Planner decision latency: the `palme` planner's optimised path against a naive one.
+
+One decision is observation in → parsed step out. Measured in one process, side by side:
+
+- `optimised`: `PalmePlanner.next_step` (encoders once, grammar-restricted LM head, forced
+  tokens in one forward pass, KV cache);
+- `naive`: the same sentence, then `model.generate` over the full vocabulary with no KV cache,
+  then `parse_step` (its text may not parse: counted);
+- the split of the optimised path into encoders (features + encoders + sentence), the
+  prompt's forward pass (prefill) and the constrained decoding after it;
+- the optimised latency as the scene grows (`bench.objects`);
+- agreement: on every benchmark observation the optimised decoder's step equals
+  `reference_decode`'s (full vocabulary, no cache, every branching point recomputed).
+
+It runs in a spawned process so that its peak RSS is the planner's own.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+from embodied_mm.bench.stats import measure, summarize_ms
+from embodied_mm.config.schema import Config
+from embodied_mm.types import Observation
+
+SCENE_TASK = "pick_place"  # scenes of the requested sizes are this family's plus distractors
+
+
+def observations(cfg: Config, sizes: list[int], images: bool) -> list[tuple[str, Observation]]:
+    """(instruction, first observation) of a sim scene with each number of objects."""
+    from embodied_mm.robots.base import RobotLimits
+    from sim.camera import CameraConfig
+    from sim.robot import SimRobot
+    from sim.tasks import TASKS
+    from sim.world import TabletopWorld
+
+    family = TASKS[SCENE_TASK]
+    base = len(family.sample(0).scene)
+    camera = CameraConfig(width=cfg.robot.camera.width, height=cfg.robot.camera.height)
+    out = []
+    with TabletopWorld(camera=camera) as world, SimRobot(world, RobotLimits()) as robot:
+        for n in sizes:
+            episode = family.sample(1000 + n, n_distractors=max(0, n - base))
+            world.reset(episode.scene)
+            out.append((episode.instruction, robot.get_observation(images=images)))
+    return out
+
+
+def _checkpoint(cfg: Config):
+    """The directory of `planner.checkpoint`, or None when there is no checkpoint there."""
+    from embodied_mm.model.palme import CheckpointError, read_checkpoint_config
+    from embodied_mm.planner.base import PlannerError
+    from embodied_mm.planner.palme import resolve_checkpoint
+
+    try:
+        path = resolve_checkpoint(cfg.planner.checkpoint)
+        read_checkpoint_config(path)
+    except (PlannerError, CheckpointError):
+        return None
+    return path
+
+
+def _load_model(cfg: Config):
+    """The checkpoint `planner.checkpoint` if there is one, else untrained encoders on the
+    configured LLM (latency does not depend on the trained weights); and which it was."""
+    from embodied_mm.model.palme import PalmE
+    from embodied_mm.train import model_config
+
+    path = _checkpoint(cfg)
+    if path is None:
+        return PalmE(model_config(cfg)), f"untrained encoders on {cfg.model.llm}"
+    return PalmE.from_checkpoint(path), str(path)
+
+
+def _naive_step(model, embeds, names: list[str]) -> str | None:
+    """Full-vocabulary `generate` without a KV cache, then parse; None if it does not parse."""
+    import torch
+
+    from embodied_mm.plan_language import PlanError, parse_step
+
+    ones = torch.ones(embeds.shape[:2], dtype=torch.long)
+    out = model.llm.generate(inputs_embeds=embeds, attention_mask=ones, max_new_tokens=12,
+                             do_sample=False, use_cache=False, eos_token_id=model.terminator,
+                             pad_token_id=model.terminator)
+    text = model.tokenizer.decode(out[0], skip_special_tokens=True).strip()
+    try:
+        return str(parse_step(text, names))
+    except PlanError:
+        return None
+
+
+def _run(cfg: Config, scenes: list[tuple[str, Observation]]) -> dict:
+    import torch
+
+    from embodied_mm.model.decoding import reference_decode
+    from embodied_mm.model.features import extract
+    from embodied_mm.planner.palme import PalmePlanner
+
+    torch.set_num_threads(cfg.train.num_threads)
+    b = cfg.bench
+    started = time.perf_counter()
+    model, source = _load_model(cfg)
+    load_s = time.perf_counter() - started
+    planner = PalmePlanner(model)
+    by_size, split, agree, naive_rows = {}, {"encoders": [], "prefill": [], "decode": []}, [], []
+    for instruction, obs in scenes:
+        planner.reset(instruction)
+        by_size[len(obs.objects)] = measure(lambda o=obs: planner.next_step(o, []), b.repeats,
+                                            b.warmup)
+        for _ in range(b.repeats):
+            start = time.perf_counter()
+            scene = extract(obs, images=planner.needs_images, image_size=model.config.image_size)
+            embeds = model.prompt_embeds(scene, instruction, [])
+            split["encoders"].append(time.perf_counter() - start)
+            step = planner.decoder.decode(embeds, obs.object_names)
+            split["prefill"].append(planner.decoder.last_timing["prefill_s"])
+            split["decode"].append(planner.decoder.last_timing["decode_s"])
+        agree.append(step == reference_decode(planner.decoder, embeds, obs.object_names))
+    instruction, obs = scenes[0]
+    planner.reset(instruction)
+    optimised = measure(lambda: planner.next_step(obs, []), b.repeats, b.warmup)
+    naive_times = []
+    for _ in range(b.naive_repeats):
+        start = time.perf_counter()
+        scene = extract(obs, images=planner.needs_images, image_size=model.config.image_size)
+        embeds = model.prompt_embeds(scene, instruction, [])
+        naive_rows.append(_naive_step(model, embeds, obs.object_names))
+        naive_times.append(time.perf_counter() - start)
+    naive = summarize_ms(naive_times)
+    sizes = sorted(by_size)
+    return {
+        "model": source, "model_load_s": round(load_s, 2),
+        "decision": {"optimised": optimised, "naive": naive,
+                     "speedup": round(naive["median_ms"] / optimised["median_ms"], 1),
+                     "objects": len(obs.objects),
+                     "naive_parsed": sum(r is not None for r in naive_rows) / len(naive_rows)},
+        "split": {part: summarize_ms(times) for part, times in split.items()},
+        "by_objects": {str(n): by_size[n] for n in sizes},
+        "largest_vs_smallest": round(by_size[sizes[-1]]["median_ms"]
+                                     / by_size[sizes[0]]["median_ms"], 2),
+        "same_steps_as_reference": f"{sum(agree)}/{len(agree)}",
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def bench_planner(cfg: Config) -> dict:
+    """The planner benchmarks (see the module doc), measured in a fresh spawned process."""
+    from embodied_mm.model.palme import read_checkpoint_config
+    from embodied_mm.train import model_config
+
+    path = _checkpoint(cfg)
+    images = (model_config(cfg) if path is None else read_checkpoint_config(path)).needs_images
+    scenes = observations(cfg, sorted(set(cfg.bench.objects)), images)
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(_run, cfg, scenes).result()

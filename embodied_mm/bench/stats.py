@@ -1,0 +1,33 @@
+"""Timing statistics for benchmarks: warm-up excluded, median and p90 in milliseconds.
+
+Example:
+    >>> timing = measure(lambda: sum(range(1000)), repeats=5, warmup=1)
+    >>> sorted(timing) == ["median_ms", "n", "p90_ms"]
+    True
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+
+def summarize_ms(seconds: Sequence[float]) -> dict:
+    """{median_ms, p90_ms, n} of durations given in seconds."""
+    ms = np.asarray(seconds, dtype=float) * 1e3
+    return {"median_ms": round(float(np.median(ms)), 2),
+            "p90_ms": round(float(np.percentile(ms, 90)), 2), "n": len(ms)}
+
+
+def measure(fn: Callable[[], object], repeats: int, warmup: int = 0) -> dict:
+    """Runs `fn` `warmup` times untimed, then `repeats` times timed; `summarize_ms` of those."""
+    for _ in range(warmup):
+        fn()
+    durations = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        durations.append(time.perf_counter() - start)
+    return summarize_ms(durations)

@@ -1,0 +1,39 @@
+"""`embodied-mm bench`: the planner benchmark end to end on the tiny LLM, config errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from embodied_mm.bench import run_bench, summary_lines
+from embodied_mm.config import load_config
+from embodied_mm.config.schema import ConfigError
+
+
+@pytest.mark.sim
+def test_planner_bench_writes_json_and_agrees_with_the_reference(tmp_path):
+    out = tmp_path / "bench.json"
+    cfg = load_config(["model.llm=tiny", "planner=palme", f"planner.checkpoint={tmp_path}",
+                       "bench.which=[planner]", "bench.repeats=2", "bench.warmup=1",
+                       "bench.naive_repeats=1", "bench.objects=[3,6]", f"bench.out={out}"])
+    lines: list[str] = []
+    results = run_bench(cfg, echo=lines.append)
+    saved = json.loads(out.read_text())
+    planner = saved["planner"]
+    assert planner["same_steps_as_reference"] == "2/2"
+    assert set(planner["by_objects"]) == {"3", "6"}
+    assert planner["decision"]["optimised"]["n"] == 2
+    assert planner["model"].startswith("untrained")  # no checkpoint in tmp_path
+    assert planner["peak_rss_mb"] > 0 and saved["machine"]["cores"] >= 1
+    assert results["planner"] == planner
+    assert any("speed-up over naive" in line for line in lines)
+    assert summary_lines(saved)[0] == "| benchmark | result |"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("bench.which=[gpu]", "bench.which"), ("bench.repeats=0", "bench.repeats"),
+    ("bench.objects=[1]", "bench.objects")])
+def test_bad_bench_config_is_named(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config([override])
