@@ -39,6 +39,7 @@ def test_run_prints_instruction_steps_outcomes_and_is_reproducible():
     (["run", "task=nope"], "unknown task 'nope'; choose one of: all, infeasible"),
     (["run", "nope=1"], "unknown config key 'nope'"),
     (["run", "task=stack", "instruction="], "instruction is empty"),
+    (["run", "task=stack", "instruction=" + "stack " * 2000], "12,000 characters long"),
     (["eval", "eval.suite=/no/such/file.yaml"], "no such file"),
 ])
 def test_config_errors_are_one_line_without_traceback(args, message):

@@ -14,6 +14,9 @@ from embodied_mm.config.schema import PlannerConfig
 from embodied_mm.types import Observation, SkillCall
 
 
+MAX_INSTRUCTION_CHARS = 1000  # longer text is refused: prompts stay bounded
+
+
 class PlannerError(RuntimeError):
     """A planner cannot plan for this instruction or setting (e.g. the oracle without a task)."""
 
@@ -39,6 +42,9 @@ class Planner(abc.ABC):
         """
         if not instruction.strip():
             raise PlannerError("the instruction is empty")
+        if len(instruction) > MAX_INSTRUCTION_CHARS:
+            raise PlannerError(f"the instruction is {len(instruction):,} characters long; the "
+                               f"limit is {MAX_INSTRUCTION_CHARS:,}")
         self.instruction = instruction
 
     @abc.abstractmethod
