@@ -13,7 +13,6 @@ from typing import Any
 from embodied_mm.config.schema import PlannerConfig
 from embodied_mm.types import Observation, SkillCall
 
-
 MAX_INSTRUCTION_CHARS = 1000  # longer text is refused: prompts stay bounded
 
 

@@ -21,29 +21,38 @@ from embodied_mm.planner.base import Planner
 from embodied_mm.table import TABLE
 from embodied_mm.types import ObjectState, Observation, SkillCall
 
-# Worked examples in the prompt's own format; each answer ends with the step terminator.
-FEW_SHOT = """\
-Plan one robot step at a time. Steps: pick(obj), place(obj), place_at(zone), push(obj, \
-direction), done(), cannot(). Zones: left, right, front, back, center, front_left, \
-front_right, back_left, back_right. Directions: left, right, forward, backward.
+INTRO = ("Plan one robot step at a time. Steps: pick(obj), place(obj), place_at(zone), "
+         "push(obj, direction), done(), cannot(). Zones: left, right, front, back, center, "
+         "front_left, front_right, back_left, back_right. Directions: left, right, forward, "
+         "backward. Answer cannot() when the task names an object that is not on the table "
+         "or asks to lift or push a bowl.\n")
+_A = ("obj_1 is a red block at the left of the table (x 0 cm, y 20 cm). obj_2 is a blue bowl at "
+      "the center of the table (x 0 cm, y 0 cm). obj_3 is a green block at the front_right of "
+      "the table (x -15 cm, y -20 cm).")
+_B = ("obj_1 is a yellow bowl at the back_right of the table (x 15 cm, y -20 cm). obj_2 is a "
+      "white block at the front of the table (x -15 cm, y 0 cm). obj_3 is a pink block at the "
+      "back_left of the table (x 15 cm, y 20 cm).")
+# Worked decisions (scene, task, steps done, next step), written exactly as a decision is.
+EXAMPLES: tuple[tuple[str, str, str, str], ...] = (
+    (_A, "put the red block in the blue bowl", "nothing", "pick(obj_1)"),
+    (_B, "stack the white block on the pink block", "nothing", "pick(obj_2)"),
+    (_A, "put the red block in the blue bowl", "pick(obj_1)", "place(obj_2)"),
+    (_B, "push the pink block to the right side of the table", "nothing", "push(obj_3, right)"),
+    (_A, "put the green block in the blue bowl", "pick(obj_3); place(obj_2)", "done()"),
+    (_B, "put the orange block in the yellow bowl", "nothing", "cannot()"),
+    (_B, "move the white block to the back_left of the table", "pick(obj_2)",
+     "place_at(back_left)"),
+    (_B, "stack the pink block on the white block", "pick(obj_3); place(obj_2)", "done()"),
+)
 
-obj_1 is a red block at the left of the table (x 10 cm, y 20 cm). obj_2 is a blue bowl at the \
-center of the table (x 0 cm, y 0 cm).
-Task: put the red block in the blue bowl. Done: nothing. Next: pick(obj_1)
-Task: put the red block in the blue bowl. Done: pick(obj_1). Next: place(obj_2)
-Task: put the red block in the blue bowl. Done: pick(obj_1); place(obj_2). Next: done()
 
-obj_1 is a green bowl at the back_right of the table (x 15 cm, y -20 cm). obj_2 is a yellow \
-block at the front of the table (x -15 cm, y 0 cm). obj_3 is a white block at the center of \
-the table (x 0 cm, y 5 cm).
-Task: stack the yellow block on the white block. Done: nothing. Next: pick(obj_2)
-Task: stack the yellow block on the white block. Done: pick(obj_2). Next: place(obj_3)
-Task: move the white block to the back_left of the table. Done: pick(obj_3). Next: \
-place_at(back_left)
-Task: push the yellow block to the right side of the table. Done: nothing. Next: \
-push(obj_2, right)
-Task: put the purple block in the green bowl. Done: nothing. Next: cannot()
-"""
+def _decision(scene: str, task: str, done: str) -> str:
+    return f"\n{scene}\nTask: {task}. Done: {done}. Next:"
+
+
+# The fixed part of every prompt; each example ends with the step terminator (a newline).
+FEW_SHOT = INTRO + "".join(_decision(scene, task, done) + f" {step}\n"
+                           for scene, task, done, step in EXAMPLES)
 
 
 def describe_object(obj: ObjectState) -> str:
@@ -58,8 +67,7 @@ def text_prompt(objects: Sequence[ObjectState], instruction: str,
                 done: Sequence[SkillCall | str]) -> str:
     """This decision's part of the prompt, which follows `FEW_SHOT`; it ends in `Next:`."""
     scene = " ".join(describe_object(o) for o in objects)
-    task = instruction.strip().rstrip(".")
-    return f"\n{scene}\nTask: {task}. Done: {format_plan(done)}. Next:"
+    return _decision(scene, instruction.strip().rstrip("."), format_plan(done))
 
 
 class TextLLMPlanner(Planner):
