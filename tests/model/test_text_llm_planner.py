@@ -28,7 +28,7 @@ def test_prompt_ends_with_this_decision(make_obs):
     prompt = text_prompt(obs.objects, "stack the blocks.", ["pick(obj_1)"])
     assert prompt.endswith("Task: stack the blocks. Done: pick(obj_1). Next:")
     assert all(describe_object(o) in prompt for o in obs.objects)
-    assert FEW_SHOT.endswith("Next: cannot()\n")  # the decision continues the examples
+    assert FEW_SHOT.endswith("Next: done()\n")  # the decision continues the examples
 
 
 def test_planner_decodes_only_valid_steps(make_obs):
