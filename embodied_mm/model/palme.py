@@ -395,7 +395,12 @@ class PalmE(nn.Module, CausalLM):
             raise CheckpointError(f"checkpoint {path} was trained with another config: "
                                   + "; ".join(differs))
         self._check_llm(json.loads((Path(path) / CONFIG_FILE).read_text())["llm"], path)
-        state, expected = load_file(str(Path(path) / WEIGHTS_FILE)), self.trained_state()
+        try:
+            state = load_file(str(Path(path) / WEIGHTS_FILE))
+        except Exception as err:  # safetensors raises its own error type for a bad file
+            raise CheckpointError(f"{Path(path) / WEIGHTS_FILE} cannot be read ({err}); the "
+                                  "checkpoint is corrupted") from err
+        expected = self.trained_state()
         wrong = sorted(set(state) ^ set(expected)) + sorted(
             k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
         if wrong:
@@ -428,10 +433,15 @@ def read_checkpoint_config(path: str | Path) -> PalmEConfig:
     if not (path / CONFIG_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
         raise CheckpointError(f"no PaLM-E checkpoint at {path} (expected {CONFIG_FILE} and "
                               f"{WEIGHTS_FILE}); train one with `embodied-mm train`")
-    meta = json.loads((path / CONFIG_FILE).read_text())
-    if meta.get("format") != CHECKPOINT_FORMAT:
+    try:
+        meta = json.loads((path / CONFIG_FILE).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path / CONFIG_FILE} is not valid JSON ({err}); the checkpoint "
+                              "is corrupted") from err
+    found = meta.get("format") if isinstance(meta, dict) else None
+    if found != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path / CONFIG_FILE} is not a {CHECKPOINT_FORMAT} checkpoint "
-                              f"(format {meta.get('format')!r})")
+                              f"(format {found!r})")
     try:
         return PalmEConfig(**meta["config"])
     except (TypeError, ValueError) as err:

@@ -221,6 +221,21 @@ def test_mismatched_checkpoints_are_refused(make_model, tiny_llm, tmp_path):
         model.load(tmp_path)
 
 
+def test_corrupted_checkpoints_are_a_clear_error(make_model, tmp_path):
+    model = make_model(inputs=("state", "robot"))
+    model.save(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])  # truncated, as by a full disk
+    with pytest.raises(CheckpointError, match="model.safetensors cannot be read.*corrupted"):
+        model.load(tmp_path)
+    (tmp_path / "config.json").write_text('{"format": "embodied_mm.palme/1", "con')
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        model.load(tmp_path)
+    (tmp_path / "config.json").write_text("[1, 2]")
+    with pytest.raises(CheckpointError, match="is not a embodied_mm.palme/1 checkpoint"):
+        model.load(tmp_path)
+
+
 def overfit(model, batch, steps, lr=1e-2):
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
     losses = []
