@@ -112,7 +112,8 @@ def train(cfg: Config, progress: bool = True,
     torch.set_num_threads(t.num_threads)
     out = Path(t.out_dir)
     with distributed() as dist:
-        train_set, val_set = data if data is not None else load_splits(t.data_dir)
+        train_set, val_set = data if data is not None else load_splits(t.data_dir,
+                                                                        *t.extra_data_dirs)
         heldout = heldout_samples(val_set, t.eval_samples)
         try:
             model = PalmE(model_cfg).to(dist.device)
@@ -135,7 +136,7 @@ def train(cfg: Config, progress: bool = True,
     run = TrainingRun(_command(), len(train_set), len(heldout), sum(p.numel() for p in
                       trainer.params), dist.world_size, trainer.elapsed_s,
                       trainer.samples / max(trainer.step_s, 1e-9), rows,
-                      read_index(t.data_dir) if data is None else None)
+                      _indexes(t) if data is None else [])
     write_card(final, cfg, run)
     if t.final_eval_episodes > 0:
         run.eval_info = final_eval(cfg, final, progress)
@@ -186,6 +187,12 @@ def _fit(trainer: Trainer, train_set: Dataset, heldout: list, rows: list[dict],
             break
         tick = time.perf_counter()
     bar.close()
+
+
+def _indexes(t) -> list[dict]:
+    """The index.json of every dataset the run trained on (those that have one)."""
+    found = (read_index(d) for d in [t.data_dir, *t.extra_data_dirs])
+    return [index for index in found if index is not None]
 
 
 def _metrics_row(trainer: Trainer, held: HeldOut, window: list) -> dict:

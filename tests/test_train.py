@@ -195,6 +195,21 @@ def test_trains_from_a_gen_data_directory(tmp_path):
     assert "| train | 16 | 16 | 4 |" in card and "train samples: 20" in card
 
 
+def test_trains_on_several_datasets_together(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    write_dataset(first)
+    write_dataset(second)
+    cfg = config(tmp_path / "out", f"train.data_dir={first}", f"train.extra_data_dirs=[{second}]",
+                 "model.inputs=[objects,robot]", "model.image_size=32", "train.steps=2",
+                 "train.eval_every=2", "train.batch_size=4")
+    final = train(cfg, progress=False)
+    assert read_metrics(tmp_path / "out")[-1]["n_eval"] == 12  # both val splits
+    card = (final / "model_card.md").read_text()
+    assert "train samples: 40" in card and card.count("| train | 16 | 16 | 4 |") == 2
+
+
 def test_resume_refuses_a_checkpoint_of_another_model(trained):
     out, _ = trained
     cfg = config(out, "model.encoder_width=16")

@@ -126,6 +126,7 @@ class DataConfig:
     image_size: int = 96
     shard_size: int = 1000  # samples per shard file
     workers: int = 1
+    tasks: list[str] = field(default_factory=list)  # task families to run; empty = all
 
     def __post_init__(self) -> None:
         _require(self.episodes_per_task >= 1,
@@ -141,6 +142,7 @@ class TrainConfig:
     """`embodied-mm train`: encoders (+ LoRA) on a generated dataset, frozen LLM."""
 
     data_dir: str = "outputs/data"
+    extra_data_dirs: list[str] = field(default_factory=list)  # more datasets, trained on too
     out_dir: str = "outputs/train"
     steps: int = 3000
     batch_size: int = 8

@@ -3,16 +3,16 @@
 Example:
     embodied-mm gen-data data.out_dir=outputs/data data.episodes_per_task=300 data.workers=2
 
-Every task family runs `data.episodes_per_task` train episodes (seeds `data.seed + i`) with
-instruction templates other than the held-out ones (`data.holdout_templates`), and
-`data.val_episodes_per_task` validation episodes (seeds `VAL_SEED + i`) with only the held-out
-templates. Each episode draws 0..`data.max_distractors` distractors and its template from its
-own seed. The oracle plans closed loop; each of its decisions becomes one `plan` sample (scene
-features, instruction, steps done, next step) plus `data.vqa_per_step` `vqa` samples about the
-same observation. Episodes the oracle fails are dropped and counted. Output: shards
-(`embodied_mm/data/shards.py`), `index.json` and a dataset card `README.md`. With
-`data.workers > 1` episodes run in spawned processes; the result is identical to one worker's
-because an episode depends only on its family and seed.
+Every task family (or those in `data.tasks`) runs `data.episodes_per_task` train episodes
+(seeds `data.seed + i`) with instruction templates other than the held-out ones
+(`data.holdout_templates`), and `data.val_episodes_per_task` validation episodes (seeds
+`VAL_SEED + i`) with only the held-out templates. Each episode draws 0..`data.max_distractors`
+distractors and its template from its own seed. The oracle plans closed loop; each of its
+decisions becomes one `plan` sample (scene features, instruction, steps done, next step) plus
+`data.vqa_per_step` `vqa` samples about the same observation. Episodes the oracle fails are
+dropped and counted. Output: shards (`embodied_mm/data/shards.py`), `index.json` and a dataset
+card `README.md`. With `data.workers > 1` episodes run in spawned processes; the result is
+identical to one worker's because an episode depends only on its family and seed.
 """
 
 from __future__ import annotations
@@ -59,10 +59,16 @@ def episode_specs(data: DataConfig) -> list[tuple[str, EpisodeSpec]]:
     if data.seed + data.episodes_per_task > VAL_SEED or data.seed < 0:
         raise ConfigError(f"train seeds data.seed.. must stay in 0..{VAL_SEED - 1} (validation "
                           f"uses {VAL_SEED}+), got {data.seed}+{data.episodes_per_task}")
+    unknown = sorted(set(data.tasks) - set(TASKS))
+    if unknown:
+        raise ConfigError(f"data.tasks: unknown task families {unknown}; choose from "
+                          f"{', '.join(TASKS)}")
+    families = {name: task for name, task in TASKS.items()
+                if not data.tasks or name in data.tasks}
     specs = []
     for split, first, count in (("train", data.seed, data.episodes_per_task),
                                 ("val", VAL_SEED, data.val_episodes_per_task)):
-        for name, task in TASKS.items():
+        for name, task in families.items():
             held = holdout_ids(len(task.templates), data.holdout_templates)
             allowed = held if split == "val" else [
                 i for i in range(len(task.templates)) if i not in held]

@@ -33,7 +33,7 @@ class TrainingRun:
     train_s: float  # training wall time, over resumed runs too
     samples_per_s: float
     metrics: Sequence[dict[str, Any]]  # the metrics.jsonl rows
-    index: dict[str, Any] | None = None  # the dataset's index.json
+    indexes: Sequence[dict[str, Any]] = ()  # index.json of each dataset trained on
     eval_info: dict[str, Any] | None = None  # the closed-loop eval_info.json
 
 
@@ -81,10 +81,10 @@ def render(cfg: Config, run: TrainingRun) -> str:
                                "one free vector per object"),
         f"- trained parameters: {run.trained_parameters:,} (the LLM's weights are not stored)",
         "", "## Data", "",
-        f"- dataset: `{t.data_dir}`",
+        f"- dataset: `{t.data_dir}`" + "".join(f" + `{d}`" for d in t.extra_data_dirs),
         f"- train samples: {run.train_samples:,}; held-out plan-step samples (val split, "
         f"held-out instruction templates): {run.val_samples:,}",
-        *(index_lines(run.index) if run.index else []),
+        *(line for index in run.indexes for line in ["", *index_lines(index)]),
         "", "## Training", "",
         f"- command: `{run.command}`",
         f"- {t.steps} steps × batch {t.batch_size} × {run.world_size} process(es); AdamW "

@@ -22,20 +22,28 @@ from embodied_mm.model.palme import Sample, collate_samples
 INDEX_FILE = "index.json"
 
 
-def load_splits(data_dir: str | Path) -> tuple[Dataset, Dataset]:
-    """(train split with plan steps and VQA, held-out-template val split of plan steps).
+def load_splits(data_dir: str | Path, *extra_dirs: str | Path) -> tuple[Dataset, Dataset]:
+    """(train split with plan steps and VQA, held-out-template val split of plan steps), of
+    `data_dir` and any `extra_dirs` together.
 
     Raises:
-        FileNotFoundError: no generated dataset in `data_dir`.
+        FileNotFoundError: no generated dataset in one of the directories.
     """
-    if not (Path(data_dir) / INDEX_FILE).is_file():
-        raise FileNotFoundError(f"train.data_dir: no dataset at {data_dir} (no {INDEX_FILE}); "
-                                f"generate one with `embodied-mm gen-data data.out_dir="
-                                f"{data_dir}`")
+    from torch.utils.data import ConcatDataset
+
     from embodied_mm.data.dataset import PlanDataset
 
-    return (PlanDataset(data_dir, split="train"),
-            PlanDataset(data_dir, split="val", kinds=("plan",)))
+    dirs = [data_dir, *extra_dirs]
+    for directory in dirs:
+        if not (Path(directory) / INDEX_FILE).is_file():
+            raise FileNotFoundError(
+                f"train.data_dir: no dataset at {directory} (no {INDEX_FILE}); generate one "
+                f"with `embodied-mm gen-data data.out_dir={directory}`")
+    train = [PlanDataset(d, split="train") for d in dirs]
+    val = [PlanDataset(d, split="val", kinds=("plan",)) for d in dirs]
+    if len(dirs) == 1:
+        return train[0], val[0]
+    return ConcatDataset(train), ConcatDataset(val)
 
 
 def read_index(data_dir: str | Path) -> dict | None:

@@ -18,6 +18,7 @@ class Infeasible(Task):
         "put the {block} in the {absent_bowl}",  # no such bowl
         "put the {bowl} on top of the {block}",  # bowls are fixtures, they cannot be lifted
         "push the {bowl} to the {side} side of the table",  # nor pushed
+        "slide the {bowl} over to the {side}",  # a paraphrase of the last: the held-out one
     )
     max_steps = 3
 

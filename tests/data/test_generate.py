@@ -55,6 +55,13 @@ def test_episode_specs_depend_only_on_family_and_seed():
     assert {spec.seed for split, spec in large if split == "val"} == {100_000}
 
 
+def test_data_tasks_selects_families():
+    specs = episode_specs(load_config([*ARGS, "data.tasks=[infeasible,stack]"]).data)
+    assert {spec.task for _, spec in specs} == {"infeasible", "stack"}
+    with pytest.raises(ConfigError, match="data.tasks: unknown task families \\['fly'\\]"):
+        episode_specs(load_config([*ARGS, "data.tasks=[fly]"]).data)
+
+
 @pytest.mark.sim
 def test_shards_index_and_card_agree(data_dir):
     index = json.loads((data_dir / "index.json").read_text())
