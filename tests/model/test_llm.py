@@ -49,3 +49,13 @@ def test_interrupted_conversion_leaves_no_cache(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         llm._convert_gemma(package, target)
     assert list((tmp_path / "llm").iterdir()) == []  # no target, no temp leftovers
+
+
+@pytest.mark.slow
+def test_random_gemma_has_gemmas_shape_not_its_weights():
+    real, tokenizer = load_llm("gemma3-270m")
+    random, random_tokenizer = load_llm("gemma3-270m-random")
+    assert random.config.to_dict() == real.config.to_dict()
+    assert random_tokenizer.encode("pick(obj_2)") == tokenizer.encode("pick(obj_2)")
+    a, b = real.get_input_embeddings().weight, random.get_input_embeddings().weight
+    assert a.shape == b.shape and not torch.allclose(a[:100], b[:100])
