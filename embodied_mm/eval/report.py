@@ -73,6 +73,39 @@ def _rate(successes: list[bool]) -> dict[str, Any]:
     return {"success_rate": sum(successes) / len(successes), "n_episodes": len(successes)}
 
 
+def cannot_rate(eval_info: dict[str, Any]) -> float | None:
+    """Fraction of feasible episodes (every family but `infeasible`) whose last step was
+    `cannot()`: a planner that gives up on doable tasks; None without such episodes."""
+    feasible = [row for row in eval_info["per_episode"] if row["task"] != "infeasible"]
+    if not feasible:
+        return None
+    return sum(bool(row["steps"]) and row["steps"][-1] == "cannot()"
+               for row in feasible) / len(feasible)
+
+
+def markdown_comparison(columns: dict[str, dict[str, Any]]) -> list[str]:
+    """A markdown table of success rates per task family, one column per evaluation
+    (label → eval_info), with the overall rate and the feasible-ending-in-`cannot()` rate."""
+    tasks = sorted({task for info in columns.values() for task in info["per_task"]})
+
+    def cell(info: dict[str, Any], task: str) -> str:
+        row = info["per_task"].get(task)
+        return "–" if row is None else f"{row['success_rate']:.2f}"
+
+    def rate(value: float | None) -> str:
+        return "–" if value is None else f"{value:.2f}"
+
+    return [f"| task family | {' | '.join(columns)} |",
+            "|---|" + "---:|" * len(columns),
+            *(f"| {task} | {' | '.join(cell(i, task) for i in columns.values())} |"
+              for task in tasks),
+            "| **overall** | " + " | ".join(
+                f"**{i['overall']['success_rate']:.2f}** ({i['overall']['n_episodes']})"
+                for i in columns.values()) + " |",
+            "| feasible episodes ending in `cannot()` | "
+            + " | ".join(rate(cannot_rate(i)) for i in columns.values()) + " |"]
+
+
 def write_report(eval_info: dict[str, Any], out_dir: str | Path) -> Path:
     """Writes `out_dir/report.html` and `out_dir/success_rate.png`; returns the HTML path.
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from embodied_mm.config.schema import Config
+from embodied_mm.eval.report import markdown_comparison
 
 CARD_FILE = "model_card.md"
 
@@ -103,11 +104,7 @@ def render(cfg: Config, run: TrainingRun) -> str:
         out += ["", "## Closed-loop evaluation (sim)", "",
                 f"Planner `palme` on every task family, seeds from 1000; "
                 f"{run.eval_info['overall']['n_episodes']} episodes.", "",
-                "| task | success rate | episodes |", "|---|---:|---:|",
-                *(f"| {task} | {row['success_rate']:.2f} | {row['n_episodes']} |"
-                  for task, row in run.eval_info["per_task"].items()),
-                f"| **overall** | **{run.eval_info['overall']['success_rate']:.2f}** | "
-                f"{run.eval_info['overall']['n_episodes']} |"]
+                *markdown_comparison({"success rate": run.eval_info})]
     return "\n".join(out) + "\n"
 
 

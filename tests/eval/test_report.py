@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.image
 import pytest
 
-from embodied_mm.eval.report import summarize, write_report
+from embodied_mm.eval.report import cannot_rate, markdown_comparison, summarize, write_report
 
 MALICIOUS = "<script>alert(1)</script> put the red block in the bowl"
 
@@ -67,3 +67,17 @@ def test_plot_is_a_valid_png(rows, tmp_path):
     image = matplotlib.image.imread(tmp_path / "success_rate.png")
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
     assert image.std() > 0  # not a blank canvas
+
+
+def test_comparison_table_and_gave_up_rate(rows):
+    gave_up = dict(_row("stack", 3, False), steps=["cannot()"])
+    refused = dict(_row("infeasible", 0, True), steps=["cannot()"])
+    a = summarize(rows, "palme", None, 1.0)
+    b = summarize([*rows, gave_up, refused], "palme", None, 1.0)
+    assert cannot_rate(a) == 0.0 and cannot_rate(b) == 1 / 6  # infeasible is not counted
+    lines = markdown_comparison({"main": a, "more": b})
+    assert lines[0] == "| task family | main | more |"
+    assert "| infeasible | – | 1.00 |" in lines
+    assert "| stack | 0.67 | 0.50 |" in lines
+    assert lines[-2] == "| **overall** | **0.80** (5) | **0.71** (7) |"
+    assert lines[-1] == "| feasible episodes ending in `cannot()` | 0.00 | 0.17 |"
