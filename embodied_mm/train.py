@@ -112,8 +112,8 @@ def train(cfg: Config, progress: bool = True,
     torch.set_num_threads(t.num_threads)
     out = Path(t.out_dir)
     with distributed() as dist:
-        train_set, val_set = data if data is not None else load_splits(t.data_dir,
-                                                                        *t.extra_data_dirs)
+        train_set, val_set = data if data is not None else load_splits(
+            t.data_dir, *t.extra_data_dirs, kinds=t.kinds)
         heldout = heldout_samples(val_set, t.eval_samples)
         try:
             model = PalmE(model_cfg).to(dist.device)

@@ -143,6 +143,7 @@ class TrainConfig:
 
     data_dir: str = "outputs/data"
     extra_data_dirs: list[str] = field(default_factory=list)  # more datasets, trained on too
+    kinds: list[str] = field(default_factory=lambda: ["plan", "vqa"])  # sample kinds to train on
     out_dir: str = "outputs/train"
     steps: int = 3000
     batch_size: int = 8

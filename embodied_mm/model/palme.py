@@ -2,17 +2,19 @@
 
 The multimodal sentence (DESIGN.md) for a scene with two objects and every input:
 
-    obj_1 is <obj>. obj_2 is <obj>. Scene: <img>. Robot: <robot>.
+    A <obj> is obj_1. A <obj> is obj_2. Scene: <img>. Robot: <robot>.
     Task: put the red block in the blue bowl. Done: pick(obj_1). Next: place(obj_2)<eos>
 
 Text goes through the LLM's own embedding table; each placeholder is replaced by encoder
 output vectors (`<img>` by `image_tokens` of them, `<obj>` by 3 with word-anchored object
-tokens: colour, kind, free; see `encoders.ObjectTokens`) in `inputs_embeds`. Objects are
-introduced by the very names the plan uses, so referring to one is copying its name. Parts
-whose input is not selected are left out (no `Scene:` without `image`, no `obj_k is` without
-`state` or `objects`). The loss covers the target step and its terminator (the tokenizer's
-EOS), plus, with word-anchored object tokens, `describe_weight` × the cross-entropy of the
-predicted colour and kind of every object (labels from the scene's state rows).
+tokens: colour, kind, free; see `encoders.ObjectTokens`) in `inputs_embeds`. Each object is
+described first and then named with the very name the plan uses (`A <obj> is obj_3.`, as
+text would say `a red block is obj_3`), so the name token has read the description and
+referring to the object is copying that name. Parts whose input is not selected are left out
+(no `Scene:` without `image`, no object clauses without `state` or `objects`). The loss
+covers the target step and its terminator (the tokenizer's EOS), plus, with word-anchored
+object tokens, `describe_weight` × the cross-entropy of the predicted colour and kind of
+every object (labels from the scene's state rows).
 
 Embedding scale: Gemma multiplies token embeddings by sqrt(hidden) *inside* its embedding
 module (`Gemma3TextScaledWordEmbedding`), so the scaling does NOT apply to `inputs_embeds`
@@ -62,7 +64,7 @@ SLOT_IDS = {enc.OBJ: -1, enc.IMG: -2, enc.ROBOT: -3}
 _PLACEHOLDER = re.compile(r"<(obj|img|robot)>")
 IGNORE = -100  # label of positions without loss (cross_entropy's ignore_index)
 # Text whose tokens set the scale of injected vectors: ordinary words of our prompts.
-REFERENCE_TEXT = ("obj_1 is a red block. Scene: the table. Robot: the arm. Task: put the "
+REFERENCE_TEXT = ("A red block is obj_1. Scene: the table. Robot: the arm. Task: put the "
                   "blue block in the green bowl. Done: pick(obj_1); place(obj_2). Next:")
 
 
@@ -204,7 +206,7 @@ class PalmE(nn.Module, CausalLM):
         """The prompt as text with `<obj>`, `<img>`, `<robot>` placeholders.
 
         Args:
-            n_objects: objects in the scene, introduced as `obj_1 … obj_N`.
+            n_objects: objects in the scene, described and named `obj_1 … obj_N`.
             instruction: the task in words, or the question when `kind` is `vqa`.
             done: the steps done so far as `format_plan` writes them (`nothing` for none);
                 unused for `vqa`.
@@ -212,7 +214,7 @@ class PalmE(nn.Module, CausalLM):
         """
         parts = []
         if enc.OBJ in self.kinds:
-            parts += [f"{object_name(k)} is <obj>." for k in range(1, n_objects + 1)]
+            parts += [f"A <obj> is {object_name(k)}." for k in range(1, n_objects + 1)]
         if enc.IMG in self.kinds:
             parts.append("Scene: <img>.")
         if enc.ROBOT in self.kinds:

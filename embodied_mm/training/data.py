@@ -12,7 +12,7 @@ print(list(zip(range(3), BatchOrder(10, batch_size=4, seed=0).batches_from(2))))
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from torch.utils.data import Dataset, DistributedSampler
@@ -22,8 +22,9 @@ from embodied_mm.model.palme import Sample, collate_samples
 INDEX_FILE = "index.json"
 
 
-def load_splits(data_dir: str | Path, *extra_dirs: str | Path) -> tuple[Dataset, Dataset]:
-    """(train split with plan steps and VQA, held-out-template val split of plan steps), of
+def load_splits(data_dir: str | Path, *extra_dirs: str | Path,
+                kinds: Sequence[str] = ("plan", "vqa")) -> tuple[Dataset, Dataset]:
+    """(train split with the sample `kinds`, held-out-template val split of plan steps), of
     `data_dir` and any `extra_dirs` together.
 
     Raises:
@@ -39,7 +40,7 @@ def load_splits(data_dir: str | Path, *extra_dirs: str | Path) -> tuple[Dataset,
             raise FileNotFoundError(
                 f"train.data_dir: no dataset at {directory} (no {INDEX_FILE}); generate one "
                 f"with `embodied-mm gen-data data.out_dir={directory}`")
-    train = [PlanDataset(d, split="train") for d in dirs]
+    train = [PlanDataset(d, split="train", kinds=kinds) for d in dirs]
     val = [PlanDataset(d, split="val", kinds=("plan",)) for d in dirs]
     if len(dirs) == 1:
         return train[0], val[0]

@@ -40,7 +40,7 @@ def test_config_rejects(bad):
 def test_sentence_follows_design(make_model):
     model = make_model(inputs=("objects", "image", "robot"))
     assert model.sentence(2, INSTRUCTION + ".", "pick(obj_1)") == (
-        "obj_1 is <obj>. obj_2 is <obj>. Scene: <img>. Robot: <robot>. "
+        "A <obj> is obj_1. A <obj> is obj_2. Scene: <img>. Robot: <robot>. "
         "Task: put the red block in the blue bowl. Done: pick(obj_1). Next:")
     only_image = make_model(inputs=("image",))
     assert only_image.sentence(2, INSTRUCTION, "nothing") == (
@@ -57,7 +57,7 @@ def test_sentence_ids_have_one_slot_per_encoder_vector(make_model):
     assert counts == {"obj": 3 * 3, "img": 9, "robot": 1}  # colour, kind, free per object
     assert all(i >= 0 for i in ids if i not in SLOT_IDS.values())
     text = model.tokenizer.decode([i for i in ids if i >= 0], skip_special_tokens=True)
-    assert text.startswith("obj_1 is. obj_2 is.") and text.endswith("Done: nothing. Next:")
+    assert text.startswith("A is obj_1. A is obj_2.") and text.endswith("Done: nothing. Next:")
     free = make_model(inputs=("state", "robot"), object_words=False)
     assert free.sentence_ids(free.sentence(3, INSTRUCTION, "nothing")).count(
         SLOT_IDS["obj"]) == 3
