@@ -43,6 +43,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         *tree("configs"),
         *tree("launch"),
+        *tree("checkpoints"),
     ],
     install_requires=[
         "numpy>=1.26",
