@@ -55,12 +55,15 @@ class PalmePlanner(Planner):
             raise PlannerError(str(err)) from err
         return cls(model.to(cfg.device or "cpu"))
 
-    def next_step(self, obs: Observation, done: Sequence[SkillCall]) -> str:
+    def prompt_embeds(self, obs: Observation, done: Sequence[SkillCall]):
+        """(1, T, H) sentence embeddings of this decision: features, encoders, text."""
         from embodied_mm.model.features import extract
 
         scene = extract(obs, images=self.needs_images, image_size=self.model.config.image_size)
-        embeds = self.model.prompt_embeds(scene, self.instruction, done)
-        return self.decoder.decode(embeds, obs.object_names)
+        return self.model.prompt_embeds(scene, self.instruction, done)
+
+    def next_step(self, obs: Observation, done: Sequence[SkillCall]) -> str:
+        return self.decoder.decode(self.prompt_embeds(obs, done), obs.object_names)
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
