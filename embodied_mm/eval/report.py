@@ -34,6 +34,7 @@ td.num { text-align: right; }
 .ok { color: #1a7f37; font-weight: bold; }
 .fail { color: #cf222e; font-weight: bold; }
 """
+CSS = _CSS  # shared with the teleop session report
 
 
 def summarize(per_episode: list[dict[str, Any]], planner: str, model: str | None,
@@ -121,6 +122,11 @@ def write_report(eval_info: dict[str, Any], out_dir: str | Path) -> Path:
     return path
 
 
+def plot_success(eval_info: dict[str, Any], path: str | Path) -> None:
+    """Writes the per-task success-rate bar chart of `eval_info` to `path` (PNG)."""
+    _plot_success(eval_info, Path(path))
+
+
 def _plot_success(eval_info: dict[str, Any], path: Path) -> None:
     # Figure + Agg canvas directly (not pyplot), so no global backend state is touched.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -184,6 +190,12 @@ def _render_html(eval_info: dict[str, Any]) -> str:
         _table(["task", "seed", "instruction", "success", "outcome", "plan",
                 "failed skills"], episode_rows, numeric={1}),
         "</body></html>", ""])
+
+
+def table(header: list[str], rows: list[list[str]], numeric: Collection[int] = ()) -> str:
+    """An HTML table from already escaped cells (the report's style); `numeric` columns are
+    right-aligned."""
+    return _table(header, rows, numeric)
 
 
 def _table(header: list[str], rows: list[list[str]], numeric: Collection[int] = ()) -> str:

@@ -6,6 +6,12 @@ trajectory-controller topics, so the same node drives the sim node and a real ar
 to `/embodied_mm/skill_status`: `running`, then `succeeded`/`failed` with a reason, `terminal`
 for done()/cannot(), `estop` when the e-stop stopped the skill.
 
+Teleoperation: while `/embodied_mm/teleop/active` is true the operator has control. Taking
+over stops the running skill (status `aborted`, reason "operator took over"); between steps,
+twists on `/embodied_mm/teleop/twist` and gripper commands on `/embodied_mm/teleop/gripper`
+jog the end effector through the same `Robot` clipping as skills (`embodied_mm/teleop/jog.py`).
+Plan steps still run when sent, so an operator can also dictate steps.
+
 Example:
     python -m embodied_mm.ros.executor_node --ros-args \
         -p arm_topic:=/arm_controller/joint_trajectory
@@ -17,8 +23,9 @@ import queue
 import threading
 
 from diagnostic_msgs.msg import DiagnosticStatus
+from geometry_msgs.msg import TwistStamped
 from rclpy.node import Node
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
 
 from embodied_mm.executor import run_skill
 from embodied_mm.plan_language import PlanError, parse_step
@@ -27,6 +34,23 @@ from embodied_mm.robots.ros2_robot import EStopActive, Ros2Robot, StaleData
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import status_msg
 from embodied_mm.ros.node_utils import config_from_params, param, run_node
+from embodied_mm.teleop.jog import Jog
+from embodied_mm.types import JointAction
+
+
+class OperatorTookOver(RuntimeError):
+    """The operator took control while a skill ran."""
+
+
+class _PreemptibleRobot(Ros2Robot):
+    """`Ros2Robot` whose running skill stops at the next command once `preempted` is set."""
+
+    preempted = False
+
+    def _command(self, action: JointAction) -> None:
+        if self.preempted:
+            raise OperatorTookOver("operator took over")
+        super()._command(action)
 
 
 class ExecutorNode(Node):
@@ -35,7 +59,7 @@ class ExecutorNode(Node):
     def __init__(self) -> None:
         super().__init__("executor")
         cfg = config_from_params(self)
-        self.robot = Ros2Robot(
+        self.robot = _PreemptibleRobot(
             self, RobotLimits(velocity_scale=cfg.robot.velocity_scale),
             control_hz=cfg.robot.control_hz,
             arm_topic=param(self, "arm_topic", topics.ARM_TRAJECTORY),
@@ -46,11 +70,58 @@ class ExecutorNode(Node):
         self.create_subscription(String, topics.PLAN, self._on_plan, topics.RELIABLE_QOS)
         self._steps: queue.Queue[str | None] = queue.Queue()
         self._seq = 0
+        self._operator = False
+        self._jog = Jog()
+        self.create_subscription(Bool, topics.TELEOP_ACTIVE, self._on_operator,
+                                 topics.LATCHED_QOS)
+        self.create_subscription(TwistStamped, topics.TELEOP_TWIST, self._on_twist,
+                                 topics.RELIABLE_QOS)
+        self.create_subscription(Bool, topics.TELEOP_GRIPPER, self._on_gripper,
+                                 topics.RELIABLE_QOS)
         self._worker = threading.Thread(target=self._work, daemon=True)
         self._worker.start()
 
     def _on_plan(self, msg: String) -> None:
         self._steps.put(msg.data)
+
+    def _on_operator(self, msg: Bool) -> None:
+        self._operator = bool(msg.data)
+        self.robot.preempted = self._operator  # stops the skill running now, if any
+        self._jog.stop()
+        self.get_logger().info("operator has control" if self._operator
+                               else "control handed back to the planner")
+
+    def _on_twist(self, msg: TwistStamped) -> None:
+        if not self._operator:
+            return
+        try:
+            t = msg.twist
+            self._jog.command([t.linear.x, t.linear.y, t.linear.z], t.angular.z,
+                              self._now())
+        except ValueError as err:
+            self.get_logger().error(f"ignored teleop twist: {err}", throttle_duration_sec=2.0)
+
+    def _on_gripper(self, msg: Bool) -> None:
+        if self._operator:
+            self._jog.gripper(bool(msg.data), self._now())
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _jog_once(self) -> None:
+        """Sends one jog target while the operator has control (called between steps)."""
+        if not self._operator:
+            return
+        self.robot.preempted = False  # no skill runs between steps; only skills are stopped
+        try:
+            if not self.robot.is_connected:
+                self.robot.connect(timeout_s=0.5)
+            q, width = self.robot._fresh("joints")  # joints only: jogging needs no objects
+            action = self._jog.step(q, width, self._now())
+            if action is not None:
+                self.robot.send_action(action)
+        except (StaleData, EStopActive, OperatorTookOver) as err:
+            self.get_logger().warning(f"jog not sent: {err}", throttle_duration_sec=2.0)
 
     def _status(self, step: str, status: str, reason: str = "") -> None:
         self.status_pub.publish(status_msg("executor", step, status, reason, self._seq))
@@ -61,7 +132,15 @@ class ExecutorNode(Node):
             self.get_logger().warning(text)
 
     def _work(self) -> None:
-        while (text := self._steps.get()) is not None:
+        while True:
+            try:
+                text = self._steps.get(timeout=1.0 / self.robot.control_hz)
+            except queue.Empty:
+                self._jog_once()
+                continue
+            if text is None:
+                return
+            self.robot.preempted = False  # a step sent after a take-over runs
             self._seq += 1
             try:
                 self._execute(text)
@@ -90,6 +169,8 @@ class ExecutorNode(Node):
             self._status(text, status.value, reason)
         except EStopActive as err:
             self._status(text, "estop", str(err))
+        except OperatorTookOver as err:
+            self._status(text, "aborted", str(err))
         except StaleData as err:
             self._status(text, "aborted", f"{err}; holding position")
 

@@ -88,7 +88,9 @@ class PlannerNode(Node):
 
     def _on_status(self, msg: DiagnosticStatus) -> None:
         status = status_from_msg(msg)
-        if status.get("source") != "executor" or status["status"] not in FINISHED:
+        # `operator`: a teleop console answered the step itself (rejected, or superseded).
+        if status.get("source") not in ("executor", "operator") or \
+                status["status"] not in FINISHED:
             return
         with self._wake:
             if self._pending is None or status.get("step") != self._pending:

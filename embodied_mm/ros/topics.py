@@ -31,6 +31,12 @@ EPISODE_REQUEST = "/embodied_mm/episode_request"  # std_msgs/String JSON: {task,
 CHECK_SUCCESS = "/embodied_mm/check_success"  # std_srvs/Trigger: success of the episode
 QUESTION = "/embodied_mm/question"  # std_msgs/String: a scene question (`is obj_1 in obj_2?`)
 ANSWER = "/embodied_mm/answer"  # std_msgs/String JSON: {question, answer, source} or {…, error}
+# Teleoperated evaluation (docs/teleop.md):
+PLAN_PROPOSED = "/embodied_mm/plan/proposed"  # std_msgs/String: planner's step before approval
+TELEOP_ACTIVE = "/embodied_mm/teleop/active"  # std_msgs/Bool (latched): operator has control
+TELEOP_GRIPPER = "/embodied_mm/teleop/gripper"  # std_msgs/Bool: true = close while taken over
+TELEOP_STEPS = "/embodied_mm/teleop/steps"  # std_msgs/String JSON: a step sent, intervention
+TELEOP_LABEL = "/embodied_mm/teleop/label"  # std_msgs/String JSON: operator's episode label
 
 ARM_JOINTS = tuple(f"panda_joint{i}" for i in range(1, 8))
 FINGER_JOINTS = ("panda_finger_joint1", "panda_finger_joint2")
@@ -68,4 +74,9 @@ TOPIC_TYPES: dict[str, str] = {
     TELEOP_TWIST: "geometry_msgs/TwistStamped",
     ESTOP: "std_msgs/Bool",
     EPISODE: "std_msgs/String",
+    PLAN_PROPOSED: "std_msgs/String",
+    TELEOP_ACTIVE: "std_msgs/Bool",
+    TELEOP_GRIPPER: "std_msgs/Bool",
+    TELEOP_STEPS: "std_msgs/String",
+    TELEOP_LABEL: "std_msgs/String",
 }

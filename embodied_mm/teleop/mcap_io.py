@@ -1,0 +1,88 @@
+"""One episode's MCAP file: written with ROS 2 (CDR) encoding, read back even when truncated.
+
+Messages are stored as the serialized bytes received (no re-encoding) with `ros2msg` schemas, so
+`ros2 bag info`, Foxglove and `mcap_ros2` read the file. Chunks are small and go to an
+unbuffered file as soon as they fill, so a killed process leaves every full chunk on disk;
+`read_messages` reads such a file up to its last complete chunk.
+
+Example:
+    python -c "from embodied_mm.teleop.mcap_io import read_messages; \
+print(sum(1 for _ in read_messages('outputs/teleop/episode_0001.mcap')))"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from mcap.exceptions import McapError
+from mcap.reader import NonSeekingReader
+from mcap.writer import CompressionType, Writer
+
+from embodied_mm.ros.mcap_schema import ros_type, schema_text
+
+CHUNK_BYTES = 64 * 1024  # small chunks: a crash loses at most this much
+
+
+class EpisodeWriter:
+    """Writes one MCAP file; channels are registered on first use from `types`.
+
+    Args:
+        path: the file to create (its folder must exist).
+        types: topic -> `pkg/Type` of every topic that may be written.
+    """
+
+    def __init__(self, path: str | Path, types: dict[str, str]) -> None:
+        self.path = Path(path)
+        self.types = dict(types)
+        self._file = open(self.path, "wb", buffering=0)  # each finished chunk hits the disk
+        self._writer = Writer(self._file, chunk_size=CHUNK_BYTES,
+                              compression=CompressionType.LZ4)
+        self._writer.start(profile="ros2", library="embodied_mm.teleop")
+        self._schemas: dict[str, int] = {}
+        self._channels: dict[str, int] = {}
+        self.count = 0
+        self.closed = False
+
+    def write(self, topic: str, data: bytes, log_time_ns: int) -> None:
+        """Adds one serialized message; raises KeyError for a topic not in `types`."""
+        if self.closed:
+            return
+        if topic not in self._channels:
+            type_name = self.types[topic]
+            if type_name not in self._schemas:
+                self._schemas[type_name] = self._writer.register_schema(
+                    ros_type(type_name), "ros2msg", schema_text(type_name).encode())
+            self._channels[topic] = self._writer.register_channel(
+                topic, "cdr", self._schemas[type_name])
+        self._writer.add_message(self._channels[topic], log_time=log_time_ns, data=data,
+                                 publish_time=log_time_ns)
+        self.count += 1
+
+    def close(self) -> None:
+        """Writes the last chunk and the summary (a finalised file)."""
+        if not self.closed:
+            self.closed = True
+            self._writer.finish()
+            self._file.close()
+
+
+def read_messages(path: str | Path, topics: Iterable[str] | None = None
+                  ) -> Iterator[tuple[str, int, Any]]:
+    """(topic, log time ns, decoded ROS message) in file order, up to the last whole chunk.
+
+    A file whose writer was killed has no summary and may end mid-record; reading stops there.
+    """
+    from mcap_ros2.decoder import DecoderFactory
+
+    wanted = None if topics is None else set(topics)
+    with open(path, "rb") as f:
+        reader = NonSeekingReader(f, decoder_factories=[DecoderFactory()])
+        try:
+            for _, channel, message, decoded in reader.iter_decoded_messages(
+                    topics=None, log_time_order=False):
+                if wanted is None or channel.topic in wanted:
+                    yield channel.topic, message.log_time, decoded
+        except (McapError, EOFError, ValueError, OSError):
+            return  # truncated at a crash: everything before the broken record was read

@@ -1,0 +1,153 @@
+"""The console's web server: one page, a websocket, a JSON command endpoint; token required.
+
+Every request (page, websocket, API) must carry the session token — as `?token=…`, an
+`Authorization: Bearer …` header, or the cookie the page sets — or it gets 401 (no token) /
+403 (wrong token). The server binds to 127.0.0.1 unless a host is given on purpose. It runs
+its own asyncio loop in a thread and talks to the console through `ConsoleApi`.
+
+Websocket protocol: the server sends the console state as JSON text five times a second and
+the annotated camera image as binary JPEG; the page sends commands as JSON text
+(`{"cmd": "takeover"}`), each answered with `{"reply": {...}}` or `{"reply": {"error": …}}`.
+
+Example:
+    curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8765/api/state
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import threading
+from importlib import resources
+from typing import Any, Protocol
+
+from aiohttp import WSMsgType, web
+
+COOKIE = "embodied_mm_token"
+PUSH_S = 0.2  # state and image push period
+
+
+class ConsoleApi(Protocol):
+    """What the server needs from the console."""
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+    def frame_jpeg(self) -> bytes | None: ...
+
+    def run_command(self, command: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class ConsoleServer:
+    """Serves the console on `host:port` (port 0 = any free port) in a background thread."""
+
+    def __init__(self, console: ConsoleApi, token: str, host: str = "127.0.0.1",
+                 port: int = 8765) -> None:
+        if len(token) < 16:
+            raise ValueError("the access token must have at least 16 characters")
+        self.console, self.token, self.host, self.port = console, token, host, port
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._page = resources.files("embodied_mm.teleop").joinpath(
+            "static/console.html").read_text(encoding="utf-8")
+
+    @property
+    def url(self) -> str:
+        """The page's address with the token (what the operator opens)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}/?token={self.token}"
+
+    def start(self) -> None:
+        """Binds and starts serving; raises OSError when the port is taken."""
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+    async def _start(self) -> None:
+        app = web.Application(middlewares=[self._auth])
+        app.router.add_get("/", self._index)
+        app.router.add_get("/ws", self._websocket)
+        app.router.add_get("/api/state", self._state)
+        app.router.add_get("/api/frame.jpg", self._frame)
+        app.router.add_post("/api/command", self._command)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # the real one when port was 0
+
+    # -- auth ----------------------------------------------------------------------------------
+    @web.middleware
+    async def _auth(self, request: web.Request, handler):
+        given = request.query.get("token") or request.cookies.get(COOKIE)
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            given = header[len("Bearer "):]
+        if not given:
+            raise web.HTTPUnauthorized(text="access token required (see the console's log)")
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
+            raise web.HTTPForbidden(text="wrong access token")
+        return await handler(request)
+
+    # -- handlers ------------------------------------------------------------------------------
+    async def _index(self, request: web.Request) -> web.Response:
+        response = web.Response(text=self._page, content_type="text/html")
+        response.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def _state(self, request: web.Request) -> web.Response:
+        return web.json_response(self.console.snapshot())
+
+    async def _frame(self, request: web.Request) -> web.Response:
+        jpeg = await asyncio.to_thread(self.console.frame_jpeg)
+        if jpeg is None:
+            raise web.HTTPServiceUnavailable(text="no camera image yet")
+        return web.Response(body=jpeg, content_type="image/jpeg")
+
+    async def _command(self, request: web.Request) -> web.Response:
+        try:
+            command = await request.json()
+        except json.JSONDecodeError:
+            raise web.HTTPBadRequest(text="the body must be a JSON object") from None
+        reply = await asyncio.to_thread(self._handle, command)
+        return web.json_response(reply, status=400 if "error" in reply else 200)
+
+    def _handle(self, command: Any) -> dict[str, Any]:
+        if not isinstance(command, dict) or not isinstance(command.get("cmd"), str):
+            return {"error": 'a command is a JSON object with a "cmd" string'}
+        return self.console.run_command(command)
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=10.0)
+        await ws.prepare(request)
+        pusher = asyncio.create_task(self._push(ws))
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    command = json.loads(msg.data)
+                except json.JSONDecodeError:
+                    command = None
+                reply = await asyncio.to_thread(self._handle, command)
+                await ws.send_str(json.dumps({"reply": reply,
+                                              "cmd": (command or {}).get("cmd")
+                                              if isinstance(command, dict) else None}))
+        finally:
+            pusher.cancel()
+        return ws
+
+    async def _push(self, ws: web.WebSocketResponse) -> None:
+        while not ws.closed:
+            await ws.send_str(json.dumps({"state": self.console.snapshot()}))
+            jpeg = await asyncio.to_thread(self.console.frame_jpeg)
+            if jpeg is not None:
+                await ws.send_bytes(jpeg)
+            await asyncio.sleep(PUSH_S)
