@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from embodied_mm.config.schema import Config, ConfigError
 from embodied_mm.model.palme import CheckpointError, PalmE, PalmEConfig
+from embodied_mm.planner.base import PlannerError
 from embodied_mm.training.card import TrainingRun, write_card
 from embodied_mm.training.checkpoint import find_checkpoint, save_checkpoint
 from embodied_mm.training.data import BatchOrder, heldout_samples, load_splits, read_index
@@ -121,6 +122,8 @@ def train(cfg: Config, progress: bool = True,
             raise ConfigError(f"model: {err}") from None
         trainer = Trainer(cfg, model, dist)
         last = find_checkpoint(out / "last") if t.resume else None
+        if last is None and t.init_from:
+            _warm_start(model, t.init_from, dist.is_main)
         if last is not None:
             try:
                 trainer.restore(last)
@@ -142,6 +145,18 @@ def train(cfg: Config, progress: bool = True,
         run.eval_info = final_eval(cfg, final, progress)
         write_card(final, cfg, run)
     return final
+
+
+def _warm_start(model: PalmE, path: str, verbose: bool) -> None:
+    """`train.init_from`: copies the fitting tensors of checkpoint `path` into `model`."""
+    from embodied_mm.planner.palme import resolve_checkpoint
+
+    try:
+        new = model.warm_start(resolve_checkpoint(path))
+    except (CheckpointError, PlannerError) as err:
+        raise ConfigError(f"train.init_from: {err}") from None
+    if verbose:
+        print(f"warm start from {path}; newly initialised: {', '.join(new) or 'nothing'}")
 
 
 def _fit(trainer: Trainer, train_set: Dataset, heldout: list, rows: list[dict],

@@ -2,15 +2,16 @@
 
 One decision is observation in → parsed step out. Measured in one process, side by side:
 
-- `optimised`: `PalmePlanner.next_step` (encoders once, grammar-restricted LM head, forced
-  tokens in one forward pass, KV cache);
-- `naive`: the same sentence, then `model.generate` over the full vocabulary with no KV cache,
-  then `parse_step` (its text may not parse: counted);
+- `optimised`: `PalmePlanner.next_step` (LoRA merged into the LLM's weights, encoders once,
+  grammar-restricted LM head, forced tokens in one forward pass, KV cache);
+- `naive`: the model as trained (LoRA unmerged), the same sentence, then `model.generate` over
+  the full vocabulary with no KV cache, then `parse_step` (its text may not parse: counted);
 - the split of the optimised path into encoders (features + encoders + sentence), the
   prompt's forward pass (prefill) and the constrained decoding after it;
 - the optimised latency as the scene grows (`bench.objects`);
-- agreement: on every benchmark observation the optimised decoder's step equals
-  `reference_decode`'s (full vocabulary, no cache, every branching point recomputed).
+- agreement: on every benchmark observation the optimised planner's step equals
+  `reference_decode`'s on the model as trained (full vocabulary, no cache, every branching
+  point recomputed, LoRA unmerged).
 
 It runs in a spawned process so that its peak RSS is the planner's own.
 """
@@ -103,9 +104,25 @@ def _run(cfg: Config, scenes: list[tuple[str, Observation]]) -> dict:
     started = time.perf_counter()
     model, source = _load_model(cfg)
     load_s = time.perf_counter() - started
-    planner = PalmePlanner(model)
-    by_size, split, agree, naive_rows = {}, {"encoders": [], "prefill": [], "decode": []}, [], []
+    # Before the planner optimises the model (LoRA merge): the naive path as trained, and the
+    # steps the unoptimised constrained decoder chooses, which the planner must reproduce.
+    planner = PalmePlanner(model, merge_lora=False)
+    reference = []
     for instruction, obs in scenes:
+        planner.reset(instruction)
+        reference.append(reference_decode(planner.decoder, planner.prompt_embeds(obs, []),
+                                          obs.object_names))
+    instruction, obs = scenes[0]  # the smallest scene
+    planner.reset(instruction)
+    naive_times, naive_rows = [], []
+    for _ in range(b.naive_repeats):
+        start = time.perf_counter()
+        embeds = planner.prompt_embeds(obs, [])
+        naive_rows.append(_naive_step(model, embeds, obs.object_names))
+        naive_times.append(time.perf_counter() - start)
+    planner = PalmePlanner(model)
+    by_size, split, agree = {}, {"encoders": [], "prefill": [], "decode": []}, []
+    for (instruction, obs), expected in zip(scenes, reference):
         planner.reset(instruction)
         by_size[len(obs.objects)] = measure(lambda o=obs: planner.next_step(o, []), b.repeats,
                                             b.warmup)
@@ -116,16 +133,9 @@ def _run(cfg: Config, scenes: list[tuple[str, Observation]]) -> dict:
             step = planner.decoder.decode(embeds, obs.object_names)
             split["prefill"].append(planner.decoder.last_timing["prefill_s"])
             split["decode"].append(planner.decoder.last_timing["decode_s"])
-        agree.append(step == reference_decode(planner.decoder, embeds, obs.object_names))
-    instruction, obs = scenes[0]  # the smallest scene: already measured above
-    planner.reset(instruction)
+        agree.append(step == expected)
+    instruction, obs = scenes[0]
     optimised = by_size[len(obs.objects)]
-    naive_times = []
-    for _ in range(b.naive_repeats):
-        start = time.perf_counter()
-        embeds = planner.prompt_embeds(obs, [])
-        naive_rows.append(_naive_step(model, embeds, obs.object_names))
-        naive_times.append(time.perf_counter() - start)
     naive = summarize_ms(naive_times)
     sizes = sorted(by_size)
     return {

@@ -100,7 +100,8 @@ class ModelConfig:
     image_size: int = 96
     image_tokens: int = 4
     object_words: bool = True  # object tokens anchored to the LLM's colour/kind words
-    describe_weight: float = 0.5  # weight of their colour/kind loss
+    position_words: bool = True  # and to digit words for the object's row/column on the table
+    describe_weight: float = 0.5  # weight of the loss of those tokens' predictions
     lora: bool = True  # false: frozen LLM (PaLM-E's regime), only the encoders train
     lora_r: int = 8
     lora_alpha: int = 16
@@ -158,6 +159,9 @@ class TrainConfig:
     eval_samples: int = 200
     checkpoint_every: int = 500
     resume: bool = True  # continue from out_dir/last if it exists
+    # Start from this checkpoint's trained tensors where names and shapes match (a warm start:
+    # new parts, e.g. position_words' classifiers, keep their initialisation); null = scratch.
+    init_from: str | None = None
     final_eval_episodes: int = 2  # closed-loop sim episodes per family at the end (0 = skip)
     seed: int = 0
 

@@ -19,8 +19,10 @@ Object tokens come in two forms (`ObjectTokens`):
   …) and kind words (` block`, ` bowl`) under the encoder's predicted distribution, then one
   free vector for everything else (position, size). The LLM reads the first two as it reads
   the words, which a frozen or LoRA-tuned LLM learns to look up from few samples where a free
-  vector needs far more (see the PaLM-E issue's probe and the model card). The predicted
-  distributions are returned as logits so training can add a describe-the-object loss.
+  vector needs far more (see the PaLM-E issue's probe and the model card). With
+  `position_words`, two more such tokens give the object's row and column on the table as
+  digits (`features.POSITION_ATTRIBUTES`). The predicted distributions are returned as logits
+  so training can add a describe-the-object loss.
 
 Every encoder returns `(tokens (B, n, d_llm), logits: dict[str, (B, N, classes)])`.
 
@@ -93,8 +95,9 @@ class ObjectTokens(nn.Module):
 
     Args:
         width, d_llm, target_rms: feature width, LLM width, output RMS of the free vector.
-        words: word-anchored form: attribute (`color`, `kind`) → (classes, d_llm) LLM
-            embeddings of its words, in `vocabulary` order; None for one free vector.
+        words: word-anchored form: attribute (`color`, `kind`, `row`, `column`) →
+            (classes, d_llm) LLM embeddings of its words, in class order; None for one free
+            vector.
     """
 
     def __init__(self, width: int, d_llm: int, target_rms: float,

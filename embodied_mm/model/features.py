@@ -138,19 +138,39 @@ def extract(obs: Observation, images: bool = True, image_size: int = IMAGE_SIZE)
 
 
 ATTRIBUTES = {"color": tuple(COLORS), "kind": KINDS}  # word-anchored object attributes
+# Word-anchored position: the table's usable area cut into POSITION_BINS rows (x, from the
+# robot outwards) and columns (y, from the left edge rightwards), each bin named by a digit,
+# so "leftmost" is the smallest column and "farthest" the largest row. A bin is 4.4 cm × 6.6 cm.
+POSITION_BINS = 10
+POSITION_ATTRIBUTES = {"row": tuple(str(d) for d in range(POSITION_BINS)),
+                       "column": tuple(str(d) for d in range(POSITION_BINS))}
 UNLABELLED = -100  # class index of padding rows and unknown attributes (cross_entropy's ignore)
 
 
+def position_bins(objects: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(row, column) bin index (long, 0 … POSITION_BINS-1) of each state row's position."""
+    x = objects[..., 0] * POSITION_SCALE + float(TABLE.center[0])
+    y = objects[..., 1] * POSITION_SCALE + float(TABLE.center[1])
+    row = (x - TABLE.x_min) / (TABLE.x_max - TABLE.x_min) * POSITION_BINS
+    column = (TABLE.y_max - y) / (TABLE.y_max - TABLE.y_min) * POSITION_BINS
+    return (row.floor().long().clamp(0, POSITION_BINS - 1),
+            column.floor().long().clamp(0, POSITION_BINS - 1))
+
+
 def attribute_labels(objects: torch.Tensor, object_mask: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Class index of each object's colour and kind (`ATTRIBUTES` order), read off its state
-    rows: (B, N) long per attribute, `UNLABELLED` for padding and unknown words."""
+    """Class index of each object's colour, kind (`ATTRIBUTES` order), row and column
+    (`POSITION_ATTRIBUTES`), read off its state rows: (B, N) long per attribute,
+    `UNLABELLED` for padding and unknown words."""
     palette = torch.tensor(list(COLORS.values()), dtype=objects.dtype, device=objects.device)
     distance, color = torch.cdist(objects[..., RGB_COLUMNS], palette[None]).min(-1)
     kind_hot = objects[..., KIND_COLUMNS]
     kind = kind_hot.argmax(-1)
+    row, column = position_bins(objects)
     color[(distance > 1e-3) | ~object_mask] = UNLABELLED
     kind[(kind_hot.sum(-1) < 0.5) | ~object_mask] = UNLABELLED
-    return {"color": color, "kind": kind}
+    row[~object_mask] = UNLABELLED
+    column[~object_mask] = UNLABELLED
+    return {"color": color, "kind": kind, "row": row, "column": column}
 
 
 def collate(scenes: Sequence[SceneFeatures]) -> dict[str, torch.Tensor]:

@@ -7,14 +7,15 @@ The multimodal sentence (DESIGN.md) for a scene with two objects and every input
 
 Text goes through the LLM's own embedding table; each placeholder is replaced by encoder
 output vectors (`<img>` by `image_tokens` of them, `<obj>` by 3 with word-anchored object
-tokens: colour, kind, free; see `encoders.ObjectTokens`) in `inputs_embeds`. Each object is
+tokens: colour, kind, free; by 5 with position words too: colour, kind, row, column, free; see
+`encoders.ObjectTokens`) in `inputs_embeds`. Each object is
 described first and then named with the very name the plan uses (`A <obj> is obj_3.`, as
 text would say `a red block is obj_3`), so the name token has read the description and
 referring to the object is copying that name. Parts whose input is not selected are left out
 (no `Scene:` without `image`, no object clauses without `state` or `objects`). The loss
 covers the target step and its terminator (the tokenizer's EOS), plus, with word-anchored
-object tokens, `describe_weight` × the cross-entropy of the predicted colour and kind of
-every object (labels from the scene's state rows).
+object tokens, `describe_weight` × the cross-entropy of each anchored prediction (colour,
+kind, row, column) of every object (labels from the scene's state rows).
 
 Embedding scale: Gemma multiplies token embeddings by sqrt(hidden) *inside* its embedding
 module (`Gemma3TextScaledWordEmbedding`), so the scaling does NOT apply to `inputs_embeds`
@@ -47,6 +48,7 @@ from embodied_mm.model import encoders as enc
 from embodied_mm.model.features import (
     ATTRIBUTES,
     IMAGE_SIZE,
+    POSITION_ATTRIBUTES,
     UNLABELLED,
     SceneFeatures,
     attribute_labels,
@@ -88,7 +90,11 @@ class PalmEConfig:
     # Object tokens anchored to the LLM's colour and kind words (+ one free vector), or one
     # free vector per object (PaLM-E's plain form). See `encoders.ObjectTokens`.
     object_words: bool = True
-    describe_weight: float = 0.5  # weight of the colour/kind loss of word-anchored tokens
+    # Two more word-anchored object tokens: the object's row and column on the table as a
+    # mixture of the LLM's digit embeddings (`features.POSITION_ATTRIBUTES`), for relations
+    # such as "leftmost" or "closest to the red bowl". Off in checkpoints that predate it.
+    position_words: bool = False
+    describe_weight: float = 0.5  # weight of the loss of the word-anchored tokens' predictions
     # LoRA on the LLM (peft). Off = PaLM-E's frozen-LLM regime: only encoders train.
     lora: bool = False
     lora_r: int = 8
@@ -160,7 +166,7 @@ class PalmE(nn.Module, CausalLM):
         self.terminator = self.tokenizer.eos_token_id  # ends every target step
         self.embedding_rms = self._embedding_rms()
         d_llm = self.llm.config.hidden_size
-        words = self._attribute_words() if config.object_words else None
+        words = self._attribute_words() or None
         with torch.random.fork_rng():
             torch.manual_seed(config.seed)
             self.encoders = nn.ModuleDict({
@@ -171,6 +177,7 @@ class PalmE(nn.Module, CausalLM):
                 self._add_lora()
         self.slots = {e.placeholder: e.per_placeholder for e in self.encoders.values()}
         self.kinds = set(self.slots)
+        self.merged = False  # LoRA folded into the LLM (`merge_lora`)
 
     # -- construction -----------------------------------------------------------------------
     @torch.no_grad()
@@ -181,12 +188,16 @@ class PalmE(nn.Module, CausalLM):
 
     @torch.no_grad()
     def _attribute_words(self) -> dict[str, torch.Tensor]:
-        """Attribute → (classes, H) embeddings of its words as they appear mid-sentence."""
+        """Attribute → (classes, H) embeddings of its words as they appear mid-sentence, for
+        the attributes the config anchors (colour and kind, row and column)."""
+        chosen = {**(ATTRIBUTES if self.config.object_words else {}),
+                  **(POSITION_ATTRIBUTES if self.config.position_words else {})}
         words = {}
-        for attribute, names in ATTRIBUTES.items():
+        for attribute, names in chosen.items():
             rows = []
             for name in names:  # a word of several tokens is the mean of their embeddings
-                ids = torch.tensor(self.tokenizer.encode(" " + name, add_special_tokens=False))
+                text = name if name.isdigit() else " " + name  # digits are tokens of their own
+                ids = torch.tensor(self.tokenizer.encode(text, add_special_tokens=False))
                 rows.append(self.embed_tokens(ids).float().mean(0))
             words[attribute] = torch.stack(rows)
         return words
@@ -200,6 +211,20 @@ class PalmE(nn.Module, CausalLM):
         self.llm = inject_adapter_in_model(lora, self.llm)
         for name, param in self.llm.named_parameters():
             param.requires_grad_("lora_" in name)
+
+    @torch.no_grad()
+    def merge_lora(self) -> None:
+        """For inference: folds each LoRA update into its LLM weight (W + scale·B·A) and puts
+        the plain layer back, so a forward pass runs 7 matmuls per layer instead of 15. The
+        outputs agree up to float rounding; a merged model can no longer train or `save`."""
+        from peft.tuners.lora import LoraLayer
+
+        for name, module in list(self.llm.named_modules()):
+            if isinstance(module, LoraLayer):
+                module.merge()
+                parent, _, attribute = name.rpartition(".")
+                setattr(self.llm.get_submodule(parent), attribute, module.get_base_layer())
+        self.merged = True
 
     # -- the multimodal sentence --------------------------------------------------------------
     def sentence(self, n_objects: int, instruction: str, done: str, kind: str = "plan") -> str:
@@ -353,6 +378,9 @@ class PalmE(nn.Module, CausalLM):
         """Writes `model.safetensors` (trained parts only) and `config.json` into `path`."""
         from safetensors.torch import save_file
 
+        if self.merged:
+            raise ValueError("this model's LoRA is merged into the LLM (an inference copy); "
+                             "save the model before `merge_lora`")
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         meta = {"format": CHECKPOINT_FORMAT, "config": dataclasses.asdict(self.config),
@@ -411,6 +439,30 @@ class PalmE(nn.Module, CausalLM):
         with torch.no_grad():
             for name, value in state.items():
                 expected[name].copy_(value)
+
+    def warm_start(self, path: str | Path) -> list[str]:
+        """Starts training from another checkpoint of the same LLM: copies every trained
+        tensor whose name and shape match; the rest keep their initialisation.
+
+        Returns:
+            the names of the trained parameters the checkpoint did not provide.
+
+        Raises:
+            CheckpointError: no readable checkpoint at `path`, another LLM, or nothing fits.
+        """
+        from safetensors.torch import load_file
+
+        read_checkpoint_config(path)
+        self._check_llm(json.loads((Path(path) / CONFIG_FILE).read_text())["llm"], path)
+        state = load_file(str(Path(path) / WEIGHTS_FILE))
+        mine = self.trained_state()
+        fits = {k: v for k, v in state.items() if k in mine and v.shape == mine[k].shape}
+        if not fits:
+            raise CheckpointError(f"no trained tensor of checkpoint {path} fits this model")
+        with torch.no_grad():
+            for name, value in fits.items():
+                mine[name].copy_(value)
+        return sorted(set(mine) - set(fits))
 
     def _check_llm(self, saved: dict, path) -> None:
         mine = self.llm_fingerprint()

@@ -30,11 +30,15 @@ class PalmePlanner(Planner):
 
     Args:
         model: the trained model (see `from_config` to load one from a checkpoint).
+        merge_lora: fold the model's LoRA, if any, into the LLM's weights (`PalmE.merge_lora`;
+            faster, and the planner only runs inference). False leaves the model as trained.
     """
 
-    def __init__(self, model: PalmE) -> None:
+    def __init__(self, model: PalmE, merge_lora: bool = True) -> None:
         from embodied_mm.model.decoding import StepDecoder
 
+        if merge_lora and model.config.lora and not model.merged:
+            model.merge_lora()
         self.model = model.eval()
         self.decoder = StepDecoder(model)
         self.needs_images = model.config.needs_images

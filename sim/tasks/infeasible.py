@@ -18,7 +18,12 @@ class Infeasible(Task):
         "put the {block} in the {absent_bowl}",  # no such bowl
         "put the {bowl} on top of the {block}",  # bowls are fixtures, they cannot be lifted
         "push the {bowl} to the {side} side of the table",  # nor pushed
-        "slide the {bowl} over to the {side}",  # a paraphrase of the last: the held-out one
+        "place the {absent_block} into the {bowl}",
+        "move the {bowl} to the {side} side",
+        "shove the {bowl} toward the {side}",
+        "lift the {bowl} and set it on the {block}",
+        "drop the {block} into the {absent_bowl}",
+        "slide the {bowl} over to the {side}",  # a paraphrase of pushing a bowl: held out
     )
     max_steps = 3
 

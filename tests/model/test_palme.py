@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from embodied_mm.model.decoding import StepDecoder, greedy_decode
-from embodied_mm.model.features import UNLABELLED, attribute_labels, extract
+from embodied_mm.model.features import UNLABELLED, attribute_labels, collate, extract
 from embodied_mm.model.palme import (
     IGNORE,
     SLOT_IDS,
@@ -18,6 +19,7 @@ from embodied_mm.model.palme import (
     Sample,
     collate_samples,
 )
+from embodied_mm.types import ObjectState, Observation
 
 INSTRUCTION = "put the red block in the blue bowl"
 
@@ -112,6 +114,42 @@ def test_word_anchored_object_tokens_are_the_llms_words(make_model, make_obs):
     assert set(logits) == {"color", "kind"} and logits["color"].shape[:2] == (1, 3)
 
 
+def test_position_words_name_each_objects_row_and_column(make_model, make_obs):
+    model = make_model(inputs=("state", "robot"), position_words=True)
+    assert model.slots["obj"] == 5  # colour, kind, row, column, free
+    words = model._attribute_words()
+    three = model.tokenizer.encode("3", add_special_tokens=False)
+    torch.testing.assert_close(words["row"][3], model.embed_tokens(torch.tensor(three))[0])
+    # near the robot's left table corner → row 0, column 0; far right corner → 9, 9
+    corners = [ObjectState("obj_1", "block", "red", np.array([0.285, 0.325, 0.02]),
+                           np.array([0, 0, 0, 1.0]), np.full(3, 0.04)),
+               ObjectState("obj_2", "bowl", "blue", np.array([0.715, -0.325, 0.02]),
+                           np.array([0, 0, 0, 1.0]), np.full(3, 0.04))]
+    scene = extract(Observation(np.zeros(7), 0.08, np.zeros(7), corners), images=False)
+    batch = collate([scene])
+    truth = attribute_labels(batch["objects"], batch["object_mask"])
+    assert truth["row"].tolist() == [[0, 9]] and truth["column"].tolist() == [[0, 9]]
+    _, logits = model.encode(collate_samples(samples(make_obs, images=False)))
+    assert set(logits) == {"color", "kind", "row", "column"}
+
+
+def test_warm_start_copies_what_fits_and_reports_the_rest(make_model, tmp_path):
+    old = make_model(inputs=("state", "robot"))
+    with torch.no_grad():
+        for p in old.trained_state().values():
+            p.add_(1.0)
+    old.save(tmp_path)
+    new = make_model(inputs=("state", "robot"), position_words=True)
+    fresh = {k: v.clone() for k, v in new.trained_state().items()}
+    added = new.warm_start(tmp_path)
+    assert added and all(".row." in k or ".column." in k for k in added)
+    for name, value in new.trained_state().items():
+        expected = fresh[name] if name in added else old.trained_state()[name]
+        assert torch.equal(value, expected), name
+    with pytest.raises(CheckpointError, match="no PaLM-E checkpoint"):
+        new.warm_start(tmp_path / "missing")
+
+
 def test_describe_loss_teaches_object_colours(make_model, make_obs):
     model = make_model(inputs=("state", "robot"))
     batch = collate_samples(samples(make_obs, images=False))
@@ -178,6 +216,26 @@ def test_lora_adds_trainable_parameters_only_in_lora_layers(make_model, make_obs
     batch = collate_samples(samples(make_obs, images=False))
     with torch.no_grad():  # LoRA's B starts at zero: same function as the frozen LLM
         torch.testing.assert_close(lora(batch), plain(batch))
+
+
+def test_merged_lora_gives_the_same_outputs_with_plain_layers(make_model, make_obs, tmp_path):
+    model = make_model(inputs=("state", "robot"), lora=True)
+    with torch.no_grad():
+        for name, p in model.trained_state().items():
+            if "lora_B" in name:  # B starts at zero: make the update real
+                p.add_(torch.randn_like(p) * 0.05)
+    embeds = model.prompt_embeds(extract(make_obs(3, seed=5), images=False), INSTRUCTION, [])
+    names = [f"obj_{i}" for i in (1, 2, 3)]
+    with torch.no_grad():
+        before = model.hidden_states(embeds)[0]
+    step = StepDecoder(model).decode(embeds, names)
+    model.merge_lora()
+    assert not any("lora_" in n for n, _ in model.llm.named_parameters())
+    with torch.no_grad():
+        torch.testing.assert_close(model.hidden_states(embeds)[0], before, rtol=1e-4, atol=1e-4)
+    assert StepDecoder(model).decode(embeds, names) == step
+    with pytest.raises(ValueError, match="merged"):
+        model.save(tmp_path)
 
 
 def test_checkpoint_round_trip(make_model, make_obs, tmp_path):
