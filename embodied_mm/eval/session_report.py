@@ -29,6 +29,7 @@ from typing import Any
 
 from embodied_mm.eval.report import CSS, REPORT_NAME, plot_success, summarize, table
 
+PLOTS_CSS = ".plots img { max-width: 32%; height: auto; vertical-align: top; }"
 INTERVENTIONS_PLOT, TIME_PLOT, SUCCESS_PLOT = ("interventions.png", "time_to_done.png",
                                                "success_rate.png")
 
@@ -115,15 +116,22 @@ def write_media(frames: Sequence[tuple[float, Any]], media_dir: Path, stem: str,
 
 def summarize_rows(rows: list[dict[str, Any]], planner: str, model: str | None,
                    eval_s: float) -> dict[str, Any]:
-    """`summarize` plus interventions, autonomy, time to done and label-vs-sim agreement."""
-    info = summarize(rows, planner, model, eval_s)
+    """`summarize` plus interventions, autonomy, time to done and label-vs-sim agreement.
+
+    In a session with labels the numbers count the labelled episodes only (one abandoned or
+    cut short by a crash is listed, not judged); without any label, every episode counts.
+    """
+    counted = [r for r in rows if r.get("label") is not None] or rows
+    info = summarize(counted, planner, model, eval_s)
+    info["per_episode"] = rows
+    info["unlabelled_episodes"] = [r.get("episode") for r in rows if r not in counted]
     by_task: dict[str, list[dict]] = defaultdict(list)
-    for row in rows:
+    for row in counted:
         by_task[row["task"]].append(row)
     for task, stats in info["per_task"].items():
         stats.update(_numbers(by_task[task]))
-    info["overall"].update(_numbers(rows))
-    judged = [r for r in rows if r.get("label_agrees_sim") is not None]
+    info["overall"].update(_numbers(counted))
+    judged = [r for r in counted if r.get("label_agrees_sim") is not None]
     info["label_vs_sim"] = {"n_episodes": len(judged),
                             "agree": sum(r["label_agrees_sim"] for r in judged),
                             "disagree_episodes": [r.get("episode") for r in judged
@@ -178,7 +186,8 @@ def render_html(info: dict[str, Any], source: str) -> str:
                ("autonomy (time under planner control)", f"{overall['autonomy']:.1%}"),
                ("median time to done()", num(overall["time_to_done_s"], "{:.1f} s")),
                ("operator label agrees with sim", f"{info['label_vs_sim']['agree']}/"
-                f"{info['label_vs_sim']['n_episodes']}")]
+                f"{info['label_vs_sim']['n_episodes']}"),
+               ("not labelled (listed, not counted)", str(len(info["unlabelled_episodes"])))]
     tasks = [[e(task), str(s["n_episodes"]), f"{s['success_rate']:.1%}",
               f"{s['autonomous_success_rate']:.1%}", num(s["interventions_per_episode"]),
               f"{s['autonomy']:.1%}", num(s["time_to_done_s"], "{:.1f}")]
@@ -201,16 +210,17 @@ def render_html(info: dict[str, Any], source: str) -> str:
                          plan, e(row.get("note", ""))])
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>embodied-mm report: {e(info['planner'])}</title><style>{CSS}</style>",
+        f"<title>embodied-mm report: {e(info['planner'])}</title><style>{CSS}{PLOTS_CSS}</style>",
         "</head><body>", f"<h1>embodied-mm report: {e(info['planner'])}</h1>",
         f"<p>{e(source)}</p>", "<h2>Summary</h2>",
         table(["metric", "value"], [[e(k), e(v)] for k, v in summary], numeric={1}),
         "<h2>Per task</h2>",
         table(["task", "episodes", "success", "autonomous success", "interventions/episode",
                "autonomy", "median time to done (s)"], tasks, numeric={1, 2, 3, 4, 5, 6}),
+        '<div class="plots">',
         f'<img src="{SUCCESS_PLOT}" alt="success rate per task">',
         f'<img src="{INTERVENTIONS_PLOT}" alt="interventions per episode">',
-        f'<img src="{TIME_PLOT}" alt="time to completion per episode">',
+        f'<img src="{TIME_PLOT}" alt="time to completion per episode">', "</div>",
         "<h2>Episodes</h2><p>Plan steps in bold carry an intervention flag.</p>",
         table(["video", "#", "task", "seed", "instruction", "success", "operator label",
                "sim", "interventions", "autonomy", "time to done (s)", "plan", "note"],

@@ -101,6 +101,8 @@ class ConsoleNode(Node):
             topics.LATCHED_QOS)
         self.reset_client = self.create_client(Trigger, topics.RESET)
         self.success_client = self.create_client(Trigger, topics.CHECK_SUCCESS)
+        self._wait_for_recorder(self.instruction_pub, self.plan_pub, self.active_pub,
+                                self.twist_pub, self.gripper_pub, self.estop_pub)
         self.active_pub.publish(Bool(data=False))
 
         from embodied_mm.teleop.web import ConsoleServer  # aiohttp: only the console needs it
@@ -109,6 +111,18 @@ class ConsoleNode(Node):
         self.server.start()
         self.get_logger().info(f"operator console: {self.server.url}  (session {out_dir})")
         print(f"operator console: {self.server.url}", flush=True)
+
+    def _wait_for_recorder(self, *publishers, timeout_s: float = 5.0) -> None:
+        """Waits until the recorder's subscriptions match this node's own publishers, so the
+        first commands of a session are recorded too (discovery takes a moment)."""
+        deadline = time.monotonic() + timeout_s
+        readers = [self.recorder.subscriptions[p.topic_name] for p in publishers]
+        while any(p.get_subscription_count() == 0 for p in publishers) or \
+                any(r.get_publisher_count() == 0 for r in readers):
+            if time.monotonic() > deadline:
+                self.get_logger().warning("recorder not yet matched to the console's topics")
+                return
+            time.sleep(0.05)
 
     # -- ROS callbacks -------------------------------------------------------------------------
     def _on_scene(self, msg: String) -> None:
@@ -361,7 +375,8 @@ class ConsoleNode(Node):
                    "steps": [r["step"] for r in episode["steps"]]}
         msg = String(data=json.dumps({"episode": episode["id"], **summary}))
         self.session.write(topics.TELEOP_LABEL, serialize_message(msg))
-        self.label_pub.publish(msg)
+        if self.context.ok():  # not while shutting down (SIGINT/SIGTERM): the file matters
+            self.label_pub.publish(msg)
         self.session.finish_episode(summary)
         return summary
 
@@ -380,7 +395,8 @@ class ConsoleNode(Node):
                     "proposed": self.proposed, "skill": self.skill, "episode": episode,
                     "scene": {k: scene.get(k) for k in ("task", "seed", "instruction")},
                     "session": str(self.session.dir),
-                    "recorded": len(self.session.index["episodes"])}
+                    "recorded": len(self.session.index["episodes"]),
+                    "messages": self.session.writer.count if self.session.writer else 0}
 
     def frame_jpeg(self) -> bytes | None:
         rgb_msg, seg_msg, markers = self._images.get("rgb"), self._images.get("seg"), \

@@ -1,8 +1,8 @@
 """One episode's MCAP file: written with ROS 2 (CDR) encoding, read back even when truncated.
 
 Messages are stored as the serialized bytes received (no re-encoding) with `ros2msg` schemas, so
-`ros2 bag info`, Foxglove and `mcap_ros2` read the file. Chunks are small and go to an
-unbuffered file as soon as they fill, so a killed process leaves every full chunk on disk;
+`ros2 bag info`, Foxglove and `mcap_ros2` read the file. Chunks are small and are flushed
+to the file as soon as they fill, so a killed process leaves every full chunk on disk;
 `read_messages` reads such a file up to its last complete chunk.
 
 Example:
@@ -36,7 +36,7 @@ class EpisodeWriter:
     def __init__(self, path: str | Path, types: dict[str, str]) -> None:
         self.path = Path(path)
         self.types = dict(types)
-        self._file = open(self.path, "wb", buffering=0)  # each finished chunk hits the disk
+        self._file = open(self.path, "wb")
         self._writer = Writer(self._file, chunk_size=CHUNK_BYTES,
                               compression=CompressionType.LZ4)
         self._writer.start(profile="ros2", library="embodied_mm.teleop")
@@ -58,6 +58,7 @@ class EpisodeWriter:
                 topic, "cdr", self._schemas[type_name])
         self._writer.add_message(self._channels[topic], log_time=log_time_ns, data=data,
                                  publish_time=log_time_ns)
+        self._file.flush()  # a chunk that just filled goes to disk now (a no-op otherwise)
         self.count += 1
 
     def close(self) -> None:

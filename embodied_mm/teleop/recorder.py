@@ -11,6 +11,7 @@ import time
 
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
+from rclpy.subscription import Subscription
 
 from embodied_mm.ros import topics
 from embodied_mm.ros.recorder_node import message_class
@@ -38,12 +39,14 @@ class SessionRecorder:
         self.session, self.period_ns = session, int(1e9 / image_hz)
         self._last_image: dict[str, int] = {}
         self._latched: dict[str, bytes] = {}
+        self.subscriptions: dict[str, Subscription] = {}
         for topic, type_name in RECORDED_TOPICS.items():
             if topic in OWN:
                 continue
             qos = topics.LATCHED_QOS if topic in LATCHED else \
                 topics.SENSOR_QOS if topic in SENSORS else topics.RELIABLE_QOS
-            node.create_subscription(message_class(type_name), topic,
+            self.subscriptions[topic] = node.create_subscription(
+                message_class(type_name), topic,
                                      lambda data, t=topic: self._on_message(t, data),
                                      QoSProfile(history=qos.history, depth=10,
                                                 reliability=qos.reliability,

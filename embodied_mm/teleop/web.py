@@ -48,6 +48,7 @@ class ConsoleServer:
         self.console, self.token, self.host, self.port = console, token, host, port
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
+        self.bound: tuple[str, int] | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._page = resources.files("embodied_mm.teleop").joinpath(
             "static/console.html").read_text(encoding="utf-8")
@@ -80,7 +81,9 @@ class ConsoleServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # the real one when port was 0
+        # The address really bound (the port is a free one when 0 was asked for).
+        self.bound = site._server.sockets[0].getsockname()[:2]
+        self.port = self.bound[1]
 
     # -- auth ----------------------------------------------------------------------------------
     @web.middleware

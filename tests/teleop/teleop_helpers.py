@@ -1,0 +1,59 @@
+"""Shared by the teleop tests: the console's JSON API with its token, free ports."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "teleop-test-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ConsoleClient:
+    """The console's JSON API with the token, as the page uses it."""
+
+    def __init__(self, port: int, token: str = TOKEN) -> None:
+        self.base, self.token = f"http://127.0.0.1:{port}", token
+        self.url = f"{self.base}/?token={token}"
+
+    def _open(self, request: urllib.request.Request) -> dict:
+        request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as err:
+            return json.loads(err.read())
+
+    def state(self) -> dict:
+        return self._open(urllib.request.Request(f"{self.base}/api/state"))
+
+    def command(self, cmd: str, **args) -> dict:
+        return self._open(urllib.request.Request(
+            f"{self.base}/api/command", data=json.dumps({"cmd": cmd, **args}).encode(),
+            headers={"Content-Type": "application/json"}, method="POST"))
+
+    def wait_until(self, predicate, timeout_s: float, what: str, log=lambda: "") -> dict:
+        deadline = time.monotonic() + timeout_s
+        state = None
+        while time.monotonic() < deadline:
+            try:
+                state = self.state()
+                if predicate(state):
+                    return state
+            except (urllib.error.URLError, ConnectionError, json.JSONDecodeError):
+                pass
+            time.sleep(0.25)
+        pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}; state {state}\n"
+                    f"{log()[-4000:]}")
