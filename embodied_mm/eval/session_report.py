@@ -195,6 +195,8 @@ def render_html(info: dict[str, Any], source: str) -> str:
     episodes = []
     for row in info["per_episode"]:
         mark = '<span class="ok">✓</span>' if row["success"] else '<span class="fail">✗</span>'
+        if row.get("episode") in info.get("unlabelled_episodes", ()):
+            mark = "not counted"
         media = ""
         if row.get("thumbnail"):
             media = (f'<a href="{e(row["video"])}"><img src="{e(row["thumbnail"])}" '

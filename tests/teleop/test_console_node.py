@@ -54,3 +54,69 @@ def test_commands_and_clean_shutdown(ros_env, tmp_path):
     assert {"/embodied_mm/instruction", "/embodied_mm/teleop/twist",
             "/embodied_mm/teleop/active", "/embodied_mm/estop",
             "/embodied_mm/teleop/label"} <= topics
+
+
+def test_step_approval_forwards_approved_steps_and_answers_rejected_ones(ros_env, tmp_path,
+                                                                          monkeypatch):
+    """Approval mode with a stand-in planner in this process: a proposed step waits, an
+    approved one reaches the executor's topic, a rejected one is answered to the planner."""
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticStatus
+    from std_msgs.msg import String
+
+    from embodied_mm.ros import topics
+    from embodied_mm.ros.conversions import status_from_msg
+
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "embodied_mm.ros.teleop_console", "--ros-args",
+         "-p", f"out_dir:={tmp_path / 'session'}", "-p", f"port:={port}",
+         "-p", f"token:={TOKEN}", "-p", "approval:=true"],
+        cwd=REPO, env=ros_env, stdout=open(tmp_path / "console.log", "w"),
+        stderr=subprocess.STDOUT)
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=int(ros_env["ROS_DOMAIN_ID"]))
+    node = rclpy.create_node("planner_stand_in", context=context)
+    executor = rclpy.executors.SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    sent, answers = [], []
+    node.create_subscription(String, topics.PLAN, lambda m: sent.append(m.data),
+                             topics.RELIABLE_QOS)
+    node.create_subscription(DiagnosticStatus, topics.SKILL_STATUS,
+                             lambda m: answers.append(status_from_msg(m)), topics.RELIABLE_QOS)
+    propose = node.create_publisher(String, topics.PLAN_PROPOSED, topics.RELIABLE_QOS)
+    api = ConsoleClient(port)
+
+    def spin_until(predicate, what: str) -> None:
+        for _ in range(200):
+            executor.spin_once(timeout_sec=0.05)
+            if predicate():
+                return
+        pytest.fail(f"timed out waiting for {what}")
+
+    try:
+        api.wait_until(lambda s: s["approval"] is True, 30, "the console")
+        assert api.command("run", instruction="stack the blocks")["ok"]
+        spin_until(lambda: propose.get_subscription_count() > 0, "the console to subscribe")
+        propose.publish(String(data="pick(obj_1)"))
+        api.wait_until(lambda s: s["proposed"] == "pick(obj_1)", 10, "the proposal")
+        assert api.command("approve")["ok"]
+        spin_until(lambda: sent == ["pick(obj_1)"], "the approved step on /embodied_mm/plan")
+        propose.publish(String(data="place(obj_9)"))
+        api.wait_until(lambda s: s["proposed"] == "place(obj_9)", 10, "the second proposal")
+        assert api.command("reject")["ok"]
+        spin_until(lambda: any(a["source"] == "operator" for a in answers), "the answer")
+        answer = next(a for a in answers if a["source"] == "operator")
+        assert (answer["step"], answer["status"]) == ("place(obj_9)", "failed")
+        assert "rejected" in answer["reason"] and sent == ["pick(obj_1)"]  # never sent
+        steps = api.state()["episode"]["steps"]
+        assert [(r["decision"], r["intervention"]) for r in steps] == [
+            ("approved", False), ("rejected", True)]
+        assert api.state()["episode"]["interventions"] == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=context)
