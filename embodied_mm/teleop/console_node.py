@@ -43,13 +43,13 @@ from embodied_mm.ros.conversions import (
     to_time,
 )
 from embodied_mm.ros.node_utils import config_from_params, param, run_node
+from embodied_mm.teleop.live_episode import LiveEpisode
 from embodied_mm.teleop.overlay import annotate
 from embodied_mm.teleop.recorder import SessionRecorder
 from embodied_mm.teleop.session import Session
 
 JOG_LINEAR = 0.1  # m/s for a full key press; the executor's jog limits apply on top
 JOG_YAW = 0.6  # rad/s
-FINAL = {"succeeded", "failed", "invalid", "terminal", "estop", "aborted"}
 
 
 class ConsoleNode(Node):
@@ -71,7 +71,7 @@ class ConsoleNode(Node):
         self.mode = "planner"
         self.estop = False
         self.scene: dict[str, Any] | None = None
-        self.episode: dict[str, Any] | None = None
+        self.episode: LiveEpisode | None = None
         self.proposed: str | None = None
         self.skill: dict[str, str] = {}
         self._images: dict[str, Image] = {}
@@ -142,16 +142,9 @@ class ConsoleNode(Node):
             return
         with self._lock:
             self.skill = {k: status.get(k, "") for k in ("step", "status", "reason")}
-            if self.episode is None:
-                return
-            for record in reversed(self.episode["steps"]):
-                if record["step"] == status["step"] and record["status"] not in FINAL:
-                    record["status"] = status["status"]
-                    record["reason"] = status.get("reason", "")
-                    break
-            if status["status"] == "terminal" and self.episode["done_s"] is None:
-                self.episode["done_s"] = round(self._elapsed(), 2)
-                self.episode["outcome"] = status["step"].split("(")[0]
+            if self.episode is not None and self.episode.ended is None:
+                self.episode.on_status(status.get("step", ""), status["status"],
+                                       status.get("reason", ""))
 
     # -- commands (from the web thread) --------------------------------------------------------
     def run_command(self, command: dict[str, Any]) -> dict[str, Any]:
@@ -182,9 +175,7 @@ class ConsoleNode(Node):
             "template_id": scene.get("template_id"),
             "n_distractors": scene.get("n_distractors"), "approval": self.approval})
         self.recorder.write_latched()
-        self.episode = {"id": entry["id"], "instruction": instruction, "started": time.time(),
-                        "steps": [], "interventions": 0, "operator_s": 0.0,
-                        "operator_since": None, "done_s": None, "outcome": "", "ended": None}
+        self.episode = LiveEpisode(entry["id"], instruction)
         self.proposed = None
         self.instruction_pub.publish(String(data=instruction))
         return {"episode": entry["id"]}
@@ -201,7 +192,6 @@ class ConsoleNode(Node):
     def _cmd_reject(self, c: dict) -> None:
         step = self._take_proposed()
         self._record_step(step, "planner", "rejected", intervention=True, status="rejected")
-        self._count_intervention()
         # The planner waits for this step's outcome: tell it, so it plans again.
         self.status_pub.publish(status_msg("operator", step, "failed", "rejected by the operator"))
 
@@ -210,12 +200,8 @@ class ConsoleNode(Node):
             raise CommandError("the operator already has control")
         self.mode = "operator"
         self.active_pub.publish(Bool(data=True))
-        if self.episode is not None:
-            self._count_intervention()
-            self.episode["operator_since"] = time.time()
-            running = [r for r in self.episode["steps"] if r["status"] == "running"]
-            for record in running:  # interrupted by the take-over
-                record.update(intervention=True, decision=record["decision"] + "+preempted")
+        if self.episode is not None and self.episode.ended is None:
+            for record in self.episode.take_over():  # steps the take-over interrupted
                 self._publish_step(record)
 
     def _cmd_handback(self, c: dict) -> None:
@@ -224,9 +210,8 @@ class ConsoleNode(Node):
         self._publish_twist(0.0, 0.0, 0.0, 0.0)
         self.mode = "planner"
         self.active_pub.publish(Bool(data=False))
-        if self.episode is not None and self.episode["operator_since"] is not None:
-            self.episode["operator_s"] += time.time() - self.episode["operator_since"]
-            self.episode["operator_since"] = None
+        if self.episode is not None and self.episode.ended is None:
+            self.episode.hand_back()
         if self.proposed is not None:  # planned before the operator's changes: replan
             step, self.proposed = self.proposed, None
             self.status_pub.publish(status_msg("operator", step, "failed",
@@ -291,7 +276,7 @@ class ConsoleNode(Node):
         label = c.get("label")
         if label not in ("success", "failure"):
             raise CommandError('label must be "success" or "failure"')
-        if self.episode is None or self.episode["ended"] is not None:
+        if self.episode is None or self.episode.ended is not None:
             raise CommandError("no episode to label: run an instruction first")
         note = str(c.get("note") or "")[:1000]
         summary = self._end_episode(label, note, c.get("sim_success"))
@@ -317,27 +302,14 @@ class ConsoleNode(Node):
 
     def _record_step(self, step: str, source: str, decision: str, intervention: bool,
                      status: str = "sent") -> None:
-        if self.episode is None:
-            return
-        record = {"index": len(self.episode["steps"]), "step": step, "source": source,
-                  "decision": decision, "intervention": intervention, "status": status,
-                  "reason": "", "t": round(self._elapsed(), 3)}
-        self.episode["steps"].append(record)
-        self._publish_step(record)
+        if self.episode is not None and self.episode.ended is None:
+            self._publish_step(self.episode.add_step(step, source, decision, intervention,
+                                                     status))
 
     def _publish_step(self, record: dict) -> None:
-        msg = String(data=json.dumps({"episode": self.episode["id"], **record}))
+        msg = String(data=json.dumps({"episode": self.episode.id, **record}))
         self.session.write(topics.TELEOP_STEPS, serialize_message(msg))
         self.steps_pub.publish(msg)
-
-    def _count_intervention(self) -> None:
-        if self.episode is not None and self.episode["ended"] is None:
-            self.episode["interventions"] += 1
-
-    def _elapsed(self) -> float:
-        if self.episode is None:
-            return 0.0
-        return (self.episode["ended"] or time.time()) - self.episode["started"]
 
     def _publish_twist(self, x: float, y: float, z: float, yaw: float) -> None:
         msg = TwistStamped()
@@ -361,19 +333,10 @@ class ConsoleNode(Node):
                      sim_success: bool | None = None) -> dict | None:
         """Labels (or abandons, label None) the open episode and finalises its file."""
         episode = self.episode
-        if episode is None or episode["ended"] is not None:
+        if episode is None or episode.ended is not None:
             return None
-        if episode["operator_since"] is not None:
-            episode["operator_s"] += time.time() - episode["operator_since"]
-            episode["operator_since"] = time.time()
-        episode["ended"] = time.time()
-        duration = episode["ended"] - episode["started"]
-        summary = {"label": label, "note": note, "sim_success": sim_success,
-                   "interventions": episode["interventions"],
-                   "operator_s": round(episode["operator_s"], 2),
-                   "duration_s": round(duration, 2), "time_to_done_s": episode["done_s"],
-                   "steps": [r["step"] for r in episode["steps"]]}
-        msg = String(data=json.dumps({"episode": episode["id"], **summary}))
+        summary = episode.end(label, note, sim_success)
+        msg = String(data=json.dumps({"episode": episode.id, **summary}))
         self.session.write(topics.TELEOP_LABEL, serialize_message(msg))
         if self.context.ok():  # not while shutting down (SIGINT/SIGTERM): the file matters
             self.label_pub.publish(msg)
@@ -383,13 +346,7 @@ class ConsoleNode(Node):
     # -- for the page --------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            episode = None
-            if self.episode is not None:
-                e = self.episode
-                episode = {"id": e["id"], "instruction": e["instruction"],
-                           "elapsed_s": round(self._elapsed(), 1), "steps": e["steps"],
-                           "interventions": e["interventions"], "done_s": e["done_s"],
-                           "labelled": e["ended"] is not None}
+            episode = self.episode.snapshot() if self.episode is not None else None
             scene = self.scene or {}
             return {"mode": self.mode, "approval": self.approval, "estop": self.estop,
                     "proposed": self.proposed, "skill": self.skill, "episode": episode,
