@@ -63,9 +63,9 @@ class EpisodeLog:
         log = cls(Path(path))
         records: dict[int, dict] = {}
         for topic, time_ns, msg in read_messages(path):
-            log.topics[topic] = log.topics.get(topic, 0) + 1
-            if not log.start_ns:
+            if not log.topics:  # the first message starts the episode's clock
                 log.start_ns = time_ns
+            log.topics[topic] = log.topics.get(topic, 0) + 1
             log.end_ns = max(log.end_ns, time_ns)
             s = (time_ns - log.start_ns) * 1e-9
             if topic == t.INSTRUCTION:

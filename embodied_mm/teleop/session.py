@@ -92,7 +92,8 @@ class Session:
         """Adds a serialized message to the open episode (dropped when none is open)."""
         with self._lock:
             if self.writer is not None:
-                self.writer.write(topic, data, log_time_ns or time.time_ns())
+                self.writer.write(topic, data,
+                                  time.time_ns() if log_time_ns is None else log_time_ns)
 
     def finish_episode(self, summary: dict[str, Any]) -> None:
         """Closes the open episode's file and records `summary` (label, numbers) in the index."""
