@@ -65,6 +65,9 @@ class ConsoleNode(Node):
         out_dir = str(param(self, "out_dir", "")) or \
             f"outputs/teleop/session_{time.strftime('%Y%m%d_%H%M%S')}"
         self.approval = bool(param(self, "approval", False))
+        from sim.tasks import TASKS  # pure Python: the families a sim scene can be loaded from
+
+        self.tasks = sorted(TASKS)
         self.session = Session(out_dir, cfg.planner.name)
         self.recorder = SessionRecorder(self, self.session, float(param(self, "image_hz", 4.0)))
         self._lock = threading.RLock()
@@ -265,10 +268,9 @@ class ConsoleNode(Node):
         except (KeyError, TypeError, ValueError):
             raise CommandError("scene needs task (a family name) and seed (an integer)") \
                 from None
-        from sim.tasks import TASKS
-
-        if request["task"] not in TASKS:
-            raise CommandError(f"unknown task {request['task']!r}; one of {', '.join(TASKS)}")
+        if request["task"] not in self.tasks:
+            raise CommandError(f"unknown task {request['task']!r}; one of "
+                               f"{', '.join(self.tasks)}")
         self._end_episode(None, "")
         self.request_pub.publish(String(data=json.dumps(request)))
 
@@ -353,7 +355,8 @@ class ConsoleNode(Node):
                     "scene": {k: scene.get(k) for k in ("task", "seed", "instruction")},
                     "session": str(self.session.dir),
                     "recorded": len(self.session.index["episodes"]),
-                    "messages": self.session.writer.count if self.session.writer else 0}
+                    "messages": self.session.writer.count if self.session.writer else 0,
+                    "tasks": self.tasks}
 
     def frame_jpeg(self) -> bytes | None:
         rgb_msg, seg_msg, markers = self._images.get("rgb"), self._images.get("seg"), \

@@ -31,6 +31,8 @@ def test_commands_and_clean_shutdown(ros_env, tmp_path):
         assert "no episode to label" in api.command("label", label="success")["error"]
         assert "type an instruction" in api.command("run", instruction="  ")["error"]
         assert "unknown command" in api.command("fly")["error"]
+        assert "unknown task" in api.command("scene", task="juggle", seed=1)["error"]
+        assert "seed (an integer)" in api.command("scene", task="stack", seed="x")["error"]
         assert api.command("run", instruction="put the red block in the blue bowl")["ok"]
         assert "no planned step" in api.command("approve")["error"]
         assert api.command("takeover")["ok"]
