@@ -82,7 +82,7 @@ class ConsoleServer:
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         # The address really bound (the port is a free one when 0 was asked for).
-        self.bound = site._server.sockets[0].getsockname()[:2]
+        self.bound = tuple(self._runner.addresses[0][:2])
         self.port = self.bound[1]
 
     # -- auth ----------------------------------------------------------------------------------
