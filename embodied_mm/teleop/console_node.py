@@ -373,10 +373,15 @@ class ConsoleNode(Node):
         return annotate(np.ascontiguousarray(rgb), seg, objects)
 
     def close(self) -> None:
-        with self._lock:
-            self._end_episode(None, "")
-        self.session.close()
-        self.server.stop()
+        """Finalises the open episode's file and stops the web server, whatever fails first."""
+        try:
+            with self._lock:
+                self._end_episode(None, "")
+        finally:
+            try:
+                self.session.close()
+            finally:
+                self.server.stop()
 
 
 class CommandError(ValueError):

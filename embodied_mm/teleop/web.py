@@ -60,9 +60,14 @@ class ConsoleServer:
         return f"http://{host}:{self.port}/?token={self.token}"
 
     def start(self) -> None:
-        """Binds and starts serving; raises OSError when the port is taken."""
+        """Binds and starts serving; raises OSError naming the address when it is taken."""
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+        try:
+            asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+        except OSError as err:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            raise OSError(f"cannot serve the console on {self.host}:{self.port} "
+                          f"({err.strerror or err}); choose another port") from None
 
     def stop(self) -> None:
         if self._runner is not None:

@@ -86,3 +86,8 @@ def test_commands_must_be_json_objects_with_a_cmd(server):
 def test_short_tokens_are_refused():
     with pytest.raises(ValueError, match="16 characters"):
         ConsoleServer(EchoConsole(), "short")
+
+
+def test_a_taken_port_is_a_clear_error(server):
+    with pytest.raises(OSError, match="choose another port"):
+        ConsoleServer(EchoConsole(), TOKEN, port=server.port).start()
