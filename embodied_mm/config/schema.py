@@ -49,6 +49,9 @@ class PlannerConfig:
         _require(self.max_steps >= 1, f"planner.max_steps must be >= 1, got {self.max_steps}")
 
 
+PERTURBATIONS = ("none", "knock", "grasp_fail", "remove", "mixed")  # eval.perturb choices
+
+
 @dataclass
 class EvalConfig:
     """How many episodes to evaluate and where to write the results."""
@@ -58,10 +61,14 @@ class EvalConfig:
     out_dir: str = "outputs/eval"
     suite: str | None = None
     workers: int = 1
+    # One world fault per episode, mid-skill (embodied_mm/eval/perturb.py): recovery tests.
+    perturb: str = "none"  # none | knock | grasp_fail | remove | mixed
 
     def __post_init__(self) -> None:
         _require(self.episodes >= 1, f"eval.episodes must be >= 1, got {self.episodes}")
         _require(self.workers >= 1, f"eval.workers must be >= 1, got {self.workers}")
+        _require(self.perturb in PERTURBATIONS, f"eval.perturb must be one of "
+                 f"{', '.join(PERTURBATIONS)}, got {self.perturb!r}")
 
 
 @dataclass

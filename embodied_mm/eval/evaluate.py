@@ -19,6 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from embodied_mm.config.schema import Config
+from embodied_mm.eval.perturb import summary as perturb_summary
 from embodied_mm.eval.report import summarize, write_report
 from embodied_mm.eval.rollout import EpisodeRunner, EpisodeSpec, make_runner
 from embodied_mm.eval.suite import episodes_for
@@ -33,6 +34,8 @@ def evaluate(cfg: Config, progress: bool = True) -> dict:
     rows = _run_all(cfg, specs, progress)
     info = summarize(rows, planner=cfg.planner.name, model=None,
                      eval_s=round(time.perf_counter() - start, 2))
+    if cfg.eval.perturb != "none":
+        info["perturb"] = {"mode": cfg.eval.perturb, **perturb_summary(rows)}
     out_dir = Path(cfg.eval.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "eval_info.json").write_text(json.dumps(info, indent=2))
@@ -82,5 +85,12 @@ def main(cfg: Config) -> int:
         print(f"{task:<16}{row['success_rate']:>9.2f}{row['n_episodes']:>10}")
     overall = info["overall"]
     print(f"{'overall':<16}{overall['success_rate']:>9.2f}{overall['n_episodes']:>10}")
+    if "perturb" in info:
+        for kind, row in info["perturb"]["per_fault"].items():
+            print(f"{'fault ' + kind:<16}{row['success_rate']:>9.2f}{row['n_episodes']:>10}")
+        struck = info["perturb"]["perturbed"]
+        if struck["n_episodes"]:
+            print(f"{'perturbed':<16}{struck['success_rate']:>9.2f}{struck['n_episodes']:>10}"
+                  f"  ({info['perturb']['not_struck']} episodes ended before a fault struck)")
     print(f"wrote {out_dir / 'eval_info.json'} and {out_dir / 'report.html'}")
     return 0

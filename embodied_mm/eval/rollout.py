@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from embodied_mm.config.schema import Config
+from embodied_mm.eval.perturb import PerturbedRobot, judge
 from embodied_mm.executor import EpisodeResult, Executor, StepRecord
 from embodied_mm.planner.base import Planner
 
@@ -42,6 +43,7 @@ class EpisodeReport:
     skill_outcomes: list[dict] = field(default_factory=list)
     n_objects: int = 0
     sim_s: float = 0.0
+    perturbation: dict | None = None  # the injected fault (`eval.perturb`), if any
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,10 +58,12 @@ class EpisodeRunner:
         control_hz: robot control rate.
         gui: show PyBullet's window.
         camera: optional `sim.camera.CameraConfig`.
+        perturb: a world fault per episode (`embodied_mm.eval.perturb`), `none` for none.
     """
 
     def __init__(self, planner: Planner, max_steps: int = 12, control_hz: float = 20.0,
-                 gui: bool = False, camera=None, velocity_scale: float = 0.5) -> None:
+                 gui: bool = False, camera=None, velocity_scale: float = 0.5,
+                 perturb: str = "none") -> None:
         from embodied_mm.robots.base import RobotLimits
         from sim.robot import SimRobot
         from sim.world import TabletopWorld
@@ -70,6 +74,7 @@ class EpisodeRunner:
         self.robot.connect()
         self.planner = planner
         self.max_steps = max_steps
+        self.perturb = perturb
 
     def run(self, spec: EpisodeSpec,
             on_step: Callable[[StepRecord], None] | None = None,
@@ -93,18 +98,24 @@ class EpisodeRunner:
         if on_start is not None:
             on_start(episode, self.world.object_states())
         initial = self.world.object_states()
-        executor = Executor(self.planner, self.robot, max_steps=self.max_steps, on_step=on_step)
+        robot = self.robot if self.perturb == "none" else PerturbedRobot(
+            self.robot, self.perturb, spec.seed)
+        executor = Executor(self.planner, robot, max_steps=self.max_steps, on_step=on_step)
         result: EpisodeResult = executor.run(instruction, context=episode)
         final = self.robot.get_observation(images=False)
         calls = [_parse_or_none(r.text) for r in result.records]
         success = task.success(episode, initial, final, [c for c in calls if c is not None])
+        fault = robot.fault if isinstance(robot, PerturbedRobot) else None
+        if fault is not None:
+            success = judge(fault, episode.goal, success, result.outcome)
         return EpisodeReport(
             task=spec.task, seed=spec.seed, instruction=instruction, success=bool(success),
             outcome=result.outcome, steps=result.steps,
             planner_latency_ms=[round(r.planner_latency_ms, 3) for r in result.records],
             skill_outcomes=[{"step": r.text, "status": r.status, "reason": r.reason}
                             for r in result.records],
-            n_objects=len(episode.scene), sim_s=round(self.world.sim_time, 2))
+            n_objects=len(episode.scene), sim_s=round(self.world.sim_time, 2),
+            perturbation=fault.to_dict() if fault is not None else None)
 
     def close(self) -> None:
         self.robot.disconnect()
@@ -134,4 +145,4 @@ def make_runner(cfg: Config) -> EpisodeRunner:
     camera = CameraConfig(width=cfg.robot.camera.width, height=cfg.robot.camera.height)
     return EpisodeRunner(build_planner(cfg.planner), max_steps=cfg.planner.max_steps,
                          control_hz=cfg.robot.control_hz, gui=cfg.gui, camera=camera,
-                         velocity_scale=cfg.robot.velocity_scale)
+                         velocity_scale=cfg.robot.velocity_scale, perturb=cfg.eval.perturb)

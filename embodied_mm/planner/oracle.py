@@ -6,6 +6,7 @@ only; it is the upper bound and the source of training data.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,4 +30,13 @@ class OraclePlanner(Planner):
         self._task, self._episode = TASKS[context.task], context
 
     def next_step(self, obs: Observation, done: Sequence[SkillCall]) -> str:
+        if not goal_objects(self._episode.goal) <= set(obs.object_names):
+            return "cannot()"  # an object the task needs has vanished: stop, do not guess
         return str(self._task.oracle(self._episode, obs, done))
+
+
+def goal_objects(goal: dict[str, Any]) -> set[str]:
+    """Object names an episode's goal refers to (`obj_k` values, also inside lists)."""
+    values = [v for value in goal.values()
+              for v in (value if isinstance(value, list | tuple) else [value])]
+    return {v for v in values if isinstance(v, str) and re.fullmatch(r"obj_\d+", v)}

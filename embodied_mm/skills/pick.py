@@ -18,13 +18,15 @@ from embodied_mm.skills.base import (
 from embodied_mm.table import TABLE
 
 LIFT_MIN = 0.05  # m the block must rise above its resting height to count as picked
+# Fingers closer than this hold nothing (the smallest block is 4 cm): a pick may open them.
+EMPTY_WIDTH = 0.03  # m
 
 
 class PickSkill(Skill):
     """Approach from above, descend, close, lift; fails if the block did not come along."""
 
     def script(self, name: str):
-        if self.holding():
+        if self.holding() and self.obs.gripper_width >= EMPTY_WIDTH:
             raise SkillFailure(f"cannot pick {name}: the gripper already holds an object")
         obj = self.block(name)
         if not TABLE.contains(obj.position[:2]):
