@@ -7,6 +7,7 @@ planner that writes nonsense can never move the robot.
 from __future__ import annotations
 
 import abc
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,6 +45,13 @@ class Planner(abc.ABC):
         if len(instruction) > MAX_INSTRUCTION_CHARS:
             raise PlannerError(f"the instruction is {len(instruction):,} characters long; the "
                                f"limit is {MAX_INSTRUCTION_CHARS:,}")
+        # Control characters (terminal escapes, NUL, …) have no place in an instruction and
+        # could rewrite an operator's terminal or log; any other Unicode text is fine.
+        control = next((c for c in instruction
+                        if unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n"), None)
+        if control is not None:
+            raise PlannerError(f"the instruction contains the unprintable character "
+                               f"U+{ord(control):04X}; send plain text")
         self.instruction = instruction
 
     @abc.abstractmethod

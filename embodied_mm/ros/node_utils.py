@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 from embodied_mm.config import Config, load_config
+from embodied_mm.ros.discovery import default_discovery
 
 
 def config_from_params(node: Node) -> Config:
@@ -50,6 +52,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
 
     Returns the node's `exit_code` attribute if it set one (for runner-style nodes), else 0.
     """
+    default_discovery(os.environ)  # localhost-only unless the user set a range (read by init)
     # rclpy's own handlers turn SIGINT and SIGTERM into a shutdown that wakes the executor.
     rclpy.init(args=args if args is not None else sys.argv)
     node = None
