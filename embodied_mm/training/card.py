@@ -54,6 +54,16 @@ def index_lines(index: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _object_tokens(m) -> str:
+    """The card's description of the `<obj>` vectors of model config `m`."""
+    anchored = [*(["colour", "kind"] if m.object_words else []),
+                *(["row", "column"] if m.position_words else [])]
+    if not anchored:
+        return "one free vector per object"
+    return (f"word-anchored ({', '.join(anchored)} as mixtures of the LLM's word embeddings "
+            f"+ one free vector; describe loss weight {m.describe_weight:g})")
+
+
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
@@ -76,10 +86,7 @@ def render(cfg: Config, run: TrainingRun) -> str:
         f"- LLM: `{m.llm}`, {regime}",
         f"- inputs: {', '.join(m.inputs)} (encoder width {m.encoder_width}, image "
         f"{m.image_size} px, {m.image_tokens} image tokens)",
-        "- object tokens: " + (f"word-anchored (colour and kind as mixtures of the LLM's word "
-                               f"embeddings + one free vector; describe loss weight "
-                               f"{m.describe_weight:g})" if m.object_words else
-                               "one free vector per object"),
+        "- object tokens: " + _object_tokens(m),
         f"- trained parameters: {run.trained_parameters:,} (the LLM's weights are not stored)",
         "", "## Data", "",
         f"- dataset: `{t.data_dir}`" + "".join(f" + `{d}`" for d in t.extra_data_dirs),
@@ -92,6 +99,9 @@ def render(cfg: Config, run: TrainingRun) -> str:
         f"lr {t.lr:g}, weight decay {t.weight_decay:g}, {t.warmup_steps} warm-up steps then "
         f"cosine; autocast {t.autocast}; seed {t.seed}",
         f"- training time: {_duration(run.train_s)} ({run.samples_per_s:.1f} samples/s)",
+        *([f"- warm start: the trained tensors of `{t.init_from}` where names and shapes fit "
+           "(`train.init_from`); that run's own card tells how it was trained"]
+          if t.init_from else []),
         "", "## Held-out metrics", "",
         "Next step decoded with the grammar-constrained decoder on held-out-template samples; "
         "object accuracy counts the target steps that name objects.", "",
