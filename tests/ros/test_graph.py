@@ -46,8 +46,12 @@ def test_launch_runs_episodes_records_mcap_and_exits(graph, tmp_path):
     while proc.poll() is None and time.monotonic() < deadline:
         graph.spin_for(0.5)
     log = (tmp_path / "launch.log").read_text()
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
+    if proc.poll() is None:  # SIGINT: the runner stops every node it started
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
         pytest.fail(f"launch did not finish in time:\n{log[-3000:]}")
     assert proc.returncode == 0, log[-3000:]
     info = json.loads((out / "eval_info.json").read_text())
