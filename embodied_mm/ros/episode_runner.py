@@ -6,6 +6,10 @@ until `done()`/`cannot()`/an invalid step or the timeout, asks the sim whether t
 succeeded, and finally writes `eval_info.json` and `report.html` like `embodied-mm eval`.
 With `episodes:=0` it does nothing and the graph waits for operator instructions.
 
+If the planner node (parameter `planner_node`, default `planner`) restarts or leaves the graph
+mid-episode, the runner lets the running skill end and records the episode as `aborted`
+(a failure) instead of waiting for its timeout; a respawned planner takes the next one.
+
 Example:
     python -m embodied_mm.ros.episode_runner --ros-args -p overrides:="['task=all']" \
         -p episodes:=2 -p out_dir:=/tmp/r
@@ -34,6 +38,8 @@ from embodied_mm.ros.conversions import objects_from_markers, status_from_msg
 from embodied_mm.ros.node_utils import config_from_params, param, run_node
 
 ENDS = {"terminal", "invalid", "estop"}
+LIVENESS_S = 0.5  # how often the runner checks that the episode's planner is still the same
+ABORT_GRACE_S = 30.0  # s the running skill gets to end after the planner went away
 
 
 def graph_episodes(cfg: Config, episodes: int) -> list[EpisodeSpec]:
@@ -56,6 +62,7 @@ class EpisodeRunner(Node):
         cfg = config_from_params(self)
         episodes = int(param(self, "episodes", 0))
         self.timeout_s = float(param(self, "episode_timeout_s", 120.0))
+        self.planner_node = str(param(self, "planner_node", "planner"))
         self.out_dir = Path(param(self, "out_dir", cfg.eval.out_dir))
         self.planner_name = cfg.planner.name
         self.specs = graph_episodes(cfg, episodes)
@@ -142,23 +149,59 @@ class EpisodeRunner(Node):
         with self._cond:
             self._events.clear()
         self.get_logger().info(f"{spec.task} seed {spec.seed}: {instruction!r}")
+        planner = self._planner_ids()
+        with self._cond:  # a respawned planner may not listen yet; go ahead after a while
+            if not self._cond.wait_for(self._planner_listens, 30.0):
+                self.get_logger().warning(f"no {self.planner_node} node subscribes to "
+                                          f"{topics.INSTRUCTION}; sending the instruction anyway")
         self.instruction_pub.publish(String(data=instruction))
-        steps, latencies, outcomes, outcome = self._follow()
-        result = self.success_client.call(Trigger.Request())
+        steps, latencies, outcomes, outcome = self._follow(planner)
+        success = outcome != "aborted" and self.success_client.call(Trigger.Request()).success
         return EpisodeReport(task=spec.task, seed=spec.seed, instruction=instruction,
-                             success=bool(result.success), outcome=outcome, steps=steps,
+                             success=bool(success), outcome=outcome, steps=steps,
                              planner_latency_ms=latencies, skill_outcomes=outcomes,
                              n_objects=len(names))
 
-    def _follow(self) -> tuple[list[str], list[float], list[dict], str]:
-        """Collects plan steps and statuses until the episode ends; returns them and the outcome."""
+    def _planner_ids(self) -> frozenset[bytes]:
+        """Ids of the planner node's publishers on the plan topic: a respawned planner brings
+        new ones, a dead one's disappear once discovery notices."""
+        return frozenset(bytes(info.endpoint_gid)
+                         for info in self.get_publishers_info_by_topic(topics.PLAN)
+                         if info.node_name == self.planner_node)
+
+    def _planner_listens(self) -> bool:
+        """True once the planner node subscribes to instructions (e.g. after a respawn)."""
+        return any(info.node_name == self.planner_node
+                   for info in self.get_subscriptions_info_by_topic(topics.INSTRUCTION))
+
+    def _follow(self, planner: frozenset[bytes]) -> tuple[list[str], list[float], list[dict], str]:
+        """Collects plan steps and statuses until the episode ends; returns them and the outcome.
+
+        Args:
+            planner: `_planner_ids()` when the episode started (empty: not checked).
+        """
         steps, latencies, outcomes = [], [], []
         deadline = time.monotonic() + self.timeout_s
-        last_end = time.monotonic()
+        last_end = next_check = time.monotonic()
+        lost, running = "", False
         while True:
+            now = time.monotonic()
+            if lost and not running:  # the planner is gone and no skill runs: stop here
+                self.get_logger().error(f"  episode aborted: {lost}")
+                outcomes.append({"step": "", "status": "aborted", "reason": lost})
+                return steps, latencies, outcomes, "aborted"
+            if now >= deadline:
+                return steps, latencies, outcomes, "aborted" if lost else "timeout"
+            if planner and not lost and now >= next_check:
+                next_check = now + LIVENESS_S
+                current = self._planner_ids()  # a dead planner's ids may linger, then go
+                if not current or current - planner:
+                    lost = f"the {self.planner_node} node restarted or left mid-episode"
+                    deadline = min(deadline, now + ABORT_GRACE_S)
             with self._cond:
-                if not self._cond.wait_for(lambda: self._events, deadline - time.monotonic()):
-                    return steps, latencies, outcomes, "timeout"
+                self._cond.wait_for(lambda: self._events, min(LIVENESS_S, deadline - now))
+                if not self._events:
+                    continue
                 kind, data = self._events.pop(0)
             if kind == "plan":
                 steps.append(data["step"])
@@ -167,7 +210,10 @@ class EpisodeRunner(Node):
                 continue
             if data.get("source") == "planner" and data["status"] == "invalid":
                 return steps, latencies, outcomes, "invalid_plan"
-            if data.get("source") != "executor" or data["status"] in ("running", "stale"):
+            if data.get("source") != "executor" or data["status"] == "stale":
+                continue
+            running = data["status"] == "running"
+            if running:
                 continue
             last_end = time.monotonic()
             reason = f" — {data['reason']}" if data.get("reason") else ""

@@ -35,6 +35,10 @@ from embodied_mm.types import SkillCall
 
 # Executor statuses that end a step (`stale`: it was not run for lack of fresh input).
 FINISHED = {"succeeded", "failed", "invalid", "terminal", "estop", "aborted", "stale"}
+# A node that just started (or was respawned) may get an instruction before the latched scene
+# description on /embodied_mm/episode, and a plan published before every subscriber matched
+# this publisher is lost (volatile QoS): for this long after start-up it waits for both.
+STARTUP_GRACE_S = 3.0
 
 
 class PlannerNode(Node):
@@ -67,6 +71,7 @@ class PlannerNode(Node):
         self._done: list[SkillCall] = []
         self._active = False
         self._closing = False
+        self._born = time.monotonic()
         threading.Thread(target=self._work, daemon=True).start()
 
     # -- callbacks: store and wake the worker, nothing else -------------------------------------
@@ -85,6 +90,7 @@ class PlannerNode(Node):
             self._episode_info = json.loads(msg.data)
             self._active = False  # a new scene ends whatever episode was running
             self._pending = None
+            self._wake.notify_all()
 
     def _on_status(self, msg: DiagnosticStatus) -> None:
         status = status_from_msg(msg)
@@ -124,6 +130,8 @@ class PlannerNode(Node):
             self._plan_one()
 
     def _start(self, instruction: str) -> None:
+        self._wake.wait_for(lambda: self._episode_info is not None or self._closing,
+                            self._born + STARTUP_GRACE_S - time.monotonic())
         context = None
         if self._episode_info is not None:
             from sim.tasks import TASKS  # pure Python; only the oracle uses the context
@@ -162,12 +170,21 @@ class PlannerNode(Node):
             self._publish_status("", "stale", f"not planning from stale input: {err}")
             time.sleep(0.5)
             return
+        self._await_plan_subscribers()
         with self._wake:
             if not self._active:
                 return
             self._pending = text
         self.plan_pub.publish(String(data=text))
         self.get_logger().info(f"plan: {text} ({latency_ms:.1f} ms)")
+
+    def _await_plan_subscribers(self) -> None:
+        """Shortly after start-up, waits until every known plan subscriber has matched."""
+        while time.monotonic() < self._born + STARTUP_GRACE_S and not self._closing:
+            known = len(self.get_subscriptions_info_by_topic(topics.PLAN))
+            if known and self.plan_pub.get_subscription_count() >= known:
+                return
+            time.sleep(0.05)
 
     def _answer(self, text: str) -> None:
         """Answers one scene question on `/embodied_mm/answer` (see the module doc)."""
