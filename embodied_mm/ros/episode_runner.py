@@ -178,7 +178,7 @@ class EpisodeRunner(Node):
         """Collects plan steps and statuses until the episode ends; returns them and the outcome.
 
         Args:
-            planner: `_planner_ids()` when the episode started (empty: not checked).
+            planner: `_planner_ids()` when the episode started (empty: the first ids seen).
         """
         steps, latencies, outcomes = [], [], []
         deadline = time.monotonic() + self.timeout_s
@@ -192,10 +192,12 @@ class EpisodeRunner(Node):
                 return steps, latencies, outcomes, "aborted"
             if now >= deadline:
                 return steps, latencies, outcomes, "aborted" if lost else "timeout"
-            if planner and not lost and now >= next_check:
+            if not lost and now >= next_check:
                 next_check = now + LIVENESS_S
                 current = self._planner_ids()  # a dead planner's ids may linger, then go
-                if not current or current - planner:
+                if not planner:
+                    planner = current  # discovered only now (or no planner node: unchecked)
+                elif not current or current - planner:
                     lost = f"the {self.planner_node} node restarted or left mid-episode"
                     deadline = min(deadline, now + ABORT_GRACE_S)
             with self._cond:

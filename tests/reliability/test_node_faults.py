@@ -49,7 +49,9 @@ def _statuses(graph) -> list[dict]:
 @pytest.mark.slow
 def test_planner_killed_mid_skill_executor_holds_runner_aborts_and_recovers(graph, tmp_path):
     overrides = "overrides:=planner=oracle task=pick_place seed=0"
-    graph.start("sim", "sim_node", overrides)
+    # The sim starts on another scene: the runner's first request must really reload it (a
+    # late latched copy of a same-seed start-up scene can otherwise cancel the instruction).
+    graph.start("sim", "sim_node", "overrides:=task=stack seed=9")
     graph.start("perception", "perception_node", "mode:=gt")
     graph.start("executor", "executor_node", overrides)
     graph.start("planner", "planner_node", overrides)
