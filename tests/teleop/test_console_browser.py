@@ -181,6 +181,9 @@ def test_operator_session_in_the_browser(browser, ros_env, tmp_path):
     # One sample per step that succeeded (the interrupted and failed attempts give none).
     ran = [r["step"] for r in log1.step_records]
     targets = [r["target"] for r in data.records]
-    assert targets[0] == ran[0] and targets[-1] == "done()" and set(targets) <= set(ran)
+    # (the take-over may interrupt the very first step, so the samples are an in-order
+    # subsequence of the steps run, not necessarily starting with the first one)
+    remaining = iter(ran)
+    assert targets[-1] == "done()" and all(t in remaining for t in targets), (targets, ran)
     assert data[0].instruction == scene["instruction"] and data[0].done == []
     assert data[len(data) - 1].done == [r["target"] for r in data.records[:-1]]
