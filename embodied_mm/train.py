@@ -37,7 +37,13 @@ from embodied_mm.model.palme import CheckpointError, PalmE, PalmEConfig
 from embodied_mm.planner.base import PlannerError
 from embodied_mm.training.card import TrainingRun, write_card
 from embodied_mm.training.checkpoint import find_checkpoint, save_checkpoint
-from embodied_mm.training.data import BatchOrder, heldout_samples, load_splits, read_index
+from embodied_mm.training.data import (
+    BatchOrder,
+    heldout_samples,
+    load_splits,
+    read_index,
+    weight_tasks,
+)
 from embodied_mm.training.distributed import distributed, wrap
 from embodied_mm.training.heldout import HeldOut, evaluate_heldout
 from embodied_mm.training.trainer import Trainer
@@ -115,6 +121,10 @@ def train(cfg: Config, progress: bool = True,
     with distributed() as dist:
         train_set, val_set = data if data is not None else load_splits(
             t.data_dir, *t.extra_data_dirs, kinds=t.kinds)
+        try:
+            train_set = weight_tasks(train_set, t.task_weights)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
         heldout = heldout_samples(val_set, t.eval_samples)
         try:
             model = PalmE(model_cfg).to(dist.device)

@@ -20,7 +20,7 @@ from embodied_mm.model.palme import Sample
 from embodied_mm.plan_language import parse_step
 from embodied_mm.planner.palme import PalmePlanner
 from embodied_mm.train import METRICS_FILE, train
-from embodied_mm.training.data import BatchOrder, heldout_samples
+from embodied_mm.training.data import BatchOrder, heldout_samples, load_splits, weight_tasks
 from embodied_mm.training.heldout import object_args
 from embodied_mm.types import ObjectState, Observation
 
@@ -208,6 +208,19 @@ def test_trains_on_several_datasets_together(tmp_path):
     assert read_metrics(tmp_path / "out")[-1]["n_eval"] == 12  # both val splits
     card = (final / "model_card.md").read_text()
     assert "train samples: 40" in card and card.count("| train | 16 | 16 | 4 |") == 2
+
+
+def test_task_weights_repeat_a_family_and_name_unknown_ones(tmp_path):
+    write_dataset(tmp_path)
+    train_set, _ = load_splits(tmp_path, kinds=("plan",))
+    assert len(weight_tasks(train_set, {"pick_place": 3})) == 3 * len(train_set)
+    assert weight_tasks(train_set, {}) is train_set
+    with pytest.raises(ValueError, match="no training samples of stack"):
+        weight_tasks(train_set, {"stack": 2})
+    with pytest.raises(ValueError, match="leave no training samples"):
+        weight_tasks(train_set, {"pick_place": 0})
+    with pytest.raises(ConfigError, match="train.task_weights"):
+        config(tmp_path / "out", "train.task_weights={pick_place:-1}")
 
 
 def test_resume_refuses_a_checkpoint_of_another_model(trained):

@@ -108,6 +108,7 @@ class ModelConfig:
     image_tokens: int = 4
     object_words: bool = True  # object tokens anchored to the LLM's colour/kind words
     position_words: bool = True  # and to digit words for the object's row/column on the table
+    held_object: bool = True  # plan prompts say what the gripper holds (`Holding: <obj>.`)
     describe_weight: float = 0.5  # weight of the loss of those tokens' predictions
     lora: bool = True  # false: frozen LLM (PaLM-E's regime), only the encoders train
     lora_r: int = 8
@@ -152,6 +153,9 @@ class TrainConfig:
     data_dir: str = "outputs/data"
     extra_data_dirs: list[str] = field(default_factory=list)  # more datasets, trained on too
     kinds: list[str] = field(default_factory=lambda: ["plan", "vqa"])  # sample kinds to train on
+    # Sampling weight per task family (an integer: each sample of the family is drawn that
+    # many times per epoch; 0 leaves the family out; families not named weigh 1).
+    task_weights: dict[str, int] = field(default_factory=dict)
     out_dir: str = "outputs/train"
     steps: int = 3000
     batch_size: int = 8
@@ -176,6 +180,8 @@ class TrainConfig:
         _require(self.steps >= 1, f"train.steps must be >= 1, got {self.steps}")
         _require(self.batch_size >= 1, f"train.batch_size must be >= 1, got {self.batch_size}")
         _require(self.lr > 0, f"train.lr must be > 0, got {self.lr}")
+        bad = {k: v for k, v in self.task_weights.items() if not isinstance(v, int) or v < 0}
+        _require(not bad, f"train.task_weights must be integers >= 0, got {bad}")
         _require(self.autocast in ("bf16", "none"),
                  f"train.autocast must be bf16 or none, got {self.autocast!r}")
 

@@ -173,6 +173,30 @@ def attribute_labels(objects: torch.Tensor, object_mask: torch.Tensor) -> dict[s
     return {"color": color, "kind": kind, "row": row, "column": column}
 
 
+# An object is in the gripper when its centre is this close to the end effector and the gripper
+# is not fully open: a grasped block sits ~5 mm from it, anything else ≥ 10 cm away.
+HOLD_RADIUS = 0.04  # m
+GRIPPER_OPEN = 0.95  # gripper opening fraction (robot row) above which nothing is held
+
+
+def held_objects(objects: torch.Tensor, object_mask: torch.Tensor,
+                 robot: torch.Tensor) -> list[int | None]:
+    """Per scene, the index of the object in the gripper, or None.
+
+    Args:
+        objects: (B, N, OBJECT_DIM) state rows; object_mask: (B, N) real rows;
+        robot: (B, ROBOT_DIM) robot rows (end-effector position at 8:11, metres).
+    """
+    position = objects[..., :3] * POSITION_SCALE
+    position[..., :2] += torch.as_tensor(TABLE.center, dtype=objects.dtype)
+    distance = (position - robot[:, None, 8:11]).norm(dim=-1)
+    distance = distance.masked_fill(~object_mask, float("inf"))
+    nearest, index = distance.min(dim=-1) if distance.shape[1] else (
+        torch.full((len(robot),), float("inf")), torch.zeros(len(robot), dtype=torch.long))
+    held = (nearest < HOLD_RADIUS) & (robot[:, 7] < GRIPPER_OPEN)
+    return [int(i) if h else None for i, h in zip(index.tolist(), held.tolist())]
+
+
 def collate(scenes: Sequence[SceneFeatures]) -> dict[str, torch.Tensor]:
     """Stacks scenes into padded tensors (B = len(scenes), N = the largest object count).
 

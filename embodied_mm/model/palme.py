@@ -3,9 +3,11 @@
 The multimodal sentence (DESIGN.md) for a scene with two objects and every input:
 
     A <obj> is obj_1. A <obj> is obj_2. Scene: <img>. Robot: <robot>.
-    Task: put the red block in the blue bowl. Done: pick(obj_1). Next: place(obj_2)<eos>
+    Task: put the red block in the blue bowl. Done: pick(obj_1). Holding: <obj>.
+    Next: place(obj_2)<eos>
 
-Text goes through the LLM's own embedding table; each placeholder is replaced by encoder
+`Holding:` (with `held_object`) repeats the tokens of the object in the gripper, or says
+`nothing`. Text goes through the LLM's own embedding table; each placeholder is replaced by encoder
 output vectors (`<img>` by `image_tokens` of them, `<obj>` by 3 with word-anchored object
 tokens: colour, kind, free; by 5 with position words too: colour, kind, row, column, free; see
 `encoders.ObjectTokens`) in `inputs_embeds`. Each object is
@@ -53,6 +55,7 @@ from embodied_mm.model.features import (
     SceneFeatures,
     attribute_labels,
     collate,
+    held_objects,
 )
 from embodied_mm.model.language_model import CausalLM
 from embodied_mm.model.llm import load_llm
@@ -94,6 +97,10 @@ class PalmEConfig:
     # mixture of the LLM's digit embeddings (`features.POSITION_ATTRIBUTES`), for relations
     # such as "leftmost" or "closest to the red bowl". Off in checkpoints that predate it.
     position_words: bool = False
+    # Plan prompts say what the gripper holds, `Holding: <obj>.` with the held object's tokens
+    # (`features.held_objects`) or `Holding: nothing.`, so a place step reads the held
+    # object's colour next to where it decides. Off in checkpoints that predate it.
+    held_object: bool = False
     describe_weight: float = 0.5  # weight of the loss of the word-anchored tokens' predictions
     # LoRA on the LLM (peft). Off = PaLM-E's frozen-LLM regime: only encoders train.
     lora: bool = False
@@ -227,7 +234,8 @@ class PalmE(nn.Module, CausalLM):
         self.merged = True
 
     # -- the multimodal sentence --------------------------------------------------------------
-    def sentence(self, n_objects: int, instruction: str, done: str, kind: str = "plan") -> str:
+    def sentence(self, n_objects: int, instruction: str, done: str, kind: str = "plan",
+                 holding: bool = False) -> str:
         """The prompt as text with `<obj>`, `<img>`, `<robot>` placeholders.
 
         Args:
@@ -236,6 +244,9 @@ class PalmE(nn.Module, CausalLM):
             done: the steps done so far as `format_plan` writes them (`nothing` for none);
                 unused for `vqa`.
             kind: `plan` ends in `Task: … Done: … Next:`, `vqa` in `Q: … A:`.
+            holding: the gripper holds an object; with `config.held_object`, plan prompts
+                end in `Holding: <obj>. Next:` (that object's tokens once more) instead of
+                `Holding: nothing. Next:`.
         """
         parts = []
         if enc.OBJ in self.kinds:
@@ -247,7 +258,10 @@ class PalmE(nn.Module, CausalLM):
         if kind == "vqa":
             parts.append(f"Q: {instruction.strip()} A:")
         else:
-            parts.append(f"Task: {instruction.strip().rstrip('.')}. Done: {done}. Next:")
+            parts.append(f"Task: {instruction.strip().rstrip('.')}. Done: {done}.")
+            if self.config.held_object:
+                parts.append(f"Holding: {'<obj>' if holding else 'nothing'}.")
+            parts.append("Next:")
         return " ".join(parts)
 
     def sentence_ids(self, sentence: str) -> list[int]:
@@ -318,10 +332,16 @@ class PalmE(nn.Module, CausalLM):
         """
         rows, labels = [], []
         per_sample, logits = self.encode(batch)
+        held = self._held(batch)
         for i, tokens in enumerate(per_sample):
             n_objects = int(batch["n_objects"][i])
+            if held[i] is not None:  # the held object's tokens once more, after `Holding:`
+                width = self.slots.get(enc.OBJ, 1)
+                own = tokens[enc.OBJ][held[i] * width:(held[i] + 1) * width]
+                tokens = {**tokens, enc.OBJ: torch.cat([tokens[enc.OBJ], own])}
             ids = self.sentence_ids(self.sentence(n_objects, batch["instruction"][i],
-                                                  batch["done"][i], batch["kind"][i]))
+                                                  batch["done"][i], batch["kind"][i],
+                                                  holding=held[i] is not None))
             target = self.target_ids(batch["target"][i]) if with_targets else []
             rows.append(self.embed_sequence(ids + target, tokens))
             labels.append([IGNORE] * len(ids) + target)
@@ -330,6 +350,13 @@ class PalmE(nn.Module, CausalLM):
         mask = torch.tensor([[1] * len(r) + [0] * (length - len(r)) for r in rows])
         label_t = torch.tensor([lab + [IGNORE] * (length - len(lab)) for lab in labels])
         return embeds, mask.to(self.device), label_t.to(self.device), logits
+
+    def _held(self, batch: dict) -> list[int | None]:
+        """Per sample, the index of the held object when plan prompts mention it, else None."""
+        if not (self.config.held_object and enc.OBJ in self.kinds):
+            return [None] * len(batch["kind"])
+        held = held_objects(batch["objects"], batch["object_mask"], batch["robot"])
+        return [h if kind == "plan" else None for h, kind in zip(held, batch["kind"])]
 
     # -- training -------------------------------------------------------------------------
     def forward(self, batch: dict) -> torch.Tensor:

@@ -12,7 +12,7 @@ print(list(zip(range(3), BatchOrder(10, batch_size=4, seed=0).batches_from(2))))
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from torch.utils.data import Dataset, DistributedSampler
@@ -45,6 +45,40 @@ def load_splits(data_dir: str | Path, *extra_dirs: str | Path,
     if len(dirs) == 1:
         return train[0], val[0]
     return ConcatDataset(train), ConcatDataset(val)
+
+
+def item_tasks(dataset: Dataset) -> list[str]:
+    """The task family of every item of a `PlanDataset` or a `ConcatDataset` of them."""
+    from torch.utils.data import ConcatDataset
+
+    if isinstance(dataset, ConcatDataset):
+        return [task for part in dataset.datasets for task in item_tasks(part)]
+    records = getattr(dataset, "records", None)
+    if records is None:
+        raise ValueError(f"cannot tell the task families of a {type(dataset).__name__}")
+    return [r["task"] for r in records]
+
+
+def weight_tasks(dataset: Dataset, weights: Mapping[str, int]) -> Dataset:
+    """`dataset` with each item of family f repeated `weights.get(f, 1)` times (0 drops it).
+
+    Raises:
+        ValueError: a weighted family has no samples in the dataset (a typo would otherwise
+            silently change nothing), or nothing is left.
+    """
+    if not weights:
+        return dataset
+    from torch.utils.data import Subset
+
+    tasks = item_tasks(dataset)
+    missing = sorted(set(weights) - set(tasks))
+    if missing:
+        raise ValueError(f"train.task_weights: no training samples of {', '.join(missing)} "
+                         f"(the data has {', '.join(sorted(set(tasks)))})")
+    indices = [i for i, task in enumerate(tasks) for _ in range(weights.get(task, 1))]
+    if not indices:
+        raise ValueError("train.task_weights leave no training samples")
+    return Subset(dataset, indices)
 
 
 def read_index(data_dir: str | Path) -> dict | None:

@@ -51,6 +51,30 @@ def test_sentence_follows_design(make_model):
     assert not make_model(inputs=("state", "robot")).config.needs_images
 
 
+def test_holding_clause_repeats_the_held_objects_tokens(make_model, make_obs):
+    model = make_model(inputs=("state", "robot"), held_object=True)
+    obs = make_obs(3, seed=4)
+    obs.ee_pose[:3] = obs.objects[1].position + np.array([0.0, 0.0, 0.005])  # obj_2 grasped
+    obs.gripper_width = 0.04
+    free = make_obs(3, seed=4)
+    free.gripper_width = 0.08  # fully open: holds nothing
+    batch = collate_samples([Sample(extract(obs, images=False), INSTRUCTION, ["pick(obj_2)"]),
+                             Sample(extract(free, images=False), INSTRUCTION, [])])
+    assert model._held(batch) == [1, None]
+    assert model.sentence(3, INSTRUCTION, "pick(obj_2)", holding=True).endswith(
+        "Done: pick(obj_2). Holding: <obj>. Next:")
+    assert model.sentence(3, INSTRUCTION, "nothing").endswith(
+        "Done: nothing. Holding: nothing. Next:")
+    embeds, mask, _, _ = model.embed_batch(batch, with_targets=False)
+    ids = model.sentence_ids(model.sentence(3, INSTRUCTION, "pick(obj_2)", holding=True))
+    slots = [t for t, i in enumerate(ids) if i == SLOT_IDS["obj"]]
+    width = len(slots) // 4  # three objects, then the held one again
+    held, second = slots[3 * width:], slots[width:2 * width]
+    torch.testing.assert_close(embeds[0, held], embeds[0, second])
+    # a question never gets the clause
+    assert "Holding" not in model.sentence(3, "what is obj_1?", "nothing", kind="vqa")
+
+
 def test_sentence_ids_have_one_slot_per_encoder_vector(make_model):
     model = make_model(inputs=("state", "image", "robot"), image_tokens=9)
     ids = model.sentence_ids(model.sentence(3, INSTRUCTION, "nothing"))
