@@ -4,6 +4,8 @@
   and holds position; when the planner is started again (what `respawn: true` does) the episode
   runner records that episode as `aborted` and runs the next one to success, instead of
   waiting for its timeout.
+- The sim is killed mid-skill: the executor ends the skill with a reason and the planner
+  refuses the stale camera and joint states on `/embodied_mm/skill_status`; no plan follows.
 - The recorder is killed: the MCAP it wrote so far reads back, decoded, without its summary.
 - Bad instructions on `/embodied_mm/instruction` are refused with a reason on
   `/embodied_mm/skill_status`; nothing is planned from them and the node keeps planning.
@@ -94,6 +96,48 @@ def test_planner_killed_mid_skill_executor_holds_runner_aborts_and_recovers(grap
     assert first["outcome"] == "aborted" and not first["success"], first
     assert "planner node restarted or left" in first["skill_outcomes"][-1]["reason"]
     assert second["success"] and second["outcome"] == "done", second  # the graph recovered
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+def test_sim_killed_mid_skill_planner_refuses_stale_inputs(graph):
+    """The sim (camera and joint states) dies during a skill: the executor ends the skill
+    with a reason, and the planner, asked for the next step, refuses the stale inputs on
+    `/embodied_mm/skill_status` instead of planning from the last known world."""
+    overrides = "overrides:=planner=oracle task=pick_place seed=0"
+    graph.start("sim", "sim_node", overrides)
+    graph.start("perception", "perception_node", "mode:=gt")
+    graph.start("executor", "executor_node", overrides)
+    graph.start("planner", "planner_node", overrides, "max_age_s:=1.0")
+    statuses = _statuses(graph)
+    plans: list[str] = []
+    graph.probe.create_subscription(String, topics.PLAN, lambda m: plans.append(m.data),
+                                    topics.RELIABLE_QOS)
+    episodes: list[dict] = []
+    graph.probe.create_subscription(String, topics.EPISODE,
+                                    lambda m: episodes.append(json.loads(m.data)),
+                                    topics.LATCHED_QOS)
+    instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, topics.RELIABLE_QOS)
+    assert graph.spin_until(lambda: episodes and graph.probe.count_subscribers(
+        topics.INSTRUCTION) > 0, 60), graph.log("planner")
+    graph.spin_for(2.0)  # fresh camera, objects and joint states reach the planner
+    instruction.publish(String(data=episodes[-1]["instruction"]))
+
+    def of(source: str, status: str) -> list[dict]:
+        return [s for s in statuses if s["source"] == source and s["status"] == status]
+
+    assert graph.spin_until(lambda: of("executor", "running"), 60), graph.log("planner")
+    graph.stop("sim", signal.SIGKILL)
+    planned_before = len(plans)
+    assert graph.spin_until(lambda: of("planner", "stale"), 60), (
+        statuses, graph.log("executor"), graph.log("planner"))
+    stale = of("planner", "stale")[0]
+    assert "old" in stale["reason"], stale
+    ended = of("executor", "failed") + of("executor", "aborted")
+    assert ended and all(s["reason"] for s in ended), statuses  # the skill ended, with why
+    graph.spin_for(2.0)
+    assert len(plans) == planned_before  # nothing planned from the stale world
+    assert graph.procs["planner"].poll() is None and graph.procs["executor"].poll() is None
 
 
 @pytest.mark.sim
