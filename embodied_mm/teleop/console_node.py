@@ -358,6 +358,18 @@ class ConsoleNode(Node):
                     "messages": self.session.writer.count if self.session.writer else 0,
                     "tasks": self.tasks}
 
+    def pages_closed(self) -> None:
+        """Fails safe when the operator's page goes away during a take-over: nobody can stop
+        a jog any more, so the jog is zeroed and the e-stop engaged (latched until released
+        from a console)."""
+        with self._lock:
+            if self.mode != "operator" or self.estop:
+                return
+            self._publish_twist(0.0, 0.0, 0.0, 0.0)
+            self._cmd_estop({})
+        self.get_logger().warning("the operator's console disconnected during a take-over: "
+                                  "E-STOP engaged; release it from the console")
+
     def frame_jpeg(self) -> bytes | None:
         rgb_msg, seg_msg, markers = self._images.get("rgb"), self._images.get("seg"), \
             self._markers

@@ -37,6 +37,9 @@ class ConsoleApi(Protocol):
 
     def run_command(self, command: dict[str, Any]) -> dict[str, Any]: ...
 
+    def pages_closed(self) -> None:
+        """The last open page's websocket has closed (tab closed, network lost)."""
+
 
 class ConsoleServer:
     """Serves the console on `host:port` (port 0 = any free port) in a background thread."""
@@ -49,6 +52,7 @@ class ConsoleServer:
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self.bound: tuple[str, int] | None = None
+        self._open_pages = 0  # websockets open now (touched on the server's loop only)
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._page = resources.files("embodied_mm.teleop").joinpath(
             "static/console.html").read_text(encoding="utf-8")
@@ -136,6 +140,7 @@ class ConsoleServer:
         ws = web.WebSocketResponse(heartbeat=10.0)
         await ws.prepare(request)
         pusher = asyncio.create_task(self._push(ws))
+        self._open_pages += 1
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
@@ -150,6 +155,9 @@ class ConsoleServer:
                                               if isinstance(command, dict) else None}))
         finally:
             pusher.cancel()
+            self._open_pages -= 1
+            if self._open_pages == 0:  # nobody is watching any more
+                await asyncio.to_thread(self.console.pages_closed)
         return ws
 
     async def _push(self, ws: web.WebSocketResponse) -> None:

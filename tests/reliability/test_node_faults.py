@@ -6,6 +6,8 @@
   waiting for its timeout.
 - The sim is killed mid-skill: the executor ends the skill with a reason and the planner
   refuses the stale camera and joint states on `/embodied_mm/skill_status`; no plan follows.
+- The e-stop is pressed mid-skill: the executor ends the skill (`estop`), sends nothing more,
+  nothing is planned, and the arm stays put after the release until a new instruction.
 - The recorder is killed: the MCAP it wrote so far reads back, decoded, without its summary.
 - Bad instructions on `/embodied_mm/instruction` are refused with a reason on
   `/embodied_mm/skill_status`; nothing is planned from them and the node keeps planning.
@@ -21,7 +23,8 @@ import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
 from sensor_msgs.msg import JointState
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
+from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import MarkerArray
 
 from embodied_mm.robots.kinematics import HOME
@@ -138,6 +141,55 @@ def test_sim_killed_mid_skill_planner_refuses_stale_inputs(graph):
     graph.spin_for(2.0)
     assert len(plans) == planned_before  # nothing planned from the stale world
     assert graph.procs["planner"].poll() is None and graph.procs["executor"].poll() is None
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+def test_estop_mid_skill_stops_the_executor_and_nothing_moves_until_released(graph):
+    """The executor's side of the e-stop: the running skill ends with status `estop`, the
+    executor sends no more trajectories, no next step is planned, and the arm stays put,
+    also after the release, until an instruction is given again."""
+    overrides = "overrides:=planner=oracle task=pick_place seed=0"
+    graph.start("sim", "sim_node", overrides)
+    graph.start("perception", "perception_node", "mode:=gt")
+    graph.start("executor", "executor_node", overrides)
+    graph.start("planner", "planner_node", overrides)
+    statuses = _statuses(graph)
+    plans: list[str] = []
+    graph.probe.create_subscription(String, topics.PLAN, lambda m: plans.append(m.data),
+                                    topics.RELIABLE_QOS)
+    sent: list[float] = []  # arrival times of the executor's arm trajectories
+    graph.probe.create_subscription(JointTrajectory, topics.ARM_TRAJECTORY,
+                                    lambda m: sent.append(time.monotonic()), topics.RELIABLE_QOS)
+    joints: list[np.ndarray] = []
+    graph.probe.create_subscription(JointState, topics.JOINT_STATES,
+                                    lambda m: joints.append(joint_state_from_msg(m)[0]),
+                                    topics.SENSOR_QOS)
+    episodes: list[dict] = []
+    graph.probe.create_subscription(String, topics.EPISODE,
+                                    lambda m: episodes.append(json.loads(m.data)),
+                                    topics.LATCHED_QOS)
+    instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, topics.RELIABLE_QOS)
+    estop = graph.probe.create_publisher(Bool, topics.ESTOP, topics.LATCHED_QOS)
+    assert graph.spin_until(lambda: episodes and graph.probe.count_subscribers(
+        topics.INSTRUCTION) > 0, 60), graph.log("planner")
+    graph.spin_for(2.0)
+    instruction.publish(String(data=episodes[-1]["instruction"]))
+    assert graph.spin_until(lambda: len(sent) >= 5, 60), graph.log("executor")  # moving
+
+    estop.publish(Bool(data=True))
+    pressed = time.monotonic()
+    assert graph.spin_until(lambda: any(s["source"] == "executor" and s["status"] == "estop"
+                                        for s in statuses), 10), graph.log("executor")
+    planned = len(plans)
+    graph.spin_for(1.0)
+    assert not [t for t in sent if t > pressed + 0.5]  # the executor stopped sending
+    joints.clear()
+    estop.publish(Bool(data=False))
+    graph.spin_for(2.0)
+    assert len(joints) >= 3 and np.abs(np.asarray(joints) - joints[0]).max() < 0.005
+    assert len(plans) == planned and not [t for t in sent if t > pressed + 0.5]
+    assert graph.procs["executor"].poll() is None
 
 
 @pytest.mark.sim

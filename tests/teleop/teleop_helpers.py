@@ -57,3 +57,18 @@ class ConsoleClient:
             time.sleep(0.25)
         pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}; state {state}\n"
                     f"{log()[-4000:]}")
+
+
+def close_a_page(port: int, token: str = TOKEN) -> None:
+    """Opens the page's websocket and closes it again, as a closed browser tab does."""
+    import asyncio
+
+    import aiohttp
+
+    async def visit() -> None:
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(f"http://127.0.0.1:{port}/ws?token={token}")
+            await ws.receive(timeout=10)  # the first state push: the page is live
+            await ws.close()
+
+    asyncio.run(visit())

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from teleop_helpers import REPO, TOKEN, ConsoleClient, free_port
+from teleop_helpers import REPO, TOKEN, ConsoleClient, close_a_page, free_port
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -41,6 +41,11 @@ def test_commands_and_clean_shutdown(ros_env, tmp_path):
         assert api.command("jog", linear=[0, 0, 1], yaw=0.5)["ok"]
         assert "not a valid step" in api.command("step", step="fly(obj_1)")["error"]
         assert "label must be" in api.command("label", label="maybe")["error"]
+        # The operator's page goes away during the take-over: the console e-stops.
+        close_a_page(port)
+        api.wait_until(lambda s: s["estop"] is True, 10, "the e-stop after the page closed")
+        assert "console disconnected during a take-over" in (tmp_path / "console.log").read_text()
+        assert api.command("release")["ok"] and api.state()["estop"] is False
         assert api.command("estop")["ok"] and api.state()["estop"] is True
         # Everything published so far has come back through DDS into the recording.
         api.wait_until(lambda s: s["messages"] >= 5, 10, "the recorder")

@@ -3,10 +3,12 @@ bad commands answered with a reason."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.error
 import urllib.request
 
+import aiohttp
 import pytest
 
 from embodied_mm.teleop.web import ConsoleServer
@@ -23,8 +25,13 @@ class EchoConsole:
     def frame_jpeg(self) -> bytes | None:
         return None
 
+    closed = 0
+
     def run_command(self, command: dict) -> dict:
         return {"ok": True, "echo": command["cmd"]}
+
+    def pages_closed(self) -> None:
+        self.closed += 1
 
 
 @pytest.fixture
@@ -91,3 +98,24 @@ def test_short_tokens_are_refused():
 def test_a_taken_port_is_a_clear_error(server):
     with pytest.raises(OSError, match="choose another port"):
         ConsoleServer(EchoConsole(), TOKEN, port=server.port).start()
+
+
+def test_the_console_hears_when_the_last_page_closes(server):
+    async def pages() -> list[int]:
+        url = f"http://127.0.0.1:{server.port}/ws?token={TOKEN}"
+        seen = []
+        async with aiohttp.ClientSession() as session:
+            first = await session.ws_connect(url)
+            second = await session.ws_connect(url)
+            await first.close()
+            await asyncio.sleep(0.3)
+            seen.append(server.console.closed)  # one page still open
+            await second.close()
+            for _ in range(50):
+                if server.console.closed:
+                    break
+                await asyncio.sleep(0.1)
+            seen.append(server.console.closed)
+        return seen
+
+    assert asyncio.run(pages()) == [0, 1]
