@@ -109,6 +109,7 @@ class ModelConfig:
     object_words: bool = True  # object tokens anchored to the LLM's colour/kind words
     position_words: bool = True  # and to digit words for the object's row/column on the table
     held_object: bool = True  # plan prompts say what the gripper holds (`Holding: <obj>.`)
+    instruction_first: bool = True  # plan prompts open with `Task: …` (before the objects)
     describe_weight: float = 0.5  # weight of the loss of those tokens' predictions
     lora: bool = True  # false: frozen LLM (PaLM-E's regime), only the encoders train
     lora_r: int = 8

@@ -101,6 +101,10 @@ class PalmEConfig:
     # (`features.held_objects`) or `Holding: nothing.`, so a place step reads the held
     # object's colour next to where it decides. Off in checkpoints that predate it.
     held_object: bool = False
+    # Plan prompts open with the `Task:` clause, before the objects: every object clause can
+    # then read the task (is this the block it names? left of the blocks before it?), and the
+    # prompt's start is the same for every step of an episode. Off in older checkpoints.
+    instruction_first: bool = False
     describe_weight: float = 0.5  # weight of the loss of the word-anchored tokens' predictions
     # LoRA on the LLM (peft). Off = PaLM-E's frozen-LLM regime: only encoders train.
     lora: bool = False
@@ -243,12 +247,15 @@ class PalmE(nn.Module, CausalLM):
             instruction: the task in words, or the question when `kind` is `vqa`.
             done: the steps done so far as `format_plan` writes them (`nothing` for none);
                 unused for `vqa`.
-            kind: `plan` ends in `Task: … Done: … Next:`, `vqa` in `Q: … A:`.
+            kind: `plan` ends in `Task: … Done: … Next:` (with `config.instruction_first`
+                the `Task:` clause opens the prompt instead), `vqa` in `Q: … A:`.
             holding: the gripper holds an object; with `config.held_object`, plan prompts
                 end in `Holding: <obj>. Next:` (that object's tokens once more) instead of
                 `Holding: nothing. Next:`.
         """
-        parts = []
+        task = f"Task: {instruction.strip().rstrip('.')}."
+        first = kind != "vqa" and self.config.instruction_first
+        parts = [task] if first else []
         if enc.OBJ in self.kinds:
             parts += [f"A <obj> is {object_name(k)}." for k in range(1, n_objects + 1)]
         if enc.IMG in self.kinds:
@@ -258,7 +265,7 @@ class PalmE(nn.Module, CausalLM):
         if kind == "vqa":
             parts.append(f"Q: {instruction.strip()} A:")
         else:
-            parts.append(f"Task: {instruction.strip().rstrip('.')}. Done: {done}.")
+            parts += [f"Done: {done}."] if first else [f"{task} Done: {done}."]
             if self.config.held_object:
                 parts.append(f"Holding: {'<obj>' if holding else 'nothing'}.")
             parts.append("Next:")

@@ -64,6 +64,14 @@ def _object_tokens(m) -> str:
             f"+ one free vector; describe loss weight {m.describe_weight:g})")
 
 
+def _prompt_layout(m) -> str:
+    """The card's description of the plan prompt's order and clauses for model config `m`."""
+    held = " Holding: <obj>|nothing." if m.held_object else ""
+    if m.instruction_first:
+        return f"`Task: …. A <obj> is obj_1. … Done: ….{held} Next:`"
+    return f"`A <obj> is obj_1. … Task: …. Done: ….{held} Next:`"
+
+
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
@@ -87,6 +95,7 @@ def render(cfg: Config, run: TrainingRun) -> str:
         f"- inputs: {', '.join(m.inputs)} (encoder width {m.encoder_width}, image "
         f"{m.image_size} px, {m.image_tokens} image tokens)",
         "- object tokens: " + _object_tokens(m),
+        "- plan prompt: " + _prompt_layout(m),
         f"- trained parameters: {run.trained_parameters:,} (the LLM's weights are not stored)",
         "", "## Data", "",
         f"- dataset: `{t.data_dir}`" + "".join(f" + `{d}`" for d in t.extra_data_dirs),

@@ -75,6 +75,15 @@ def test_holding_clause_repeats_the_held_objects_tokens(make_model, make_obs):
     assert "Holding" not in model.sentence(3, "what is obj_1?", "nothing", kind="vqa")
 
 
+def test_instruction_first_opens_plan_prompts_with_the_task(make_model):
+    model = make_model(inputs=("state", "robot"), instruction_first=True)
+    assert model.sentence(2, INSTRUCTION + ".", "pick(obj_1)") == (
+        "Task: put the red block in the blue bowl. A <obj> is obj_1. A <obj> is obj_2. "
+        "Robot: <robot>. Done: pick(obj_1). Next:")
+    assert model.sentence(1, "what is obj_1?", "nothing", kind="vqa") == (
+        "A <obj> is obj_1. Robot: <robot>. Q: what is obj_1? A:")
+
+
 def test_sentence_ids_have_one_slot_per_encoder_vector(make_model):
     model = make_model(inputs=("state", "image", "robot"), image_tokens=9)
     ids = model.sentence_ids(model.sentence(3, INSTRUCTION, "nothing"))
