@@ -271,6 +271,13 @@ class PalmE(nn.Module, CausalLM):
             parts.append("Next:")
         return " ".join(parts)
 
+    def plan_prefix_ids(self, instruction: str) -> list[int]:
+        """The token ids every plan prompt for `instruction` starts with: those before the
+        first placeholder. With `instruction_first` that is BOS + the `Task:` clause, so a
+        planner can keep their KV cache for a whole episode."""
+        ids = self.sentence_ids(self.sentence(1, instruction, "nothing"))
+        return ids[:next((i for i, t in enumerate(ids) if t < 0), len(ids))]
+
     def sentence_ids(self, sentence: str) -> list[int]:
         """BOS + token ids of `sentence`, each placeholder as its encoder's number of
         `SLOT_IDS` (`<img>` × image_tokens, `<obj>` × tokens per object)."""

@@ -42,6 +42,7 @@ class PalmePlanner(Planner):
         self.model = model.eval()
         self.decoder = StepDecoder(model)
         self.needs_images = model.config.needs_images
+        self._prefix: tuple[str, object] | None = None  # (instruction, its prefix's KV cache)
 
     @classmethod
     def from_config(cls, cfg: PlannerConfig) -> PalmePlanner:
@@ -67,7 +68,29 @@ class PalmePlanner(Planner):
         return self.model.prompt_embeds(scene, self.instruction, done)
 
     def next_step(self, obs: Observation, done: Sequence[SkillCall]) -> str:
-        return self.decoder.decode(self.prompt_embeds(obs, done), obs.object_names)
+        import torch
+
+        embeds = self.prompt_embeds(obs, done)
+        prefix, cache = self.prefix_cache()
+        if not torch.equal(embeds[0, :len(prefix)], prefix):  # cannot happen; never guess
+            raise PlannerError("the prompt does not start with its cached prefix")
+        return self.decoder.decode(embeds[:, len(prefix):], obs.object_names, cache=cache)
+
+    def prefix_cache(self):
+        """(embeddings (P, H) of the text every prompt of this instruction starts with, a copy
+        of their KV cache): computed once per instruction, so each decision runs the LLM only
+        on what changed (with `model.instruction_first` the whole `Task:` clause)."""
+        import copy
+
+        import torch
+
+        ids = self.model.plan_prefix_ids(self.instruction)
+        embeds = self.model.embed_tokens(torch.tensor(ids))
+        if self._prefix is None or self._prefix[0] != self.instruction:
+            with torch.no_grad():
+                _, cache = self.model.hidden_states(embeds[None], use_cache=True)
+            self._prefix = (self.instruction, cache)
+        return embeds, copy.deepcopy(self._prefix[1])
 
 
 def resolve_checkpoint(path: str | Path) -> Path:

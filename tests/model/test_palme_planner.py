@@ -32,6 +32,27 @@ def test_planner_from_checkpoint_plans_valid_steps(make_model, make_obs, tmp_pat
         assert parse_step(planner.next_step(obs, []), obs.object_names)
 
 
+def test_instruction_prefix_cache_changes_speed_not_answers(make_model, make_obs, tmp_path):
+    from embodied_mm.model.decoding import reference_decode
+
+    make_model(inputs=("state", "robot"), instruction_first=True, held_object=True,
+               seed=3).save(tmp_path)
+    planner = PalmePlanner.from_config(PlannerConfig(name="palme", checkpoint=str(tmp_path)))
+    planner.reset("put the red block in the blue bowl")
+    prefix, _ = planner.prefix_cache()
+    assert len(prefix) > 8  # BOS + the whole `Task:` clause
+    for seed in range(4):
+        obs = make_obs(3, seed=seed)
+        obs.rgb = obs.segmentation = None
+        full = planner.prompt_embeds(obs, [])
+        calls = planner.decoder.forward_calls
+        step = planner.next_step(obs, [])
+        assert step == reference_decode(planner.decoder, full, obs.object_names)
+        assert planner.decoder.forward_calls > calls
+    planner.reset("stack the blocks")  # another instruction: another prefix
+    assert len(planner.prefix_cache()[0]) != len(prefix)
+
+
 @pytest.mark.slow
 @pytest.mark.sim
 def test_shipped_checkpoint_on_the_real_gemma_plans_real_episodes():
