@@ -214,12 +214,15 @@ def test_task_weights_repeat_a_family_and_name_unknown_ones(tmp_path):
     write_dataset(tmp_path)
     train_set, _ = load_splits(tmp_path, kinds=("plan",))
     assert len(weight_tasks(train_set, {"pick_place": 3})) == 3 * len(train_set)
-    assert weight_tasks(train_set, {}) is train_set
+    assert weight_tasks(train_set, {"pick_place": 1, "stack": 1}) is train_set
     with pytest.raises(ValueError, match="no training samples of stack"):
         weight_tasks(train_set, {"stack": 2})
     with pytest.raises(ValueError, match="leave no training samples"):
         weight_tasks(train_set, {"pick_place": 0})
-    with pytest.raises(ConfigError, match="train.task_weights"):
+    assert config(tmp_path, "train.task_weights={stack:2}").train.task_weights["stack"] == 2
+    with pytest.raises(ConfigError, match="train.task_weights.juggle"):
+        config(tmp_path, "train.task_weights={juggle:2}")
+    with pytest.raises(ConfigError, match="task_weights must be integers >= 0"):
         config(tmp_path / "out", "train.task_weights={pick_place:-1}")
 
 

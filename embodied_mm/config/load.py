@@ -79,5 +79,8 @@ def _composition_message(err: Exception) -> str:
     cause = str(err.__cause__ or "")
     match = re.search(r"Could not override '([^']+)'", text)
     if match and ("not in struct" in cause or "Key" in cause):
-        return f"unknown config key {match.group(1)!r}"
+        # The innermost key that is unknown, e.g. `train.task_weights.juggle` for
+        # `train.task_weights={juggle:2}`.
+        key = getattr(err.__cause__, "full_key", None) or match.group(1)
+        return f"unknown config key {key!r}"
     return (text + " " + cause).strip().splitlines()[0]

@@ -155,7 +155,8 @@ class TrainConfig:
     extra_data_dirs: list[str] = field(default_factory=list)  # more datasets, trained on too
     kinds: list[str] = field(default_factory=lambda: ["plan", "vqa"])  # sample kinds to train on
     # Sampling weight per task family (an integer: each sample of the family is drawn that
-    # many times per epoch; 0 leaves the family out; families not named weigh 1).
+    # many times per epoch; 0 leaves the family out). configs/train/default.yaml lists every
+    # family at 1, so an override naming an unknown family is an unknown key.
     task_weights: dict[str, int] = field(default_factory=dict)
     out_dir: str = "outputs/train"
     steps: int = 3000

@@ -100,8 +100,8 @@ def render(cfg: Config, run: TrainingRun) -> str:
         "", "## Data", "",
         f"- dataset: `{t.data_dir}`" + "".join(f" + `{d}`" for d in t.extra_data_dirs),
         *(["- task weights (samples drawn per epoch per stored sample): " + ", ".join(
-            f"{task} ×{w}" for task, w in sorted(t.task_weights.items()))]
-          if t.task_weights else []),
+            f"{task} ×{w}" for task, w in sorted(t.task_weights.items()) if w != 1)]
+          if any(w != 1 for w in t.task_weights.values()) else []),
         f"- train samples: {run.train_samples:,}; held-out plan-step samples (val split, "
         f"held-out instruction templates): {run.val_samples:,}",
         *(line for index in run.indexes for line in ["", *index_lines(index)]),

@@ -63,15 +63,15 @@ def weight_tasks(dataset: Dataset, weights: Mapping[str, int]) -> Dataset:
     """`dataset` with each item of family f repeated `weights.get(f, 1)` times (0 drops it).
 
     Raises:
-        ValueError: a weighted family has no samples in the dataset (a typo would otherwise
-            silently change nothing), or nothing is left.
+        ValueError: a family weighted other than 1 has no samples in the dataset (the
+            weight would silently change nothing), or nothing is left.
     """
-    if not weights:
+    if all(w == 1 for w in weights.values()):
         return dataset
     from torch.utils.data import Subset
 
     tasks = item_tasks(dataset)
-    missing = sorted(set(weights) - set(tasks))
+    missing = sorted(f for f, w in weights.items() if w != 1 and f not in tasks)
     if missing:
         raise ValueError(f"train.task_weights: no training samples of {', '.join(missing)} "
                          f"(the data has {', '.join(sorted(set(tasks)))})")
