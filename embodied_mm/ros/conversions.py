@@ -167,12 +167,14 @@ def objects_from_markers(msg: MarkerArray) -> list[ObjectState]:
 LEVELS = {"running": DiagnosticStatus.OK, "succeeded": DiagnosticStatus.OK,
           "terminal": DiagnosticStatus.OK, "failed": DiagnosticStatus.WARN,
           "invalid": DiagnosticStatus.ERROR, "aborted": DiagnosticStatus.ERROR,
-          "stale": DiagnosticStatus.WARN, "estop": DiagnosticStatus.ERROR}
+          "stale": DiagnosticStatus.WARN, "estop": DiagnosticStatus.ERROR,
+          "gave_up": DiagnosticStatus.ERROR}
 
 
 def status_msg(source: str, step: str, status: str, reason: str = "",
                seq: int = 0) -> DiagnosticStatus:
-    """Skill status: `status` is running/succeeded/failed/invalid/terminal/aborted/stale/estop."""
+    """Skill status: `status` is running/succeeded/failed/invalid/terminal/aborted/stale/estop/
+    gave_up (docs/ros.md)."""
     return DiagnosticStatus(
         level=LEVELS[status], name=source, message=f"{status}: {reason}" if reason else status,
         hardware_id="panda",

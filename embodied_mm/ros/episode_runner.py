@@ -38,6 +38,8 @@ from embodied_mm.ros.conversions import objects_from_markers, status_from_msg
 from embodied_mm.ros.node_utils import config_from_params, param, run_node
 
 ENDS = {"terminal", "invalid", "estop"}
+# Planner statuses that end an episode, and the outcome recorded: out of steps, or it crashed.
+PLANNER_ENDS = {"gave_up": "step_budget", "aborted": "aborted"}
 LIVENESS_S = 0.5  # how often the runner checks that the episode's planner is still the same
 ABORT_GRACE_S = 30.0  # s the running skill gets to end after the planner went away
 
@@ -212,6 +214,9 @@ class EpisodeRunner(Node):
                 continue
             if data.get("source") == "planner" and data["status"] == "invalid":
                 return steps, latencies, outcomes, "invalid_plan"
+            if data.get("source") == "planner" and data["status"] in PLANNER_ENDS:
+                outcomes.append({"step": "", "status": data["status"], "reason": data["reason"]})
+                return steps, latencies, outcomes, PLANNER_ENDS[data["status"]]
             if data.get("source") != "executor" or data["status"] == "stale":
                 continue
             running = data["status"] == "running"

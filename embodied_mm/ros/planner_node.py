@@ -69,6 +69,7 @@ class PlannerNode(Node):
         self._pending: str | None = None  # step published, waiting for its status
         self._finished_at = 0.0
         self._done: list[SkillCall] = []
+        self._decisions = 0  # steps published for the current instruction
         self._active = False
         self._closing = False
         self._born = time.monotonic()
@@ -127,7 +128,13 @@ class PlannerNode(Node):
                     self._instruction = None
                 if not self._active or self._pending is not None:
                     continue
-            self._plan_one()
+            try:
+                self._plan_one()
+            except Exception as err:  # never let one decision end planning: report, go on
+                self.get_logger().error(f"planning failed: {type(err).__name__}: {err}")
+                with self._wake:
+                    self._active = False
+                self._publish_status("", "aborted", f"planner: {type(err).__name__}: {err}")
 
     def _start(self, instruction: str) -> None:
         self._wake.wait_for(lambda: self._episode_info is not None or self._closing,
@@ -145,11 +152,20 @@ class PlannerNode(Node):
             self._publish_status(instruction, "invalid", f"planner: {err}")
             self._active = False
             return
-        self._done, self._pending, self._active = [], None, True
+        self._done, self._pending, self._active, self._decisions = [], None, True, 0
         self._finished_at = self._now()
         self.get_logger().info(f"instruction: {instruction!r}")
 
     def _plan_one(self) -> None:
+        budget = self.cfg.planner.max_steps
+        if self._decisions >= budget:  # e.g. a skill that keeps failing: stop, say why
+            with self._wake:
+                self._active = False
+            self._publish_status("", "gave_up", f"{budget} steps planned without done() or "
+                                 "cannot() (planner.max_steps); stopped: give the instruction "
+                                 "again to retry")
+            self.get_logger().warning(f"gave up after {budget} steps (planner.max_steps)")
+            return
         try:
             if self.inputs.captured_at("objects") <= self._finished_at:
                 # Wait for a scene observed after the last skill ended (or the instruction).
@@ -175,6 +191,7 @@ class PlannerNode(Node):
             if not self._active:
                 return
             self._pending = text
+            self._decisions += 1
         self.plan_pub.publish(String(data=text))
         self.get_logger().info(f"plan: {text} ({latency_ms:.1f} ms)")
 

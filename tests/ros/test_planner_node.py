@@ -75,6 +75,49 @@ def test_plans_from_fresh_inputs_and_refuses_stale_ones(graph):
     assert plans == [f"pick({episode.goal['block']})"], graph.log("planner")
 
 
+def test_a_step_that_keeps_failing_exhausts_the_step_budget(graph):
+    """Every step fails (a skill that can never succeed): after `planner.max_steps` steps the
+    planner stops with `gave_up` instead of replanning forever; a new instruction restarts."""
+    from embodied_mm.ros.conversions import status_msg
+
+    episode = TASKS["pick_place"].sample(5)
+    graph.start("planner", "planner_node", "overrides:=planner=oracle planner.max_steps=3",
+                "max_age_s:=0.5")
+    plans, statuses, joints, objects = _planner_io(graph)
+    executor = graph.probe.create_publisher(DiagnosticStatus, topics.SKILL_STATUS,
+                                            topics.RELIABLE_QOS)
+    episode_pub = graph.probe.create_publisher(String, topics.EPISODE, topics.LATCHED_QOS)
+    instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, topics.RELIABLE_QOS)
+    episode_pub.publish(String(data=json.dumps({"task": episode.task, "seed": episode.seed})))
+    assert graph.spin_until(lambda: graph.probe.count_subscribers(topics.INSTRUCTION) > 0, 30)
+    graph.spin_for(1.0)
+
+    def run_until_gave_up() -> None:
+        answered = 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+                s["status"] == "gave_up" for s in statuses):
+            now = time.time()
+            joints.publish(joint_state_msg(HOME, 0.08, now))
+            objects.publish(objects_to_markers(_scene_objects(episode), now))
+            if len(plans) > answered:  # the "executor": every step fails
+                executor.publish(status_msg("executor", plans[-1], "failed", "could not reach"))
+                answered = len(plans)
+            graph.spin_for(0.1)
+
+    instruction.publish(String(data=episode.instruction))
+    run_until_gave_up()
+    gave_up = [s for s in statuses if s["status"] == "gave_up"]
+    assert gave_up and "3 steps planned" in gave_up[0]["reason"], (statuses, plans)
+    assert len(plans) == 3
+    graph.spin_for(1.0)
+    assert len(plans) == 3 and graph.procs["planner"].poll() is None  # stopped, alive
+    statuses.clear()
+    instruction.publish(String(data=episode.instruction))  # the operator retries
+    run_until_gave_up()
+    assert len(plans) == 6
+
+
 @pytest.mark.sim
 def test_learned_planner_refuses_stale_camera_images(graph, tmp_path):
     """A planner that reads images (palme, tiny LLM) plans only when the camera is fresh."""
