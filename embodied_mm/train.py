@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -166,7 +167,19 @@ def _warm_start(model: PalmE, path: str, verbose: bool) -> None:
     except (CheckpointError, PlannerError) as err:
         raise ConfigError(f"train.init_from: {err}") from None
     if verbose:
-        print(f"warm start from {path}; newly initialised: {', '.join(new) or 'nothing'}")
+        print(f"warm start from {path}; newly initialised: {summarise_names(new)}")
+
+
+def summarise_names(names: list[str]) -> str:
+    """Parameter names with layer numbers folded: `llm.model.layers.*.mlp.up_proj.lora_A…
+    (×18)`, so a warm start's list of new tensors stays readable."""
+    if not names:
+        return "nothing"
+    counts: dict[str, int] = {}
+    for name in names:
+        key = re.sub(r"\.\d+\.", ".*.", name).replace(".default.weight", "")
+        counts[key] = counts.get(key, 0) + 1
+    return ", ".join(k if n == 1 else f"{k} (×{n})" for k, n in counts.items())
 
 
 def _fit(trainer: Trainer, train_set: Dataset, heldout: list, rows: list[dict],

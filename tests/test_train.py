@@ -226,6 +226,19 @@ def test_task_weights_repeat_a_family_and_name_unknown_ones(tmp_path):
         config(tmp_path / "out", "train.task_weights={pick_place:-1}")
 
 
+def test_warm_start_copies_what_fits_and_lists_the_new_tensors(trained, tmp_path, capsys):
+    out, _ = trained
+    cfg = config(tmp_path / "warm", f"train.init_from={out / 'final'}", "model.lora=true",
+                 "model.lora_targets=[q_proj,k_proj,v_proj,o_proj,up_proj]",
+                 "train.steps=2", "train.eval_every=2")
+    final = train(cfg, progress=False, data=data())
+    printed = capsys.readouterr().out
+    assert f"warm start from {out / 'final'}" in printed
+    assert "layers.*.mlp.up_proj.lora_A (×" in printed  # new LoRA, folded by layer
+    assert "q_proj" not in printed  # copied from the checkpoint
+    assert (final / "model.safetensors").is_file()
+
+
 def test_resume_refuses_a_checkpoint_of_another_model(trained):
     out, _ = trained
     cfg = config(out, "model.encoder_width=16")
