@@ -11,6 +11,8 @@ single worker's because each episode depends only on its own seed.
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -54,8 +56,9 @@ def _run_all(cfg: Config, specs: list[EpisodeSpec], progress: bool) -> list[dict
                 _update(bar, rows)
     else:
         workers = min(cfg.eval.workers, len(specs))
+        threads = max(1, (os.cpu_count() or 1) // workers)  # N workers share the cores
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
-                                 initializer=_init_worker, initargs=(cfg,)) as pool:
+                                 initializer=_init_worker, initargs=(cfg, threads)) as pool:
             for row in pool.map(_run_in_worker, specs):
                 rows.append(row)
                 _update(bar, rows)
@@ -68,9 +71,13 @@ def _update(bar: tqdm, rows: list[dict]) -> None:
     bar.set_postfix(success=f"{sum(r['success'] for r in rows) / len(rows):.2f}")
 
 
-def _init_worker(cfg: Config) -> None:
+def _init_worker(cfg: Config, threads: int) -> None:
+    """Builds the worker's runner; torch (a learned planner) gets `threads` threads, as more
+    threads than cores across the workers make every matmul spin-wait (5× slower here)."""
     global _worker_runner
     _worker_runner = make_runner(cfg)
+    if "torch" in sys.modules:  # only a learned planner loads it; the oracle stays light
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def _run_in_worker(spec: EpisodeSpec) -> dict:
