@@ -275,8 +275,13 @@ class PalmE(nn.Module, CausalLM):
         """The token ids every plan prompt for `instruction` starts with: those before the
         first placeholder. With `instruction_first` that is BOS + the `Task:` clause, so a
         planner can keep their KV cache for a whole episode."""
-        ids = self.sentence_ids(self.sentence(1, instruction, "nothing"))
-        return ids[:next((i for i, t in enumerate(ids) if t < 0), len(ids))]
+        # What follows the prefix differs with the scene (`A <obj>` with objects, `Robot:` in
+        # an emptied scene), so take what prompts with and without objects share.
+        one, none = (self.sentence_ids(self.sentence(n, instruction, "nothing")) for n in (1, 0))
+        shared = 0
+        while shared < min(len(one), len(none)) and one[shared] == none[shared] >= 0:
+            shared += 1
+        return one[:shared]
 
     def sentence_ids(self, sentence: str) -> list[int]:
         """BOS + token ids of `sentence`, each placeholder as its encoder's number of

@@ -49,6 +49,9 @@ def test_instruction_prefix_cache_changes_speed_not_answers(make_model, make_obs
         step = planner.next_step(obs, [])
         assert step == reference_decode(planner.decoder, full, obs.object_names)
         assert planner.decoder.forward_calls > calls
+    empty = make_obs(0, seed=9)  # every object gone (e.g. removed by a perturbation)
+    empty.rgb = empty.segmentation = None
+    assert parse_step(planner.next_step(empty, []), [])
     planner.reset("stack the blocks")  # another instruction: another prefix
     assert len(planner.prefix_cache()[0]) != len(prefix)
 
