@@ -38,7 +38,8 @@ FINISHED = {"succeeded", "failed", "invalid", "terminal", "estop", "aborted", "s
 # A node that just started (or was respawned) may get an instruction before the latched scene
 # description on /embodied_mm/episode, and a plan published before every subscriber matched
 # this publisher is lost (volatile QoS): for this long after start-up it waits for both.
-STARTUP_GRACE_S = 3.0
+STARTUP_GRACE_S = 5.0
+SETTLE_S = 1.0  # the matched subscriber count must hold this long
 
 
 class PlannerNode(Node):
@@ -196,10 +197,19 @@ class PlannerNode(Node):
         self.get_logger().info(f"plan: {text} ({latency_ms:.1f} ms)")
 
     def _await_plan_subscribers(self) -> None:
-        """Shortly after start-up, waits until every known plan subscriber has matched."""
+        """Shortly after start-up, waits until every known plan subscriber has matched and
+        no new one has turned up for `SETTLE_S`: discovery finds the graph's subscribers one
+        by one (a respawned planner saw the episode runner match before the executor, and its
+        first step was lost to the executor)."""
+        settled_since = None
         while time.monotonic() < self._born + STARTUP_GRACE_S and not self._closing:
             known = len(self.get_subscriptions_info_by_topic(topics.PLAN))
-            if known and self.plan_pub.get_subscription_count() >= known:
+            now = time.monotonic()
+            if not known or self.plan_pub.get_subscription_count() < known:
+                settled_since = None
+            elif settled_since is None or settled_since[1] != known:
+                settled_since = (now, known)  # (since when, how many) all matched
+            elif now - settled_since[0] >= SETTLE_S:
                 return
             time.sleep(0.05)
 
