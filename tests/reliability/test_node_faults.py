@@ -101,17 +101,15 @@ def test_planner_killed_mid_skill_executor_holds_runner_aborts_and_recovers(grap
     assert second["success"] and second["outcome"] == "done", second  # the graph recovered
 
 
-@pytest.mark.sim
-@pytest.mark.slow
-def test_sim_killed_mid_skill_planner_refuses_stale_inputs(graph):
-    """The sim (camera and joint states) dies during a skill: the executor ends the skill
-    with a reason, and the planner, asked for the next step, refuses the stale inputs on
-    `/embodied_mm/skill_status` instead of planning from the last known world."""
+def _sim_graph_with_instruction(graph, *planner_params: str):
+    """Starts sim, perception, executor and an oracle planner on pick_place seed 0, waits for
+    the scene, and gives the planner its instruction. Returns (statuses, plans), both
+    filled as they arrive."""
     overrides = "overrides:=planner=oracle task=pick_place seed=0"
     graph.start("sim", "sim_node", overrides)
     graph.start("perception", "perception_node", "mode:=gt")
     graph.start("executor", "executor_node", overrides)
-    graph.start("planner", "planner_node", overrides, "max_age_s:=1.0")
+    graph.start("planner", "planner_node", overrides, *planner_params)
     statuses = _statuses(graph)
     plans: list[str] = []
     graph.probe.create_subscription(String, topics.PLAN, lambda m: plans.append(m.data),
@@ -125,6 +123,16 @@ def test_sim_killed_mid_skill_planner_refuses_stale_inputs(graph):
         topics.INSTRUCTION) > 0, 60), graph.log("planner")
     graph.spin_for(2.0)  # fresh camera, objects and joint states reach the planner
     instruction.publish(String(data=episodes[-1]["instruction"]))
+    return statuses, plans
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+def test_sim_killed_mid_skill_planner_refuses_stale_inputs(graph):
+    """The sim (camera and joint states) dies during a skill: the executor ends the skill
+    with a reason, and the planner, asked for the next step, refuses the stale inputs on
+    `/embodied_mm/skill_status` instead of planning from the last known world."""
+    statuses, plans = _sim_graph_with_instruction(graph, "max_age_s:=1.0")
 
     def of(source: str, status: str) -> list[dict]:
         return [s for s in statuses if s["source"] == source and s["status"] == status]
@@ -149,32 +157,15 @@ def test_estop_mid_skill_stops_the_executor_and_nothing_moves_until_released(gra
     """The executor's side of the e-stop: the running skill ends with status `estop`, the
     executor sends no more trajectories, no next step is planned, and the arm stays put,
     also after the release, until an instruction is given again."""
-    overrides = "overrides:=planner=oracle task=pick_place seed=0"
-    graph.start("sim", "sim_node", overrides)
-    graph.start("perception", "perception_node", "mode:=gt")
-    graph.start("executor", "executor_node", overrides)
-    graph.start("planner", "planner_node", overrides)
-    statuses = _statuses(graph)
-    plans: list[str] = []
-    graph.probe.create_subscription(String, topics.PLAN, lambda m: plans.append(m.data),
-                                    topics.RELIABLE_QOS)
     sent: list[float] = []  # arrival times of the executor's arm trajectories
+    joints: list[np.ndarray] = []
+    estop = graph.probe.create_publisher(Bool, topics.ESTOP, topics.LATCHED_QOS)
     graph.probe.create_subscription(JointTrajectory, topics.ARM_TRAJECTORY,
                                     lambda m: sent.append(time.monotonic()), topics.RELIABLE_QOS)
-    joints: list[np.ndarray] = []
     graph.probe.create_subscription(JointState, topics.JOINT_STATES,
                                     lambda m: joints.append(joint_state_from_msg(m)[0]),
                                     topics.SENSOR_QOS)
-    episodes: list[dict] = []
-    graph.probe.create_subscription(String, topics.EPISODE,
-                                    lambda m: episodes.append(json.loads(m.data)),
-                                    topics.LATCHED_QOS)
-    instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, topics.RELIABLE_QOS)
-    estop = graph.probe.create_publisher(Bool, topics.ESTOP, topics.LATCHED_QOS)
-    assert graph.spin_until(lambda: episodes and graph.probe.count_subscribers(
-        topics.INSTRUCTION) > 0, 60), graph.log("planner")
-    graph.spin_for(2.0)
-    instruction.publish(String(data=episodes[-1]["instruction"]))
+    statuses, plans = _sim_graph_with_instruction(graph)
     assert graph.spin_until(lambda: len(sent) >= 5, 60), graph.log("executor")  # moving
 
     estop.publish(Bool(data=True))
