@@ -365,10 +365,10 @@ class ConsoleNode(Node):
         with self._lock:
             if self.mode != "operator" or self.estop:
                 return
+            self.get_logger().warning("the operator's console disconnected during a "
+                                      "take-over: E-STOP engaged; release it from the console")
             self._publish_twist(0.0, 0.0, 0.0, 0.0)
             self._cmd_estop({})
-        self.get_logger().warning("the operator's console disconnected during a take-over: "
-                                  "E-STOP engaged; release it from the console")
 
     def frame_jpeg(self) -> bytes | None:
         rgb_msg, seg_msg, markers = self._images.get("rgb"), self._images.get("seg"), \

@@ -44,7 +44,8 @@ def test_commands_and_clean_shutdown(ros_env, tmp_path):
         # The operator's page goes away during the take-over: the console e-stops.
         close_a_page(port)
         api.wait_until(lambda s: s["estop"] is True, 10, "the e-stop after the page closed")
-        assert "console disconnected during a take-over" in (tmp_path / "console.log").read_text()
+        api.wait_until(lambda s: "console disconnected during a take-over" in (
+            tmp_path / "console.log").read_text(), 5, "the log line saying why")
         assert api.command("release")["ok"] and api.state()["estop"] is False
         assert api.command("estop")["ok"] and api.state()["estop"] is True
         # Everything published so far has come back through DDS into the recording.
