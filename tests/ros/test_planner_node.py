@@ -42,15 +42,22 @@ def _planner_io(graph):
     return plans, statuses, joints, objects
 
 
-def test_plans_from_fresh_inputs_and_refuses_stale_ones(graph):
-    episode = TASKS["pick_place"].sample(5)
-    graph.start("planner", "planner_node", "overrides:=planner=oracle", "max_age_s:=0.5")
-    plans, statuses, joints, objects = _planner_io(graph)
+def _announce(graph, episode):
+    """Publishes the latched scene description of `episode` and waits until the planner
+    listens for instructions; returns the instruction publisher."""
     episode_pub = graph.probe.create_publisher(String, topics.EPISODE, topics.LATCHED_QOS)
     instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, topics.RELIABLE_QOS)
     episode_pub.publish(String(data=json.dumps({"task": episode.task, "seed": episode.seed})))
     assert graph.spin_until(lambda: graph.probe.count_subscribers(topics.INSTRUCTION) > 0, 30)
     graph.spin_for(1.0)
+    return instruction
+
+
+def test_plans_from_fresh_inputs_and_refuses_stale_ones(graph):
+    episode = TASKS["pick_place"].sample(5)
+    graph.start("planner", "planner_node", "overrides:=planner=oracle", "max_age_s:=0.5")
+    plans, statuses, joints, objects = _planner_io(graph)
+    instruction = _announce(graph, episode)
 
     def publish_inputs() -> None:
         now = time.time()
@@ -86,11 +93,7 @@ def test_a_step_that_keeps_failing_exhausts_the_step_budget(graph):
     plans, statuses, joints, objects = _planner_io(graph)
     executor = graph.probe.create_publisher(DiagnosticStatus, topics.SKILL_STATUS,
                                             topics.RELIABLE_QOS)
-    episode_pub = graph.probe.create_publisher(String, topics.EPISODE, topics.LATCHED_QOS)
-    instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, topics.RELIABLE_QOS)
-    episode_pub.publish(String(data=json.dumps({"task": episode.task, "seed": episode.seed})))
-    assert graph.spin_until(lambda: graph.probe.count_subscribers(topics.INSTRUCTION) > 0, 30)
-    graph.spin_for(1.0)
+    instruction = _announce(graph, episode)
 
     def run_until_gave_up() -> None:
         answered = 0
