@@ -86,6 +86,8 @@ def summary_lines(results: dict) -> list[str]:
                 f"{n}: {t['median_ms']:.0f} ms" for n, t in p["by_objects"].items())),
             ("largest / smallest scene", f"{p['largest_vs_smallest']}×"),
             ("same steps as the reference decoder", p["same_steps_as_reference"]),
+            (f"close calls re-decided in float32 (fast path {p['fast_dtype']})",
+             p["rechecked"]),
             ("planner process peak RSS", f"{p['peak_rss_mb']:.0f} MB"),
         ]
     if "sim" in results:

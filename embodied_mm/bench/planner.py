@@ -3,17 +3,23 @@
 One decision is observation in → parsed step out. Measured in one process, side by side:
 
 - `optimised`: `PalmePlanner.next_step` (LoRA merged into the LLM's weights, encoders once,
-  grammar-restricted LM head, forced tokens in one forward pass, KV cache);
+  grammar-restricted LM head, forced tokens in one forward pass, KV cache of the instruction,
+  bf16 layers with close calls re-decided in float32: `planner.fast_dtype`,
+  `planner.verify_margin`);
 - `naive`: the model as trained (LoRA unmerged), the same sentence, then `model.generate` over
   the full vocabulary with no KV cache, then `parse_step` (its text may not parse: counted);
-- the split of the optimised path into encoders (features + encoders + sentence), the
-  prompt's forward pass (prefill) and the constrained decoding after it;
+- the split of the optimised path's first pass into encoders (features + encoders +
+  sentence), the forward pass over the prompt after the cached instruction (prefill) and the
+  constrained decoding after it; and how many decisions were close calls, re-decided;
 - the optimised latency as the scene grows (`bench.objects`);
-- agreement: on every benchmark observation the optimised planner's step equals
-  `reference_decode`'s on the model as trained (full vocabulary, no cache, every branching
-  point recomputed, LoRA unmerged).
+- agreement: on every benchmark observation, and on the first scene of every task family for
+  `bench.agreement_seeds` seeds from 1000, the optimised planner's step equals
+  `reference_decode`'s on the model as trained (float32, full vocabulary, no cache, every
+  branching point recomputed, LoRA unmerged).
 
-It runs in a spawned process so that its peak RSS is the planner's own.
+Timings run in one spawned process; the planner's peak RSS is measured in another that only
+loads the planner and decides (the naive path's full-vocabulary LM head reads the whole
+embedding table, which the planner never does).
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ from embodied_mm.types import Observation
 SCENE_TASK = "pick_place"  # scenes of the requested sizes are this family's plus distractors
 
 
-def observations(cfg: Config, sizes: list[int], images: bool) -> list[tuple[str, Observation]]:
-    """(instruction, first observation) of a sim scene with each number of objects."""
+def observations(cfg: Config, sizes: list[int], images: bool,
+                 agreement_seeds: int = 0) -> tuple[list[tuple[str, Observation]], ...]:
+    """(instruction, first observation) of a sim scene with each number of objects; and of
+    the first scene of every task family for `agreement_seeds` seeds from 1000."""
     from embodied_mm.robots.base import RobotLimits
     from sim.camera import CameraConfig
     from sim.robot import SimRobot
@@ -41,13 +49,18 @@ def observations(cfg: Config, sizes: list[int], images: bool) -> list[tuple[str,
     family = TASKS[SCENE_TASK]
     base = len(family.sample(0).scene)
     camera = CameraConfig(width=cfg.robot.camera.width, height=cfg.robot.camera.height)
-    out = []
+    sized, varied = [], []
     with TabletopWorld(camera=camera) as world, SimRobot(world, RobotLimits()) as robot:
         for n in sizes:
             episode = family.sample(1000 + n, n_distractors=max(0, n - base))
             world.reset(episode.scene)
-            out.append((episode.instruction, robot.get_observation(images=images)))
-    return out
+            sized.append((episode.instruction, robot.get_observation(images=images)))
+        for task in TASKS.values():
+            for seed in range(1000, 1000 + agreement_seeds):
+                episode = task.sample(seed)
+                world.reset(episode.scene)
+                varied.append((episode.instruction, robot.get_observation(images=images)))
+    return sized, varied
 
 
 def _checkpoint(cfg: Config):
@@ -93,7 +106,15 @@ def _naive_step(model, embeds, names: list[str]) -> str | None:
         return None
 
 
-def _run(cfg: Config, scenes: list[tuple[str, Observation]]) -> dict:
+def _planner(cfg: Config, model):
+    from embodied_mm.planner.palme import PalmePlanner
+
+    return PalmePlanner(model, fast_dtype=cfg.planner.fast_dtype,
+                        verify_margin=cfg.planner.verify_margin)
+
+
+def _run(cfg: Config, sized: list[tuple[str, Observation]],
+         varied: list[tuple[str, Observation]]) -> dict:
     import torch
 
     from embodied_mm.model.decoding import reference_decode
@@ -106,13 +127,13 @@ def _run(cfg: Config, scenes: list[tuple[str, Observation]]) -> dict:
     load_s = time.perf_counter() - started
     # Before the planner optimises the model (LoRA merge): the naive path as trained, and the
     # steps the unoptimised constrained decoder chooses, which the planner must reproduce.
-    planner = PalmePlanner(model, merge_lora=False)
+    planner = PalmePlanner(model, merge_lora=False, fast_dtype=None)
     reference = []
-    for instruction, obs in scenes:
+    for instruction, obs in sized + varied:
         planner.reset(instruction)
         reference.append(reference_decode(planner.decoder, planner.prompt_embeds(obs, []),
                                           obs.object_names))
-    instruction, obs = scenes[0]  # the smallest scene
+    instruction, obs = sized[0]  # the smallest scene
     planner.reset(instruction)
     naive_times, naive_rows = [], []
     for _ in range(b.naive_repeats):
@@ -120,9 +141,10 @@ def _run(cfg: Config, scenes: list[tuple[str, Observation]]) -> dict:
         embeds = planner.prompt_embeds(obs, [])
         naive_rows.append(_naive_step(model, embeds, obs.object_names))
         naive_times.append(time.perf_counter() - start)
-    planner = PalmePlanner(model)
-    by_size, split, agree = {}, {"encoders": [], "prefill": [], "decode": []}, []
-    for (instruction, obs), expected in zip(scenes, reference):
+    planner = _planner(cfg, model)
+    first_pass = planner.fast_decoder or planner.decoder
+    by_size, split = {}, {"encoders": [], "prefill": [], "decode": []}
+    for instruction, obs in sized:
         planner.reset(instruction)
         by_size[len(obs.objects)] = measure(lambda o=obs: planner.next_step(o, []), b.repeats,
                                             b.warmup)
@@ -130,36 +152,57 @@ def _run(cfg: Config, scenes: list[tuple[str, Observation]]) -> dict:
             start = time.perf_counter()
             embeds = planner.prompt_embeds(obs, [])
             split["encoders"].append(time.perf_counter() - start)
-            step = planner.decoder.decode(embeds, obs.object_names)
-            split["prefill"].append(planner.decoder.last_timing["prefill_s"])
-            split["decode"].append(planner.decoder.last_timing["decode_s"])
-        agree.append(step == expected)
-    instruction, obs = scenes[0]
-    optimised = by_size[len(obs.objects)]
+            planner.decode_with(first_pass, embeds, obs.object_names)
+            split["prefill"].append(first_pass.last_timing["prefill_s"])
+            split["decode"].append(first_pass.last_timing["decode_s"])
+    planner.decisions = planner.rechecked = 0
+    agree = []
+    for (instruction, obs), expected in zip(sized + varied, reference):
+        planner.reset(instruction)
+        agree.append(planner.next_step(obs, []) == expected)
+    optimised = by_size[len(sized[0][1].objects)]
     naive = summarize_ms(naive_times)
     sizes = sorted(by_size)
     return {
         "model": source, "model_load_s": round(load_s, 2),
         "decision": {"optimised": optimised, "naive": naive,
                      "speedup": round(naive["median_ms"] / optimised["median_ms"], 1),
-                     "objects": len(obs.objects),
+                     "objects": len(sized[0][1].objects),
                      "naive_parsed": sum(r is not None for r in naive_rows) / len(naive_rows)},
+        "fast_dtype": cfg.planner.fast_dtype if planner.fast_decoder else None,
         "split": {part: summarize_ms(times) for part, times in split.items()},
         "by_objects": {str(n): by_size[n] for n in sizes},
         "largest_vs_smallest": round(by_size[sizes[-1]]["median_ms"]
                                      / by_size[sizes[0]]["median_ms"], 2),
         "same_steps_as_reference": f"{sum(agree)}/{len(agree)}",
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "rechecked": f"{planner.rechecked}/{planner.decisions}",
     }
 
 
+def _planner_peak_rss(cfg: Config, scenes: list[tuple[str, Observation]]) -> float:
+    """MB: peak RSS of a process that loads the planner and decides each scene once."""
+    import torch
+
+    torch.set_num_threads(cfg.train.num_threads)
+    planner = _planner(cfg, _load_model(cfg)[0])
+    for instruction, obs in scenes:
+        planner.reset(instruction)
+        planner.next_step(obs, [])
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def bench_planner(cfg: Config) -> dict:
-    """The planner benchmarks (see the module doc), measured in a fresh spawned process."""
+    """The planner benchmarks (see the module doc), measured in fresh spawned processes."""
     from embodied_mm.model.palme import read_checkpoint_config
     from embodied_mm.train import model_config
 
     path = _checkpoint(cfg)
     images = (model_config(cfg) if path is None else read_checkpoint_config(path)).needs_images
-    scenes = observations(cfg, sorted(set(cfg.bench.objects)), images)
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(_run, cfg, scenes).result()
+    sized, varied = observations(cfg, sorted(set(cfg.bench.objects)), images,
+                                 cfg.bench.agreement_seeds)
+    context = get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        result = pool.submit(_run, cfg, sized, varied).result()
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        result["peak_rss_mb"] = pool.submit(_planner_peak_rss, cfg, sized + varied).result()
+    return result

@@ -17,13 +17,13 @@ def bench_training(cfg: Config) -> dict:
     import torch
 
     from embodied_mm.model.features import extract
+    from embodied_mm.model.language_model import native_bf16
     from embodied_mm.model.palme import PalmE, Sample, collate_samples
     from embodied_mm.train import model_config
-    from embodied_mm.training.trainer import native_bf16
 
     torch.set_num_threads(cfg.train.num_threads)
     model_cfg = model_config(cfg)
-    scenes = observations(cfg, [3, 4], images=model_cfg.needs_images)
+    scenes, _ = observations(cfg, [3, 4], images=model_cfg.needs_images)
     samples = [Sample(extract(obs, images=model_cfg.needs_images), instruction, [],
                       "pick(obj_1)") for instruction, obs in scenes] * (BATCH // 2)
     batch = collate_samples(samples)

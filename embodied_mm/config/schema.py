@@ -44,9 +44,17 @@ class PlannerConfig:
     llm: str | None = None  # override the checkpoint's LLM (checked against the checkpoint)
     device: str = "cpu"
     dtype: str | None = None  # e.g. bfloat16; None keeps the checkpoint's
+    # palme: the LLM layers run in this dtype, close calls are re-decided in `dtype` (see
+    # PalmePlanner); null = no fast path. Only where the CPU has native bf16, or on a GPU.
+    fast_dtype: str | None = "bfloat16"
+    verify_margin: float = 0.5  # logits: decisions closer than this are re-decided
 
     def __post_init__(self) -> None:
         _require(self.max_steps >= 1, f"planner.max_steps must be >= 1, got {self.max_steps}")
+        _require(self.fast_dtype in (None, "bfloat16", "float16"),
+                 f"planner.fast_dtype must be bfloat16, float16 or null, got {self.fast_dtype!r}")
+        _require(self.verify_margin >= 0,
+                 f"planner.verify_margin must be >= 0, got {self.verify_margin}")
 
 
 PERTURBATIONS = ("none", "knock", "grasp_fail", "remove", "mixed")  # eval.perturb choices
@@ -108,6 +116,7 @@ class ModelConfig:
     image_tokens: int = 4
     object_words: bool = True  # object tokens anchored to the LLM's colour/kind words
     position_words: bool = True  # and to digit words for the object's row/column on the table
+    relation_words: bool = False  # a leftmost/rightmost/nearest/farthest token (docs/palme.md)
     held_object: bool = True  # plan prompts say what the gripper holds (`Holding: <obj>.`)
     instruction_first: bool = True  # plan prompts open with `Task: …` (before the objects)
     describe_weight: float = 0.5  # weight of the loss of those tokens' predictions
@@ -115,8 +124,8 @@ class ModelConfig:
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.0
-    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj",
-                                                             "o_proj"])
+    lora_targets: list[str] = field(default_factory=lambda: [
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
     dtype: str = "float32"
     seed: int = 0
 
@@ -211,6 +220,7 @@ class BenchConfig:
     warmup: int = 3  # untimed repetitions first
     objects: list[int] = field(default_factory=lambda: [3, 5, 7, 10])  # scene sizes
     naive_repeats: int = 5  # repetitions of the slow naive planner path
+    agreement_seeds: int = 3  # first scenes of each task family (seeds 1000…) for same-steps
     episodes: int = 16  # oracle episodes per throughput measurement
     train_steps: int = 3  # timed training steps per precision
     out: str = "outputs/bench/bench.json"
@@ -219,6 +229,8 @@ class BenchConfig:
         unknown = sorted(set(self.which) - set(BENCHMARKS))
         _require(not unknown and bool(self.which),
                  f"bench.which must name some of {', '.join(BENCHMARKS)}; got {self.which}")
+        _require(self.agreement_seeds >= 0,
+                 f"bench.agreement_seeds must be >= 0, got {self.agreement_seeds}")
         _require(self.repeats >= 1 and self.warmup >= 0 and self.naive_repeats >= 1,
                  "bench.repeats and bench.naive_repeats must be >= 1, bench.warmup >= 0")
         _require(all(n >= 2 for n in self.objects) and bool(self.objects),

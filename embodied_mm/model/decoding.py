@@ -82,7 +82,9 @@ class StepDecoder:
 
     Tries are built once per tuple of object names and reused. `forward_calls` counts LLM
     forward passes and `last_timing` splits the last decision into the prompt's forward pass
-    (`prefill_s`) and the rest (`decode_s`), for tests and benchmarks.
+    (`prefill_s`) and the rest (`decode_s`), for tests and benchmarks. `last_margin` is the
+    smallest gap between the best and the second-best allowed token's score over the last
+    decision's branching points (inf without any): how close the call was.
     """
 
     def __init__(self, model: CausalLM) -> None:
@@ -90,6 +92,7 @@ class StepDecoder:
         self._tries: dict[tuple[str, ...], TrieNode] = {}
         self.forward_calls = 0
         self.last_timing: dict[str, float] = {}
+        self.last_margin = float("inf")
 
     def trie(self, object_names: Sequence[str]) -> TrieNode:
         """The (cached) trie of the valid steps in a scene with `object_names`."""
@@ -126,19 +129,24 @@ class StepDecoder:
         hidden, cache = self._forward(prompt_embeds, cache)
         prefilled = time.perf_counter()
         pending: list[int] = []  # chosen tokens the LLM has not read yet
+        margin = float("inf")
         while node.step is None:
             if node.branching():
                 if pending:
                     ids = torch.tensor(pending, device=self.model.device)
                     hidden, cache = self._forward(self.model.embed_tokens(ids)[None], cache)
                     pending = []
-                token = int(node.choices[self.scores(hidden, node.choices).argmax()])
+                scores = self.scores(hidden, node.choices)
+                best, runner_up = scores.topk(2).values.tolist()
+                margin = min(margin, best - runner_up)
+                token = int(node.choices[scores.argmax()])
             else:
                 token = next(iter(node.children))
             pending.append(token)
             node = node.children[token]
         self.last_timing = {"prefill_s": prefilled - start,
                             "decode_s": time.perf_counter() - prefilled}
+        self.last_margin = margin
         return node.step
 
 

@@ -22,7 +22,11 @@ Object tokens come in two forms (`ObjectTokens`):
   vector needs far more (see the PaLM-E issue's probe and the model card). With
   `position_words`, two more such tokens give the object's row and column on the table as
   digits (`features.POSITION_ATTRIBUTES`). The predicted distributions are returned as logits
-  so training can add a describe-the-object loss.
+  so training can add a describe-the-object loss. With `relations` (the `state` input only),
+  a last token is the mean of the words ` leftmost`, ` rightmost`, ` nearest`, ` farthest`
+  that hold for the object among the objects of its kind (` middle` if none): computed, not
+  predicted, from the whole scene's state rows (`features.relation_weights`), because a
+  per-object encoder cannot see which block is the leftmost.
 
 Every encoder returns `(tokens (B, n, d_llm), logits: dict[str, (B, N, classes)])`.
 
@@ -41,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from embodied_mm.model.features import CENTROID_DIM, OBJECT_DIM, ROBOT_DIM
+from embodied_mm.model.features import CENTROID_DIM, OBJECT_DIM, ROBOT_DIM, relation_weights
 
 OBJ, IMG, ROBOT = "obj", "img", "robot"  # placeholder kinds of the multimodal sentence
 
@@ -97,26 +101,39 @@ class ObjectTokens(nn.Module):
         width, d_llm, target_rms: feature width, LLM width, output RMS of the free vector.
         words: word-anchored form: attribute (`color`, `kind`, `row`, `column`) →
             (classes, d_llm) LLM embeddings of its words, in class order; None for one free
-            vector.
+            vector. A `relation` entry (`features.RELATION_WORDS`' embeddings) is not
+            predicted: it adds a last token mixed by the weights given to `forward`.
     """
 
     def __init__(self, width: int, d_llm: int, target_rms: float,
                  words: dict[str, torch.Tensor] | None = None) -> None:
         super().__init__()
-        words = words or {}
+        words = dict(words or {})
+        relations = words.pop("relation", None)
+        self.has_relations = relations is not None
+        if relations is not None:
+            self.register_buffer("relation_words", relations.detach().clone(), persistent=False)
         self.attributes = tuple(words)
         self.classify = nn.ModuleDict({a: nn.Linear(width, len(e)) for a, e in words.items()})
         for attribute, embeddings in words.items():  # the LLM's, not trained, not saved
             self.register_buffer(f"words_{attribute}", embeddings.detach().clone(),
                                  persistent=False)
         self.proj = Projector(width, d_llm, target_rms)
-        self.per_object = len(words) + 1
+        self.per_object = len(words) + 1 + self.has_relations
 
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(self, features: torch.Tensor, relations: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """`relations`: (B, N, len(RELATION_WORDS)) mixture weights, needed with relations."""
         logits = {a: self.classify[a](features) for a in self.attributes}  # (B, N, classes)
         anchored = [logits[a].softmax(-1) @ getattr(self, f"words_{a}")
                     for a in self.attributes]  # each (B, N, d_llm)
-        tokens = torch.stack([*anchored, self.proj(features)], dim=2)  # (B, N, k, d_llm)
+        last = []
+        if self.has_relations:
+            if relations is None:
+                raise ValueError("these object tokens end in a relation token; pass the "
+                                 "relation weights (features.relation_weights)")
+            last = [relations.to(self.relation_words.dtype) @ self.relation_words]
+        tokens = torch.stack([*anchored, self.proj(features), *last], dim=2)  # (B, N, k, d_llm)
         return tokens.flatten(1, 2), logits
 
 
@@ -133,7 +150,9 @@ class StateEncoder(nn.Module):
         self.per_placeholder = self.tokens.per_object
 
     def forward(self, batch: dict[str, torch.Tensor]):
-        return self.tokens(self.mlp(batch["objects"]))  # (B, N·k, d_llm), logits
+        relations = (relation_weights(batch["objects"], batch["object_mask"])
+                     if self.tokens.has_relations else None)
+        return self.tokens(self.mlp(batch["objects"]), relations)  # (B, N·k, d_llm), logits
 
 
 class ObjectsEncoder(nn.Module):

@@ -173,6 +173,36 @@ def attribute_labels(objects: torch.Tensor, object_mask: torch.Tensor) -> dict[s
     return {"color": color, "kind": kind, "row": row, "column": column}
 
 
+# Word-anchored relation among the objects of the same kind: an object's relation token is the
+# mean of the LLM's embeddings of the words that hold for it (the leftmost block of a scene is
+# ` leftmost`; the only block is all four), or of ` middle` when none does. Computed from the
+# state rows of the whole scene, so a per-object encoder can say what only the set knows.
+RELATION_WORDS = ("leftmost", "rightmost", "nearest", "farthest", "middle")
+
+
+def relation_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.Tensor:
+    """(B, N, len(RELATION_WORDS)) mixture weights over `RELATION_WORDS` for each object.
+
+    Leftmost is the largest y (the robot's left), nearest the smallest x (closest to the
+    robot's base), among the real objects of the same kind; rows of padding are zero.
+
+    Args:
+        objects: (B, N, OBJECT_DIM) state rows; object_mask: (B, N) real rows.
+    """
+    x, y = objects[..., 0], objects[..., 1]
+    kind = objects[..., KIND_COLUMNS].argmax(-1)  # (B, N)
+    same = (kind[:, :, None] == kind[:, None, :]) & object_mask[:, None, :]  # (B, N, N) peers
+    holds = []
+    for value, sign in ((y, 1), (y, -1), (x, -1), (x, 1)):  # leftmost, rightmost, nearest, farthest
+        score = (sign * value)[:, None, :].expand_as(same).masked_fill(~same, float("-inf"))
+        holds.append((sign * value) >= score.max(-1).values)
+    holds = torch.stack(holds, -1).to(objects.dtype)  # (B, N, 4)
+    none = (holds.sum(-1, keepdim=True) == 0).to(objects.dtype)
+    weights = torch.cat([holds, none], -1)
+    weights = weights / weights.sum(-1, keepdim=True)
+    return weights * object_mask[..., None].to(objects.dtype)
+
+
 # An object is in the gripper when its centre is this close to the end effector and the gripper
 # is not fully open: a grasped block sits ~5 mm from it, anything else ≥ 10 cm away.
 HOLD_RADIUS = 0.04  # m

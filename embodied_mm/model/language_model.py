@@ -2,7 +2,8 @@
 
 `CausalLM` is a mixin over an object with `llm` (a transformers causal LM) and `tokenizer`;
 `PalmE` (observations as tokens) and `TextLM` (the text-only baseline's plain prompt) share
-it, so `StepDecoder` runs the same grammar-constrained decoding on both.
+it, so `StepDecoder` runs the same grammar-constrained decoding on both. `ReducedPrecisionLM`
+is the same LLM with its transformer layers in bf16, the planner's fast path.
 """
 
 from __future__ import annotations
@@ -56,6 +57,45 @@ class CausalLM:
         """
         out = self.llm.get_decoder()(inputs_embeds=embeds, attention_mask=attention_mask,
                                      past_key_values=cache, use_cache=use_cache)
+        return out.last_hidden_state, out.past_key_values
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 matmuls natively (oneDNN's bf16 check: AVX512 / AMX)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+class ReducedPrecisionLM(CausalLM):
+    """A `CausalLM`'s transformer layers copied into `dtype` (bf16: ~3x faster on a CPU with
+    native bf16); the embedding table, the LM head and the rotary tables stay the original's,
+    shared, not copied. Scores differ from the original's by float rounding (up to ~0.2 of
+    a logit for Gemma 3 270M in bf16), so a decoder using it must check close calls
+    (`StepDecoder.last_margin`) against the original.
+
+    Args:
+        exact: the model to copy (LoRA merged, if any: the copy is of the current weights).
+        dtype: dtype of the copied layers.
+    """
+
+    def __init__(self, exact: CausalLM, dtype: torch.dtype = torch.bfloat16) -> None:
+        self.llm, self.tokenizer, self.terminator = exact.llm, exact.tokenizer, exact.terminator
+        self.dtype = dtype
+        decoder = exact.llm.get_decoder()
+        layers, embed = decoder.layers, decoder.embed_tokens
+        decoder.layers, decoder.embed_tokens = nn.ModuleList(), None  # copied apart, not whole
+        try:
+            self.body = copy.deepcopy(decoder)  # norms, rotary tables, config: small
+        finally:
+            decoder.layers, decoder.embed_tokens = layers, embed
+        # one layer at a time, so the copy never holds a second float32 model
+        self.body.layers = nn.ModuleList(copy.deepcopy(layer).to(dtype) for layer in layers)
+        self.body.norm.to(dtype)
+        self.body.requires_grad_(False).eval()
+
+    def hidden_states(self, embeds: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                      cache=None, use_cache: bool = False):
+        out = self.body(inputs_embeds=embeds.to(self.dtype), attention_mask=attention_mask,
+                        past_key_values=cache, use_cache=use_cache)
         return out.last_hidden_state, out.past_key_values
 
 

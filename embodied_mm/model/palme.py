@@ -9,7 +9,8 @@ The multimodal sentence (DESIGN.md) for a scene with two objects and every input
 `Holding:` (with `held_object`) repeats the tokens of the object in the gripper, or says
 `nothing`. Text goes through the LLM's own embedding table; each placeholder is replaced by encoder
 output vectors (`<img>` by `image_tokens` of them, `<obj>` by 3 with word-anchored object
-tokens: colour, kind, free; by 5 with position words too: colour, kind, row, column, free; see
+tokens: colour, kind, free; by 5 with position words too: colour, kind, row, column, free; one
+more, last, with relation words: leftmost/rightmost/nearest/farthest; see
 `encoders.ObjectTokens`) in `inputs_embeds`. Each object is
 described first and then named with the very name the plan uses (`A <obj> is obj_3.`, as
 text would say `a red block is obj_3`), so the name token has read the description and
@@ -51,6 +52,7 @@ from embodied_mm.model.features import (
     ATTRIBUTES,
     IMAGE_SIZE,
     POSITION_ATTRIBUTES,
+    RELATION_WORDS,
     UNLABELLED,
     SceneFeatures,
     attribute_labels,
@@ -101,6 +103,11 @@ class PalmEConfig:
     # (`features.held_objects`) or `Holding: nothing.`, so a place step reads the held
     # object's colour next to where it decides. Off in checkpoints that predate it.
     held_object: bool = False
+    # One more word-anchored object token (last): which of ` leftmost`, ` rightmost`,
+    # ` nearest`, ` farthest` the object is among the objects of its kind, computed from the
+    # scene's state rows (`features.relation_weights`); `state` input only. Off in older
+    # checkpoints.
+    relation_words: bool = False
     # Plan prompts open with the `Task:` clause, before the objects: every object clause can
     # then read the task (is this the block it names? left of the blocks before it?), and the
     # prompt's start is the same for every step of an episode. Off in older checkpoints.
@@ -125,6 +132,9 @@ class PalmEConfig:
         if {"state", "objects"} <= set(self.inputs):
             raise ValueError("model.inputs: `state` and `objects` both give the <obj> tokens; "
                              "choose one")
+        if self.relation_words and "state" not in self.inputs:
+            raise ValueError("model.relation_words reads the objects' state rows: it needs the "
+                             "`state` input")
         if not isinstance(getattr(torch, self.dtype, None), torch.dtype):
             raise ValueError(f"model.dtype must be a torch dtype name, got {self.dtype!r}")
         if self.image_tokens < 1 or self.image_size < 8 or self.encoder_width < 1:
@@ -202,7 +212,8 @@ class PalmE(nn.Module, CausalLM):
         """Attribute → (classes, H) embeddings of its words as they appear mid-sentence, for
         the attributes the config anchors (colour and kind, row and column)."""
         chosen = {**(ATTRIBUTES if self.config.object_words else {}),
-                  **(POSITION_ATTRIBUTES if self.config.position_words else {})}
+                  **(POSITION_ATTRIBUTES if self.config.position_words else {}),
+                  **({"relation": RELATION_WORDS} if self.config.relation_words else {})}
         words = {}
         for attribute, names in chosen.items():
             rows = []

@@ -58,10 +58,11 @@ def _object_tokens(m) -> str:
     """The card's description of the `<obj>` vectors of model config `m`."""
     anchored = [*(["colour", "kind"] if m.object_words else []),
                 *(["row", "column"] if m.position_words else [])]
+    relation = " + a leftmost/rightmost/nearest/farthest word" if m.relation_words else ""
     if not anchored:
-        return "one free vector per object"
+        return "one free vector per object" + relation
     return (f"word-anchored ({', '.join(anchored)} as mixtures of the LLM's word embeddings "
-            f"+ one free vector; describe loss weight {m.describe_weight:g})")
+            f"+ one free vector{relation}; describe loss weight {m.describe_weight:g})")
 
 
 def _prompt_layout(m) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from embodied_mm.config.schema import Config
+from embodied_mm.model.language_model import native_bf16
 from embodied_mm.model.palme import PalmE
 from embodied_mm.training.checkpoint import load_checkpoint, rng_state, set_rng_state
 from embodied_mm.training.distributed import Dist
@@ -32,11 +33,6 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
     if step < warmup:
         return (step + 1) / warmup
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
-
-def native_bf16() -> bool:
-    """Whether this CPU computes bf16 matmuls natively (oneDNN's bf16 check: AVX512 / AMX)."""
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 class Trainer:

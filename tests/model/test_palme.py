@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from embodied_mm.model.decoding import StepDecoder, greedy_decode
-from embodied_mm.model.features import UNLABELLED, attribute_labels, collate, extract
+from embodied_mm.model.features import (
+    RELATION_WORDS,
+    UNLABELLED,
+    attribute_labels,
+    collate,
+    extract,
+    relation_weights,
+)
 from embodied_mm.model.palme import (
     IGNORE,
     SLOT_IDS,
@@ -33,7 +40,8 @@ def samples(make_obs, images=True):
 
 
 @pytest.mark.parametrize("bad", [{"inputs": ("state", "objects")}, {"inputs": ("vit",)},
-                                 {"inputs": ()}, {"dtype": "float33"}])
+                                 {"inputs": ()}, {"dtype": "float33"},
+                                 {"inputs": ("objects", "robot"), "relation_words": True}])
 def test_config_rejects(bad):
     with pytest.raises(ValueError, match="model"):
         PalmEConfig(**bad)
@@ -164,6 +172,39 @@ def test_position_words_name_each_objects_row_and_column(make_model, make_obs):
     assert truth["row"].tolist() == [[0, 9]] and truth["column"].tolist() == [[0, 9]]
     _, logits = model.encode(collate_samples(samples(make_obs, images=False)))
     assert set(logits) == {"color", "kind", "row", "column"}
+
+
+def _on_table(name, kind, color, x, y):
+    return ObjectState(name, kind, color, np.array([x, y, 0.02]), np.array([0, 0, 0, 1.0]),
+                       np.full(3, 0.04))
+
+
+def test_relation_words_say_which_object_of_its_kind_is_leftmost_nearest(make_model):
+    # x grows away from the robot, y to its left
+    objects = [_on_table("obj_1", "block", "red", 0.50, 0.10),   # leftmost block
+               _on_table("obj_2", "block", "blue", 0.40, -0.10),  # rightmost and nearest
+               _on_table("obj_3", "bowl", "green", 0.60, 0.00),   # the only bowl: all four
+               _on_table("obj_4", "block", "red", 0.55, 0.00),    # farthest block
+               _on_table("obj_5", "block", "pink", 0.45, 0.05)]   # none: middle
+    short = _on_table("obj_1", "block", "red", 0.5, 0.0)
+    batch = collate([extract(Observation(np.zeros(7), 0.08, np.zeros(7), o), images=False)
+                     for o in (objects, [short])])
+    weights = relation_weights(batch["objects"], batch["object_mask"])  # (2, 5, 5)
+    names = dict(zip(RELATION_WORDS, range(len(RELATION_WORDS))))
+    held = [{w for w in RELATION_WORDS if weights[0, i, names[w]] > 0} for i in range(5)]
+    assert held == [{"leftmost"}, {"rightmost", "nearest"},
+                    {"leftmost", "rightmost", "nearest", "farthest"}, {"farthest"}, {"middle"}]
+    torch.testing.assert_close(weights.sum(-1), torch.tensor([[1.0] * 5, [1, 0, 0, 0, 0]]))
+
+    model = make_model(inputs=("state", "robot"), position_words=True, relation_words=True)
+    assert model.slots["obj"] == 6  # colour, kind, row, column, free, relation
+    scene = extract(Observation(np.zeros(7), 0.08, np.zeros(7), objects), images=False)
+    tokens, _ = model.encode(collate_samples([Sample(scene, INSTRUCTION)]))
+    last = tokens[0]["obj"].reshape(5, 6, -1)[:, -1]
+    word = model.tokenizer.encode(" leftmost", add_special_tokens=False)
+    torch.testing.assert_close(last[0], model.embed_tokens(torch.tensor(word)).float().mean(0))
+    middle = model.tokenizer.encode(" middle", add_special_tokens=False)
+    torch.testing.assert_close(last[4], model.embed_tokens(torch.tensor(middle)).float().mean(0))
 
 
 def test_warm_start_copies_what_fits_and_reports_the_rest(make_model, tmp_path):

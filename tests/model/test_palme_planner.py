@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+import torch
 
 from embodied_mm.config.schema import PlannerConfig
+from embodied_mm.model.language_model import ReducedPrecisionLM, native_bf16
 from embodied_mm.plan_language import parse_step
 from embodied_mm.planner.base import PlannerError
 from embodied_mm.planner.palme import PalmePlanner
@@ -45,15 +49,77 @@ def test_instruction_prefix_cache_changes_speed_not_answers(make_model, make_obs
         obs = make_obs(3, seed=seed)
         obs.rgb = obs.segmentation = None
         full = planner.prompt_embeds(obs, [])
-        calls = planner.decoder.forward_calls
+        calls = _forward_calls(planner)
         step = planner.next_step(obs, [])
         assert step == reference_decode(planner.decoder, full, obs.object_names)
-        assert planner.decoder.forward_calls > calls
+        assert _forward_calls(planner) > calls
     empty = make_obs(0, seed=9)  # every object gone (e.g. removed by a perturbation)
     empty.rgb = empty.segmentation = None
     assert parse_step(planner.next_step(empty, []), [])
     planner.reset("stack the blocks")  # another instruction: another prefix
     assert len(planner.prefix_cache()[0]) != len(prefix)
+
+
+def _forward_calls(planner: PalmePlanner) -> int:
+    fast = planner.fast_decoder.forward_calls if planner.fast_decoder else 0
+    return planner.decoder.forward_calls + fast
+
+
+needs_bf16 = pytest.mark.skipif(not native_bf16(), reason="this CPU has no native bf16")
+
+
+@needs_bf16
+def test_reduced_precision_copy_shares_embeddings_and_leaves_the_model_alone(make_model):
+    model = make_model(inputs=("state", "robot"))
+    fast = ReducedPrecisionLM(model)
+    decoder = model.llm.get_decoder()
+    assert fast.body.embed_tokens is None and decoder.embed_tokens is not None
+    assert {p.dtype for p in fast.body.layers.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in decoder.layers.parameters()} == {torch.float32}
+    assert len(decoder.layers) == len(fast.body.layers)
+    embeds = model.embed_tokens(torch.arange(3, 40))[None]
+    exact, approx = model.hidden_states(embeds)[0], fast.hidden_states(embeds)[0]
+    assert approx.dtype == torch.bfloat16
+    torch.testing.assert_close(approx.float(), exact, atol=0.1 * exact.abs().max().item(),
+                               rtol=0.05)
+
+
+@needs_bf16
+def test_fast_path_rechecks_close_calls_and_keeps_the_exact_answers(make_model, make_obs,
+                                                                   tmp_path):
+    from embodied_mm.model.decoding import reference_decode
+
+    make_model(inputs=("state", "robot"), instruction_first=True, seed=5).save(tmp_path)
+    cfg = PlannerConfig(name="palme", checkpoint=str(tmp_path))
+    planner = PalmePlanner.from_config(cfg)
+    assert planner.fast_decoder is not None
+    planner.reset("put the red block in the blue bowl")
+    observations = [make_obs(n, seed=seed) for n in (2, 3, 4) for seed in range(3)]
+    for obs in observations:
+        obs.rgb = obs.segmentation = None
+        expected = reference_decode(planner.decoder, planner.prompt_embeds(obs, []),
+                                    obs.object_names)
+        assert planner.next_step(obs, []) == expected
+    assert planner.decisions == len(observations)
+    # every call is close under an infinite margin: the model itself decides each time
+    cautious = PalmePlanner.from_config(dataclasses.replace(cfg, verify_margin=float("inf")))
+    cautious.reset("put the red block in the blue bowl")
+    exact_calls = cautious.decoder.forward_calls
+    for obs in observations[:3]:
+        cautious.next_step(obs, [])
+    assert cautious.rechecked == 3 and cautious.decoder.forward_calls > exact_calls
+    # and none is under a zero margin: the model's own decoder never runs
+    trusting = PalmePlanner.from_config(dataclasses.replace(cfg, verify_margin=0.0))
+    trusting.reset("put the red block in the blue bowl")
+    for obs in observations[:3]:
+        assert parse_step(trusting.next_step(obs, []), obs.object_names)
+    assert trusting.rechecked == 0 and trusting.decoder.forward_calls == 0
+
+
+def test_no_fast_path_when_switched_off(make_model, tmp_path):
+    make_model(inputs=("state", "robot")).save(tmp_path)
+    cfg = PlannerConfig(name="palme", checkpoint=str(tmp_path), fast_dtype=None)
+    assert PalmePlanner.from_config(cfg).fast_decoder is None
 
 
 @pytest.mark.slow
