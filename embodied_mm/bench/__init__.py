@@ -104,7 +104,7 @@ def summary_lines(results: dict) -> list[str]:
                   f"{image['latency']['median_ms']:.1f} / {image['latency']['p90_ms']:.1f} ms"),
                  ("ROS image rate received / published",
                   f"{image['received_hz']} / {image['published_hz']} Hz"),
-                 ("graph: skill finished → next plan (median / p90)",
+                 (f"graph: skill finished → next plan, {graph['planner']} (median / p90)",
                   f"{gap['median_ms']:.0f} / {gap['p90_ms']:.0f} ms (n={gap['n']})")]
     if "train" in results:
         t = results["train"]

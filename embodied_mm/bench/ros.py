@@ -121,14 +121,14 @@ def replan_latencies(mcap_path: Path) -> list[float]:
     return gaps
 
 
-def bench_graph_replanning(domain_id: int) -> dict:
-    """Skill finished → next plan step, in the sim graph with the oracle planner."""
+def bench_graph_replanning(domain_id: int, planner: str) -> dict:
+    """Skill finished → next plan step, in the sim graph with `planner`."""
     from embodied_mm.paths import share_dir
 
     with tempfile.TemporaryDirectory(prefix="embodied_mm_bench_") as out:
         launch = share_dir() / "launch" / "tabletop_sim.launch.yaml"
         cmd = [sys.executable, "-m", "embodied_mm.cli", "launch", str(launch),
-               "planner:=oracle", "task:=all", f"episodes:={GRAPH_EPISODES}", "seed:=5",
+               f"planner:={planner}", "task:=all", f"episodes:={GRAPH_EPISODES}", "seed:=5",
                f"out_dir:={out}"]
         start = time.perf_counter()
         done = subprocess.run(cmd, env={**os.environ, **_ros_env(domain_id)},
@@ -137,12 +137,13 @@ def bench_graph_replanning(domain_id: int) -> dict:
             raise RuntimeError(f"the sim graph failed ({done.returncode}): "
                                f"{done.stdout[-500:]}{done.stderr[-500:]}")
         gaps = replan_latencies(Path(out) / "run.mcap")
-    return {"episodes": GRAPH_EPISODES, "wall_s": round(time.perf_counter() - start, 1),
+    return {"planner": planner, "episodes": GRAPH_EPISODES,
+            "wall_s": round(time.perf_counter() - start, 1),
             "skill_finished_to_next_plan": summarize_ms(gaps)}
 
 
 def bench_ros(cfg: Config) -> dict:
     """Both ROS 2 benchmarks, each on its own random domain."""
-    del cfg  # fixed sizes: the figures are comparable across runs
+    # fixed sizes: the figures are comparable across runs
     return {"image_transport": bench_image_transport(random.randint(100, 200)),
-            "graph": bench_graph_replanning(random.randint(100, 200))}
+            "graph": bench_graph_replanning(random.randint(100, 200), cfg.bench.graph_planner)}

@@ -221,6 +221,7 @@ class BenchConfig:
     objects: list[int] = field(default_factory=lambda: [3, 5, 7, 10])  # scene sizes
     naive_repeats: int = 5  # repetitions of the slow naive planner path
     agreement_seeds: int = 3  # first scenes of each task family (seeds 1000…) for same-steps
+    graph_planner: str = "palme"  # planner of the running graph (skill finished → next plan)
     episodes: int = 16  # oracle episodes per throughput measurement
     train_steps: int = 3  # timed training steps per precision
     out: str = "outputs/bench/bench.json"

@@ -33,13 +33,12 @@ from embodied_mm.ros.conversions import status_from_msg, status_msg
 from embodied_mm.ros.node_utils import config_from_params, param, run_node
 from embodied_mm.types import SkillCall
 
-# Executor statuses that end a step (`stale`: it was not run for lack of fresh input).
-FINISHED = {"succeeded", "failed", "invalid", "terminal", "estop", "aborted", "stale"}
 # A node that just started (or was respawned) may get an instruction before the latched scene
 # description on /embodied_mm/episode, and a plan published before every subscriber matched
 # this publisher is lost (volatile QoS): for this long after start-up it waits for both.
 STARTUP_GRACE_S = 5.0
 SETTLE_S = 1.0  # the matched subscriber count must hold this long
+FRESH_POLL_S = 0.005  # how often it looks for an observation newer than the last skill's end
 
 
 class PlannerNode(Node):
@@ -98,7 +97,7 @@ class PlannerNode(Node):
         status = status_from_msg(msg)
         # `operator`: a teleop console answered the step itself (rejected, or superseded).
         if status.get("source") not in ("executor", "operator") or \
-                status["status"] not in FINISHED:
+                status["status"] not in topics.STEP_FINISHED:
             return
         with self._wake:
             if self._pending is None or status.get("step") != self._pending:
@@ -176,7 +175,7 @@ class PlannerNode(Node):
                     raise StaleData(f"objects: no observation for {waited:.1f} s since the "
                                     f"last skill ended (newest is {seen:+.2f} s; old data "
                                     "refused)")
-                time.sleep(0.02)
+                time.sleep(FRESH_POLL_S)
                 return
             obs = self.inputs.get_observation(images=self.planner.needs_images) \
                 if self.inputs.is_connected else self._connect_and_observe()

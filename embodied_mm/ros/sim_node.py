@@ -18,6 +18,7 @@ import json
 import threading
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Bool, String
@@ -32,6 +33,7 @@ from embodied_mm.ros.conversions import (
     from_time,
     image_to_msg,
     joint_state_msg,
+    status_from_msg,
     to_time,
 )
 from embodied_mm.ros.node_utils import config_from_params, param, run_node
@@ -82,6 +84,10 @@ class SimNode(Node):
         self.create_subscription(String, topics.EPISODE_REQUEST, self._on_episode_request,
                                  topics.RELIABLE_QOS)
         self.create_subscription(String, topics.PLAN, self._on_plan, topics.RELIABLE_QOS)
+        # A finished skill: the planner waits for a frame of the world it left, so take one now
+        # rather than at the next camera tick (up to 1 / camera_hz later).
+        self.create_subscription(DiagnosticStatus, topics.SKILL_STATUS, self._on_skill_status,
+                                 topics.RELIABLE_QOS)
         self.create_service(Trigger, topics.RESET, self._on_reset)
         self.create_service(Trigger, topics.CHECK_SUCCESS, self._on_check_success)
 
@@ -89,7 +95,7 @@ class SimNode(Node):
                     "seed": cfg.seed, "n_distractors": cfg.task.n_distractors,
                     "template_id": cfg.task.template_id})
         self.create_timer(1.0 / self.joint_state_hz, self._physics_tick)
-        self.create_timer(1.0 / self.camera_hz, self._camera_tick)
+        self._camera_timer = self.create_timer(1.0 / self.camera_hz, self._camera_tick)
         self.get_logger().info(f"sim ready: joint_states {self.joint_state_hz:.0f} Hz, camera "
                                f"{camera.width}x{camera.height} at {self.camera_hz:.0f} Hz")
 
@@ -200,10 +206,19 @@ class SimNode(Node):
             velocities = self.world.joint_velocities()
         self.joint_pub.publish(joint_state_msg(q, width, now, velocities))
 
+    def _on_skill_status(self, msg: DiagnosticStatus) -> None:
+        status = status_from_msg(msg)
+        if status.get("source") == "executor" and status.get("status") in topics.STEP_FINISHED:
+            self._camera_timer.reset()  # the next periodic frame a full period after this one
+            self._camera_tick()
+
     def _camera_tick(self) -> None:
-        now = self._now()
         with self._lock:
             rgb, depth, seg = self.world.render()
+            # Physics waits while the camera renders, so the frame shows the world as it is
+            # when rendering ends: stamp it then (a frame taken on a skill's end is newer than
+            # the end the planner saw).
+            now = self._now()
         self.color_pub.publish(image_to_msg(rgb, "rgb8", now))
         self.depth_pub.publish(image_to_msg(depth, "32FC1", now))
         self.seg_pub.publish(image_to_msg(seg, "32SC1", now))

@@ -20,6 +20,9 @@ OBJECT_FEATURES = "/embodied_mm/object_features"
 INSTRUCTION = "/embodied_mm/instruction"
 PLAN = "/embodied_mm/plan"
 SKILL_STATUS = "/embodied_mm/skill_status"
+# Skill statuses that end a step (`stale`: it was not run for lack of fresh input).
+STEP_FINISHED = frozenset({"succeeded", "failed", "invalid", "terminal", "estop", "aborted",
+                           "stale"})
 ARM_TRAJECTORY = "/arm_controller/joint_trajectory"
 GRIPPER_TRAJECTORY = "/gripper_controller/joint_trajectory"
 TELEOP_TWIST = "/embodied_mm/teleop/twist"
