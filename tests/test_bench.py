@@ -16,17 +16,18 @@ def test_planner_bench_writes_json_and_agrees_with_the_reference(tmp_path):
     out = tmp_path / "bench.json"
     cfg = load_config(["model.llm=tiny", "planner=palme", f"planner.checkpoint={tmp_path}",
                        "bench.which=[planner]", "bench.repeats=2", "bench.warmup=1",
-                       "bench.naive_repeats=1", "bench.objects=[3,6]", "bench.agreement_seeds=1",
+                       "bench.naive_repeats=1", "bench.objects=[3,6]", "bench.scene_seeds=2",
+                       "bench.agreement_seeds=1",
                        f"bench.out={out}"])
     lines: list[str] = []
     results = run_bench(cfg, echo=lines.append)
     saved = json.loads(out.read_text())
     planner = saved["planner"]
-    n_scenes = 2 + 8  # the two sizes + the first scene of each of the 8 task families
+    n_scenes = 2 * 2 + 8  # two scenes of each size + the first of each of the 8 families
     assert planner["same_steps_as_reference"] == f"{n_scenes}/{n_scenes}"
     assert planner["rechecked"].endswith(f"/{n_scenes}")
     assert set(planner["by_objects"]) == {"3", "6"}
-    assert planner["decision"]["optimised"]["n"] == 2
+    assert planner["decision"]["optimised"]["n"] == 2 * 2  # 2 repeats on each 3-object scene
     assert planner["model"].startswith("untrained")  # no checkpoint in tmp_path
     assert planner["peak_rss_mb"] > 0 and saved["machine"]["cores"] >= 1
     assert results["planner"] == planner

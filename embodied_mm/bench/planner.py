@@ -6,12 +6,14 @@ One decision is observation in → parsed step out. Measured in one process, sid
   grammar-restricted LM head, forced tokens in one forward pass, KV cache of the instruction,
   bf16 layers with close calls re-decided in float32: `planner.fast_dtype`,
   `planner.verify_margin`);
-- `naive`: the model as trained (LoRA unmerged), the same sentence, then `model.generate` over
+- `naive`: the model as trained (LoRA unmerged), the same sentences (the smallest scenes in
+  turn, `bench.naive_repeats` decisions), then `model.generate` over
   the full vocabulary with no KV cache, then `parse_step` (its text may not parse: counted);
 - the split of the optimised path's first pass into encoders (features + encoders +
   sentence), the forward pass over the prompt after the cached instruction (prefill) and the
   constrained decoding after it; and how many decisions were close calls, re-decided;
-- the optimised latency as the scene grows (`bench.objects`);
+- the optimised latency as the scene grows (`bench.objects`), pooled over `bench.scene_seeds`
+  scenes per size (each seed's task and instruction, with more distractors);
 - agreement: on every benchmark observation, and on the first scene of every task family for
   `bench.agreement_seeds` seeds from 1000, the optimised planner's step equals
   `reference_decode`'s on the model as trained (float32, full vocabulary, no cache, every
@@ -26,20 +28,22 @@ from __future__ import annotations
 
 import resource
 import time
+from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-from embodied_mm.bench.stats import measure, summarize_ms
+from embodied_mm.bench.stats import summarize_ms, timings
 from embodied_mm.config.schema import Config
 from embodied_mm.types import Observation
 
 SCENE_TASK = "pick_place"  # scenes of the requested sizes are this family's plus distractors
 
 
-def observations(cfg: Config, sizes: list[int], images: bool,
+def observations(cfg: Config, sizes: list[int], images: bool, scene_seeds: int = 1,
                  agreement_seeds: int = 0) -> tuple[list[tuple[str, Observation]], ...]:
-    """(instruction, first observation) of a sim scene with each number of objects; and of
-    the first scene of every task family for `agreement_seeds` seeds from 1000."""
+    """(instruction, first observation) of `scene_seeds` sim scenes (seeds from 1000) with each
+    number of objects (more distractors, the same task and instruction per seed); and of the
+    first scene of every task family for `agreement_seeds` seeds from 1000."""
     from embodied_mm.robots.base import RobotLimits
     from sim.camera import CameraConfig
     from sim.robot import SimRobot
@@ -51,10 +55,11 @@ def observations(cfg: Config, sizes: list[int], images: bool,
     camera = CameraConfig(width=cfg.robot.camera.width, height=cfg.robot.camera.height)
     sized, varied = [], []
     with TabletopWorld(camera=camera) as world, SimRobot(world, RobotLimits()) as robot:
-        for n in sizes:
-            episode = family.sample(1000 + n, n_distractors=max(0, n - base))
-            world.reset(episode.scene)
-            sized.append((episode.instruction, robot.get_observation(images=images)))
+        for n in sizes:  # per seed one task and instruction; only the distractors grow
+            for seed in range(1000, 1000 + scene_seeds):
+                episode = family.sample(seed, n_distractors=max(0, n - base))
+                world.reset(episode.scene)
+                sized.append((episode.instruction, robot.get_observation(images=images)))
         for task in TASKS.values():
             for seed in range(1000, 1000 + agreement_seeds):
                 episode = task.sample(seed)
@@ -133,21 +138,23 @@ def _run(cfg: Config, sized: list[tuple[str, Observation]],
         planner.reset(instruction)
         reference.append(reference_decode(planner.decoder, planner.prompt_embeds(obs, []),
                                           obs.object_names))
-    instruction, obs = sized[0]  # the smallest scene
-    planner.reset(instruction)
+    # the naive path on the same smallest scenes as the headline figure, in turn
+    smallest = [scene for scene in sized if len(scene[1].objects) == len(sized[0][1].objects)]
     naive_times, naive_rows = [], []
-    for _ in range(b.naive_repeats):
+    for i in range(b.naive_repeats):
+        instruction, obs = smallest[i % len(smallest)]
+        planner.reset(instruction)
         start = time.perf_counter()
         embeds = planner.prompt_embeds(obs, [])
         naive_rows.append(_naive_step(model, embeds, obs.object_names))
         naive_times.append(time.perf_counter() - start)
     planner = _planner(cfg, model)
     first_pass = planner.fast_decoder or planner.decoder
-    by_size, split = {}, {"encoders": [], "prefill": [], "decode": []}
-    for instruction, obs in sized:
+    by_size, split = defaultdict(list), {"encoders": [], "prefill": [], "decode": []}
+    for instruction, obs in sized:  # each size's times pooled over its scenes
         planner.reset(instruction)
-        by_size[len(obs.objects)] = measure(lambda o=obs: planner.next_step(o, []), b.repeats,
-                                            b.warmup)
+        by_size[len(obs.objects)] += timings(lambda o=obs: planner.next_step(o, []), b.repeats,
+                                             b.warmup)
         for _ in range(b.repeats):
             start = time.perf_counter()
             embeds = planner.prompt_embeds(obs, [])
@@ -160,6 +167,7 @@ def _run(cfg: Config, sized: list[tuple[str, Observation]],
     for (instruction, obs), expected in zip(sized + varied, reference):
         planner.reset(instruction)
         agree.append(planner.next_step(obs, []) == expected)
+    by_size = {n: summarize_ms(times) for n, times in by_size.items()}
     optimised = by_size[len(sized[0][1].objects)]
     naive = summarize_ms(naive_times)
     sizes = sorted(by_size)
@@ -199,7 +207,7 @@ def bench_planner(cfg: Config) -> dict:
     path = _checkpoint(cfg)
     images = (model_config(cfg) if path is None else read_checkpoint_config(path)).needs_images
     sized, varied = observations(cfg, sorted(set(cfg.bench.objects)), images,
-                                 cfg.bench.agreement_seeds)
+                                 cfg.bench.scene_seeds, cfg.bench.agreement_seeds)
     context = get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=context) as pool:
         result = pool.submit(_run, cfg, sized, varied).result()

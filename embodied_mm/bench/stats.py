@@ -21,8 +21,8 @@ def summarize_ms(seconds: Sequence[float]) -> dict:
             "p90_ms": round(float(np.percentile(ms, 90)), 2), "n": len(ms)}
 
 
-def measure(fn: Callable[[], object], repeats: int, warmup: int = 0) -> dict:
-    """Runs `fn` `warmup` times untimed, then `repeats` times timed; `summarize_ms` of those."""
+def timings(fn: Callable[[], object], repeats: int, warmup: int = 0) -> list[float]:
+    """Runs `fn` `warmup` times untimed, then `repeats` times timed: the durations (s)."""
     for _ in range(warmup):
         fn()
     durations = []
@@ -30,4 +30,9 @@ def measure(fn: Callable[[], object], repeats: int, warmup: int = 0) -> dict:
         start = time.perf_counter()
         fn()
         durations.append(time.perf_counter() - start)
-    return summarize_ms(durations)
+    return durations
+
+
+def measure(fn: Callable[[], object], repeats: int, warmup: int = 0) -> dict:
+    """`summarize_ms` of `timings(fn, repeats, warmup)`."""
+    return summarize_ms(timings(fn, repeats, warmup))

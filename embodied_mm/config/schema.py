@@ -220,6 +220,7 @@ class BenchConfig:
     warmup: int = 3  # untimed repetitions first
     objects: list[int] = field(default_factory=lambda: [3, 5, 7, 10])  # scene sizes
     naive_repeats: int = 5  # repetitions of the slow naive planner path
+    scene_seeds: int = 5  # scenes per size for decision latency vs scene size
     agreement_seeds: int = 3  # first scenes of each task family (seeds 1000…) for same-steps
     graph_planner: str = "palme"  # planner of the running graph (skill finished → next plan)
     episodes: int = 16  # oracle episodes per throughput measurement
@@ -230,8 +231,9 @@ class BenchConfig:
         unknown = sorted(set(self.which) - set(BENCHMARKS))
         _require(not unknown and bool(self.which),
                  f"bench.which must name some of {', '.join(BENCHMARKS)}; got {self.which}")
-        _require(self.agreement_seeds >= 0,
-                 f"bench.agreement_seeds must be >= 0, got {self.agreement_seeds}")
+        _require(self.agreement_seeds >= 0 and self.scene_seeds >= 1,
+                 f"bench.agreement_seeds must be >= 0 and bench.scene_seeds >= 1, got "
+                 f"{self.agreement_seeds}, {self.scene_seeds}")
         _require(self.repeats >= 1 and self.warmup >= 0 and self.naive_repeats >= 1,
                  "bench.repeats and bench.naive_repeats must be >= 1, bench.warmup >= 0")
         _require(all(n >= 2 for n in self.objects) and bool(self.objects),
