@@ -52,6 +52,9 @@ class SceneFeatures:
         centroids: (N, CENTROID_DIM) mask centroid and area (zeros for an empty mask).
         image: (3, S, S) float32 RGB in [0, 1], or None when images were not asked for.
         robot: (ROBOT_DIM,) robot row.
+        names: the objects' names as the plan refers to them; empty means `obj_1 … obj_N`
+            (training samples). An observation after a fault injection or from a perception
+            that lost an object may skip numbers: `obj_1, obj_3`.
     """
 
     objects: np.ndarray
@@ -59,10 +62,18 @@ class SceneFeatures:
     centroids: np.ndarray
     image: np.ndarray | None
     robot: np.ndarray
+    names: tuple[str, ...] = ()
 
     @property
     def n_objects(self) -> int:
         return len(self.objects)
+
+    @property
+    def object_names(self) -> tuple[str, ...]:
+        """`names`, or `obj_1 … obj_N` when none were given."""
+        if self.names:
+            return self.names
+        return tuple(f"obj_{k}" for k in range(1, self.n_objects + 1))
 
 
 def object_row(obj: ObjectState) -> np.ndarray:
@@ -134,7 +145,8 @@ def extract(obs: Observation, images: bool = True, image_size: int = IMAGE_SIZE)
         masks = object_masks(obs, image_size)
     else:
         image, masks = None, np.zeros((n, image_size, image_size), np.float32)
-    return SceneFeatures(objects, masks, mask_centroids(masks), image, robot_row(obs))
+    return SceneFeatures(objects, masks, mask_centroids(masks), image, robot_row(obs),
+                         tuple(o.name for o in obs.objects))
 
 
 ATTRIBUTES = {"color": tuple(COLORS), "kind": KINDS}  # word-anchored object attributes

@@ -163,6 +163,7 @@ def collate_samples(samples: Sequence[Sample]) -> dict:
     """A batch for `PalmE.forward`: `features.collate` tensors + `instruction`, `done`,
     `target`, `kind` lists."""
     batch = collate([s.scene for s in samples])
+    batch["object_names"] = [s.scene.object_names for s in samples]
     batch["instruction"] = [s.instruction for s in samples]
     batch["done"] = [format_plan(s.done) for s in samples]
     batch["target"] = [s.target for s in samples]
@@ -249,12 +250,13 @@ class PalmE(nn.Module, CausalLM):
         self.merged = True
 
     # -- the multimodal sentence --------------------------------------------------------------
-    def sentence(self, n_objects: int, instruction: str, done: str, kind: str = "plan",
-                 holding: bool = False) -> str:
+    def sentence(self, objects: int | Sequence[str], instruction: str, done: str,
+                 kind: str = "plan", holding: bool = False) -> str:
         """The prompt as text with `<obj>`, `<img>`, `<robot>` placeholders.
 
         Args:
-            n_objects: objects in the scene, described and named `obj_1 … obj_N`.
+            objects: the scene's object names in order (each described, then named as the
+                plan names it), or their number N for `obj_1 … obj_N`.
             instruction: the task in words, or the question when `kind` is `vqa`.
             done: the steps done so far as `format_plan` writes them (`nothing` for none);
                 unused for `vqa`.
@@ -267,8 +269,10 @@ class PalmE(nn.Module, CausalLM):
         task = f"Task: {instruction.strip().rstrip('.')}."
         first = kind != "vqa" and self.config.instruction_first
         parts = [task] if first else []
+        if isinstance(objects, int):
+            objects = [object_name(k) for k in range(1, objects + 1)]
         if enc.OBJ in self.kinds:
-            parts += [f"A <obj> is {object_name(k)}." for k in range(1, n_objects + 1)]
+            parts += [f"A <obj> is {name}." for name in objects]
         if enc.IMG in self.kinds:
             parts.append("Scene: <img>.")
         if enc.ROBOT in self.kinds:
@@ -364,14 +368,14 @@ class PalmE(nn.Module, CausalLM):
         per_sample, logits = self.encode(batch)
         held = self._held(batch)
         for i, tokens in enumerate(per_sample):
-            n_objects = int(batch["n_objects"][i])
             if held[i] is not None:  # the held object's tokens once more, after `Holding:`
                 width = self.slots.get(enc.OBJ, 1)
                 own = tokens[enc.OBJ][held[i] * width:(held[i] + 1) * width]
                 tokens = {**tokens, enc.OBJ: torch.cat([tokens[enc.OBJ], own])}
-            ids = self.sentence_ids(self.sentence(n_objects, batch["instruction"][i],
-                                                  batch["done"][i], batch["kind"][i],
-                                                  holding=held[i] is not None))
+            sentence = self.sentence(batch["object_names"][i], batch["instruction"][i],
+                                     batch["done"][i], batch["kind"][i],
+                                     holding=held[i] is not None)
+            ids = self.sentence_ids(sentence)
             target = self.target_ids(batch["target"][i]) if with_targets else []
             rows.append(self.embed_sequence(ids + target, tokens))
             labels.append([IGNORE] * len(ids) + target)

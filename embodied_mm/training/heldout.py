@@ -24,7 +24,7 @@ import torch
 
 from embodied_mm.model.decoding import StepDecoder
 from embodied_mm.model.palme import PalmE, Sample
-from embodied_mm.plan_language import GRAMMAR, OBJECT, object_name, parse_step
+from embodied_mm.plan_language import GRAMMAR, OBJECT, parse_step
 from embodied_mm.training.distributed import Dist
 
 
@@ -68,7 +68,7 @@ def evaluate_heldout(model: PalmE, samples: Sequence[Sample],
     decoder = StepDecoder(model)
     counts = [0, 0, 0, 0]  # n, correct, n naming objects, of those with the right objects
     for sample in samples[dist.rank::dist.world_size]:
-        names = [object_name(k) for k in range(1, sample.scene.n_objects + 1)]
+        names = sample.scene.object_names
         embeds = model.prompt_embeds(sample.scene, sample.instruction, sample.done)
         step = decoder.decode(embeds, names)
         target_objects = object_args(sample.target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -172,6 +173,22 @@ def test_position_words_name_each_objects_row_and_column(make_model, make_obs):
     assert truth["row"].tolist() == [[0, 9]] and truth["column"].tolist() == [[0, 9]]
     _, logits = model.encode(collate_samples(samples(make_obs, images=False)))
     assert set(logits) == {"color", "kind", "row", "column"}
+
+
+def test_sentence_names_objects_as_the_observation_does(make_model, make_obs):
+    """After a fault removed obj_2, the others keep their names; the prompt must use them, or
+    `pick(obj_2)` would mean the object the plan calls obj_3."""
+    model = make_model(inputs=("state", "robot"))
+    obs = make_obs(3, seed=1)
+    obs.objects = [obs.objects[0], obs.objects[2]]
+    scene = extract(obs, images=False)
+    assert scene.object_names == ("obj_1", "obj_3")
+    batch = collate_samples([Sample(scene, INSTRUCTION)])
+    text = model.sentence(batch["object_names"][0], INSTRUCTION, "nothing")
+    assert "A <obj> is obj_3." in text and "obj_2" not in text
+    assert "A <obj> is obj_2." in model.sentence(2, INSTRUCTION, "nothing")  # obj_1 … obj_N
+    training_scene = dataclasses.replace(scene, names=())
+    assert training_scene.object_names == ("obj_1", "obj_2")
 
 
 def _on_table(name, kind, color, x, y):
