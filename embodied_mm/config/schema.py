@@ -146,6 +146,9 @@ class DataConfig:
     shard_size: int = 1000  # samples per shard file
     workers: int = 1
     tasks: list[str] = field(default_factory=list)  # task families to run; empty = all
+    # One world fault per episode, as `eval.perturb`: recovery data (replanning after a knock,
+    # a slipped grasp, or `cannot()` once a goal object is gone). Only successful episodes count.
+    perturb: str = "none"
 
     def __post_init__(self) -> None:
         _require(self.episodes_per_task >= 1,
@@ -154,6 +157,8 @@ class DataConfig:
                  f"data.max_distractors must be >= 0, got {self.max_distractors}")
         _require(self.shard_size >= 1, f"data.shard_size must be >= 1, got {self.shard_size}")
         _require(self.workers >= 1, f"data.workers must be >= 1, got {self.workers}")
+        _require(self.perturb in PERTURBATIONS,
+                 f"data.perturb must be one of {', '.join(PERTURBATIONS)}, got {self.perturb!r}")
 
 
 @dataclass

@@ -125,7 +125,8 @@ class EpisodeRecorder:
         camera = CameraConfig(width=cfg.robot.camera.width, height=cfg.robot.camera.height)
         self.runner = EpisodeRunner(self.oracle, max_steps=cfg.planner.max_steps,
                                     control_hz=cfg.robot.control_hz, camera=camera,
-                                    velocity_scale=cfg.robot.velocity_scale)
+                                    velocity_scale=cfg.robot.velocity_scale,
+                                    perturb=cfg.data.perturb)
 
     def record(self, split: str, spec: EpisodeSpec) -> dict:
         """The episode's outcome, scenes and samples (empty when the oracle failed)."""

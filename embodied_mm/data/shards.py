@@ -54,7 +54,17 @@ def pack_scene(scene: SceneFeatures) -> dict[str, torch.Tensor]:
         "mask_boxes": torch.tensor(np.array(boxes, np.int16).reshape(-1, 4)),
         "mask_pixels": torch.from_numpy(np.concatenate(pixels) if pixels
                                         else np.zeros(0, np.uint8)),
+        # k of each `obj_k`: after a fault removed an object the others keep their numbers
+        "object_numbers": torch.tensor([_object_number(n) for n in scene.object_names],
+                                       dtype=torch.int16),
     }
+
+
+def _object_number(name: str) -> int:
+    prefix, _, number = name.partition("_")
+    if prefix != "obj" or not number.isdigit():
+        raise ValueError(f"cannot store object name {name!r}: sim objects are named obj_k")
+    return int(number)
 
 
 def unpack_scene(packed: dict[str, torch.Tensor]) -> SceneFeatures:
@@ -68,8 +78,10 @@ def unpack_scene(packed: dict[str, torch.Tensor]) -> SceneFeatures:
         masks[i, y0:y0 + h, x0:x0 + w] = pixels[start:start + h * w].reshape(h, w) / 255.0
         start += h * w
     image = packed["image"].numpy().astype(np.float32) / 255.0
+    numbers = packed.get("object_numbers")  # absent in shards written before it existed
+    names = tuple(f"obj_{k}" for k in numbers.tolist()) if numbers is not None else ()
     return SceneFeatures(packed["objects"].numpy(), masks, packed["centroids"].numpy(), image,
-                         packed["robot"].numpy())
+                         packed["robot"].numpy(), names)
 
 
 def _to_u8(values: np.ndarray) -> np.ndarray:

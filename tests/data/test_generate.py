@@ -138,6 +138,26 @@ def test_scene_packing_round_trips():
     np.testing.assert_allclose(back.masks, scene.masks, atol=0.5 / 255 + 1e-6)
     np.testing.assert_allclose(back.image, scene.image, atol=0.5 / 255 + 1e-6)
     assert back.image.dtype == back.masks.dtype == np.float32
+    assert back.object_names == ("obj_1", "obj_2", "obj_3")
+    obs.objects = [objects[0], objects[2]]  # obj_2 removed by a fault: the others keep names
+    assert unpack_scene(pack_scene(extract(obs, images=True, image_size=48))).object_names == (
+        "obj_1", "obj_3")
+
+
+@pytest.mark.sim
+def test_perturbed_rollouts_record_recovery_samples(tmp_path):
+    """`data.perturb=remove`: every episode loses a loose block mid-episode; samples after it
+    name only the objects that are left, with their own names, and the oracle's recovery."""
+    out = generate(load_config([*ARGS, "data.perturb=remove", "data.tasks=[pick_place,stack]",
+                                "data.episodes_per_task=3", f"data.out_dir={tmp_path}"]),
+                   progress=False)
+    dataset = PlanDataset(out, "train", kinds=("plan",))
+    gapped = [s for s in dataset if s.scene.object_names != tuple(
+        f"obj_{k}" for k in range(1, s.scene.n_objects + 1))]
+    assert gapped, "no sample was recorded after a removal"
+    for sample in gapped:
+        assert parse_step(sample.target, sample.scene.object_names)
+    assert any(s.target == "cannot()" for s in dataset)  # a goal block was taken away
 
 
 @pytest.mark.sim
