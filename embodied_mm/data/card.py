@@ -122,6 +122,9 @@ def write_card(out_dir: Path, index: dict) -> None:
               "held-out templates only;",
               f"- each episode draws 0..{data['max_distractors']} distractors and its template "
               "from its own seed, so any worker count gives the same data;",
+              *([f"- one world fault per episode (`data.perturb={data['perturb']}`, as "
+                 "`eval.perturb`): samples after it are the oracle's recovery;"]
+                if data.get("perturb", "none") != "none" else []),
               "- episodes the oracle failed are dropped (listed in `index.json`).", "",
               "## Files", "",
               f"`train-*.pt` / `val-*.pt`: {data['shard_size']} samples per shard "
