@@ -65,6 +65,7 @@ class PalmePlanner(Planner):
         self.fast_decoder = StepDecoder(ReducedPrecisionLM(model, dtype)) if useful else None
         self.decisions = self.rechecked = 0
         self._prefix: dict[int, tuple[str, object]] = {}  # decoder id → (instruction, KV cache)
+        self._prefix_embeds: tuple[str, object] | None = None  # (instruction, (P, H) embeds)
 
     @classmethod
     def from_config(cls, cfg: PlannerConfig) -> PalmePlanner:
@@ -121,8 +122,10 @@ class PalmePlanner(Planner):
         import torch
 
         decoder = decoder or self.decoder
-        ids = self.model.plan_prefix_ids(self.instruction)
-        embeds = self.model.embed_tokens(torch.tensor(ids))
+        if self._prefix_embeds is None or self._prefix_embeds[0] != self.instruction:
+            ids = self.model.plan_prefix_ids(self.instruction)  # tokenised once per instruction
+            self._prefix_embeds = (self.instruction, self.model.embed_tokens(torch.tensor(ids)))
+        embeds = self._prefix_embeds[1]
         cached = self._prefix.get(id(decoder))
         if cached is None or cached[0] != self.instruction:
             with torch.no_grad():

@@ -6,13 +6,14 @@ import json
 
 import numpy as np
 import pytest
+from diagnostic_msgs.msg import DiagnosticStatus
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from embodied_mm.ros import topics
-from embodied_mm.ros.conversions import joint_state_from_msg, trajectory_msg
+from embodied_mm.ros.conversions import joint_state_from_msg, status_msg, trajectory_msg
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 
@@ -74,6 +75,23 @@ def test_rates_trajectories_in_any_order_and_estop(graph):
     graph.spin_for(0.5)
     assert "misses joint" in graph.log("sim")
     assert graph.procs["sim"].poll() is None
+
+
+def test_a_finished_skill_gets_a_frame_at_once(graph):
+    """The planner waits for a view of the world a skill left: the sim renders one when the
+    executor reports the skill finished, not at its next camera tick (here 5 s away)."""
+    graph.start("sim", "sim_node", "camera_hz:=0.2")
+    seen = _listen(graph)
+    assert graph.spin_until(lambda: len(seen["images"]) > 0, 30), graph.log("sim")
+    status = graph.probe.create_publisher(DiagnosticStatus, topics.SKILL_STATUS,
+                                          topics.RELIABLE_QOS)
+    graph.spin_for(1.0)  # the status subscription matches
+    seen["images"].clear()
+    status.publish(status_msg("planner", "pick(obj_1)", "stale"))  # not the executor's
+    graph.spin_for(1.0)
+    assert not seen["images"]
+    status.publish(status_msg("executor", "pick(obj_1)", "succeeded"))
+    assert graph.spin_until(lambda: len(seen["images"]) == 1, 2.0), graph.log("sim")
 
 
 def test_episode_request_reset_and_success_query(graph):
