@@ -9,7 +9,9 @@ Example:
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -51,8 +53,10 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     rclpy's single-threaded executor costs a fraction of the multi-threaded one's CPU.
 
     Returns the node's `exit_code` attribute if it set one (for runner-style nodes), else 0.
+    SIGUSR1 prints every thread's stack to stderr, for diagnosing a node that hangs.
     """
     default_discovery(os.environ)  # localhost-only unless the user set a range (read by init)
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>`: a stuck node prints its stacks
     # rclpy's own handlers turn SIGINT and SIGTERM into a shutdown that wakes the executor.
     rclpy.init(args=args if args is not None else sys.argv)
     node = None
@@ -63,6 +67,11 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # A signal's shutdown can land while the executor builds its wait set; that shows up
+        # as an RCLError about an invalid context, and is the same clean stop.
+        if rclpy.ok():
+            raise
     finally:
         code = int(getattr(node, "exit_code", 0) or 0)
         if node is not None:

@@ -385,15 +385,16 @@ class ConsoleNode(Node):
         return annotate(np.ascontiguousarray(rgb), seg, objects)
 
     def close(self) -> None:
-        """Finalises the open episode's file and stops the web server, whatever fails first."""
+        """Stops the web server (no command can race what follows), then finalises the open
+        episode's file and the session index, whatever fails first."""
         try:
-            with self._lock:
-                self._end_episode(None, "")
+            self.server.stop()
         finally:
             try:
-                self.session.close()
+                with self._lock:
+                    self._end_episode(None, "")
             finally:
-                self.server.stop()
+                self.session.close()
 
 
 class CommandError(ValueError):

@@ -22,10 +22,11 @@ import threading
 from importlib import resources
 from typing import Any, Protocol
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 COOKIE = "embodied_mm_token"
 PUSH_S = 0.2  # state and image push period
+SHUTDOWN_S = 2.0  # how long a stopping server waits for requests still being handled
 
 
 class ConsoleApi(Protocol):
@@ -52,7 +53,8 @@ class ConsoleServer:
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self.bound: tuple[str, int] | None = None
-        self._open_pages = 0  # websockets open now (touched on the server's loop only)
+        self._pages: set[web.WebSocketResponse] = set()  # open now (server's loop only)
+        self._stopping = False  # pages closed by our own shutdown are not an operator leaving
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._page = resources.files("embodied_mm.teleop").joinpath(
             "static/console.html").read_text(encoding="utf-8")
@@ -74,19 +76,22 @@ class ConsoleServer:
                           f"({err.strerror or err}); choose another port") from None
 
     def stop(self) -> None:
+        """Closes the open pages' websockets, stops serving and ends the server's thread."""
         if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(
+                SHUTDOWN_S + 5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 
     async def _start(self) -> None:
         app = web.Application(middlewares=[self._auth])
+        app.on_shutdown.append(self._close_pages)
         app.router.add_get("/", self._index)
         app.router.add_get("/ws", self._websocket)
         app.router.add_get("/api/state", self._state)
         app.router.add_get("/api/frame.jpg", self._frame)
         app.router.add_post("/api/command", self._command)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_S)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -140,7 +145,7 @@ class ConsoleServer:
         ws = web.WebSocketResponse(heartbeat=10.0)
         await ws.prepare(request)
         pusher = asyncio.create_task(self._push(ws))
-        self._open_pages += 1
+        self._pages.add(ws)
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
@@ -155,10 +160,16 @@ class ConsoleServer:
                                               if isinstance(command, dict) else None}))
         finally:
             pusher.cancel()
-            self._open_pages -= 1
-            if self._open_pages == 0:  # nobody is watching any more
+            self._pages.discard(ws)
+            if not self._pages and not self._stopping:  # nobody is watching any more
                 await asyncio.to_thread(self.console.pages_closed)
         return ws
+
+    async def _close_pages(self, app: web.Application) -> None:
+        """On shutdown: an open page would otherwise hold the server for `SHUTDOWN_S`."""
+        self._stopping = True
+        for ws in list(self._pages):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"console shutting down")
 
     async def _push(self, ws: web.WebSocketResponse) -> None:
         while not ws.closed:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,3 +77,50 @@ def close_a_page(port: int, token: str = TOKEN) -> None:
             await ws.close()
 
     asyncio.run(visit())
+
+
+@contextmanager
+def open_page(port: int, token: str = TOKEN) -> Iterator[None]:
+    """Keeps the page's websocket open (in a thread) for the `with` body, as a browser tab
+    left open does; the server may close it."""
+    import asyncio
+
+    import aiohttp
+
+    live, done = threading.Event(), threading.Event()
+
+    async def watch() -> None:
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(f"http://127.0.0.1:{port}/ws?token={token}")
+            await ws.receive(timeout=10)
+            live.set()
+            while not done.is_set() and not ws.closed:
+                try:
+                    await ws.receive(timeout=0.2)
+                except TimeoutError:
+                    pass
+
+    thread = threading.Thread(target=asyncio.run, args=(watch(),), daemon=True)
+    thread.start()
+    assert live.wait(10), "the page's websocket did not open"
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(10)
+
+
+def stop_console(proc: subprocess.Popen, log: Path, timeout_s: float = 20.0) -> None:
+    """SIGTERM, as a launcher stops a node: the console must exit cleanly and promptly.
+    If it hangs, its stacks (SIGUSR1, see `run_node`) go into the failure message."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(1.0)
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"the console did not exit within {timeout_s:.0f} s of SIGTERM:\n"
+                    f"{log.read_text()[-6000:]}")
+    assert code == 0, f"the console exited with {code}:\n{log.read_text()[-4000:]}"

@@ -4,12 +4,19 @@ sense, and SIGTERM finalises the open episode's MCAP and the session index."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 
 import pytest
-from teleop_helpers import REPO, TOKEN, ConsoleClient, close_a_page, free_port
+from teleop_helpers import (
+    REPO,
+    TOKEN,
+    ConsoleClient,
+    close_a_page,
+    free_port,
+    open_page,
+    stop_console,
+)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -51,8 +58,9 @@ def test_commands_and_clean_shutdown(ros_env, tmp_path):
         # Everything published so far has come back through DDS into the recording.
         api.wait_until(lambda s: s["messages"] >= 5, 10, "the recorder")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(20)
+        # A page still open must not hold the shutdown up.
+        with open_page(port):
+            stop_console(proc, tmp_path / "console.log")
     index = json.loads((session / "session.json").read_text())
     entry = index["episodes"][0]
     assert entry["status"] == "finalised" and entry["label"] is None
@@ -123,8 +131,7 @@ def test_step_approval_forwards_approved_steps_and_answers_rejected_ones(ros_env
             ("approved", False), ("rejected", True)]
         assert api.state()["episode"]["interventions"] == 1
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(20)
+        stop_console(proc, tmp_path / "console.log")
         executor.shutdown()
         node.destroy_node()
         rclpy.shutdown(context=context)
