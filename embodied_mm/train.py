@@ -150,7 +150,7 @@ def train(cfg: Config, progress: bool = True,
     run = TrainingRun(_command(), len(train_set), len(heldout), sum(p.numel() for p in
                       trainer.params), dist.world_size, trainer.elapsed_s,
                       trainer.samples / max(trainer.step_s, 1e-9), rows,
-                      _indexes(t) if data is None else [])
+                      _indexes(t) if data is None else [], bf16=trainer.bf16)
     write_card(final, cfg, run)
     if t.final_eval_episodes > 0:
         run.eval_info = final_eval(cfg, final, progress)

@@ -30,6 +30,7 @@ def test_free_text_needs_no_hydra_quoting():
     (["eval.episodes=0"], "eval.episodes must be >= 1"),
     (["task.n_distractors=-1"], "task.n_distractors must be >= 0"),
     (["robot.control_hz=7"], "robot.control_hz must divide 240"),
+    (["train.autocast=fp16"], "train.autocast must be auto, bf16 or none"),
     (["instruction="], "instruction is empty"),
     (["seed"], "expected key=value"),
 ])

@@ -178,9 +178,10 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     warmup_steps: int = 100
-    # "bf16" autocast pays off only where the CPU has native bf16 (AMX/AVX512-BF16) or on
-    # GPUs; on this AVX2-only CPU a Gemma 270M step took 125 s in bf16 vs 1.9 s in fp32.
-    autocast: str = "none"
+    # bf16 autocast pays off only on GPUs or where the CPU has native bf16 (AMX/AVX512-BF16):
+    # 1.85x the fp32 samples/s on this AVX512-BF16 EPYC, but 65x slower on an AVX2-only CPU.
+    # "auto" picks bf16 exactly there; "bf16" / "none" force it.
+    autocast: str = "auto"
     num_threads: int = 2
     eval_every: int = 250  # held-out next-step and object-index accuracy
     eval_samples: int = 200
@@ -198,8 +199,8 @@ class TrainConfig:
         _require(self.lr > 0, f"train.lr must be > 0, got {self.lr}")
         bad = {k: v for k, v in self.task_weights.items() if not isinstance(v, int) or v < 0}
         _require(not bad, f"train.task_weights must be integers >= 0, got {bad}")
-        _require(self.autocast in ("bf16", "none"),
-                 f"train.autocast must be bf16 or none, got {self.autocast!r}")
+        _require(self.autocast in ("auto", "bf16", "none"),
+                 f"train.autocast must be auto, bf16 or none, got {self.autocast!r}")
 
 
 @dataclass

@@ -36,6 +36,7 @@ class TrainingRun:
     metrics: Sequence[dict[str, Any]]  # the metrics.jsonl rows
     indexes: Sequence[dict[str, Any]] = ()  # index.json of each dataset trained on
     eval_info: dict[str, Any] | None = None  # the closed-loop eval_info.json
+    bf16: bool = False  # whether steps ran under bf16 autocast (`train.autocast` resolved)
 
 
 def index_lines(index: dict[str, Any]) -> list[str]:
@@ -110,7 +111,8 @@ def render(cfg: Config, run: TrainingRun) -> str:
         f"- command: `{run.command}`",
         f"- {t.steps} steps × batch {t.batch_size} × {run.world_size} process(es); AdamW "
         f"lr {t.lr:g}, weight decay {t.weight_decay:g}, {t.warmup_steps} warm-up steps then "
-        f"cosine; autocast {t.autocast}; seed {t.seed}",
+        f"cosine; autocast {'bf16' if run.bf16 else 'none'}"
+        f"{' (train.autocast=auto)' if t.autocast == 'auto' else ''}; seed {t.seed}",
         f"- training time: {_duration(run.train_s)} ({run.samples_per_s:.1f} samples/s)",
         *([f"- warm start: the trained tensors of `{t.init_from}` where names and shapes fit "
            "(`train.init_from`); that run's own card tells how it was trained"]
