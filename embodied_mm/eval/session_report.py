@@ -7,7 +7,7 @@ sim's own verdict where it had one. For an `embodied-mm eval` (or graph) output 
 of its `eval_info.json` are used, with no interventions and full autonomy. Both get the same
 `eval_info.json` (DESIGN.md format plus those numbers) and `report.html`: per-task table,
 plots (success rate, interventions per episode, time to completion) and, where episodes were
-recorded, a thumbnail and an mp4 per episode under `media/`.
+recorded, a thumbnail and a WebM video (VP8) per episode under `media/`.
 
 Example:
     embodied-mm report outputs/teleop/session
@@ -94,19 +94,26 @@ def eval_rows(eval_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 def write_media(frames: Sequence[tuple[float, Any]], media_dir: Path, stem: str,
                 root: Path) -> dict[str, str]:
-    """A thumbnail (last frame) and an mp4 of `frames`; paths relative to `root`."""
+    """A thumbnail (last frame) and a video of `frames`; paths relative to `root`.
+
+    The video is VP8 in WebM: the PyPI OpenCV wheels write it, and browsers play it inline
+    (they do not play the wheels' other codec, MPEG-4 part 2)."""
     import cv2
 
     if not frames:
         return {}
     media_dir.mkdir(parents=True, exist_ok=True)
-    thumb, video = media_dir / f"{stem}.jpg", media_dir / f"{stem}.mp4"
+    thumb, video = media_dir / f"{stem}.jpg", media_dir / f"{stem}.webm"
     last = cv2.cvtColor(frames[-1][1], cv2.COLOR_RGB2BGR)
     height, width = last.shape[:2]
     cv2.imwrite(str(thumb), cv2.resize(last, (160, round(160 * height / width))))
     span = frames[-1][0] - frames[0][0]
     fps = max(1.0, min(30.0, (len(frames) - 1) / span)) if span > 0 else 1.0
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    # (FFmpeg notes on stderr that it stores VP8's own tag instead of "VP80"; harmless.)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"VP80"), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"this OpenCV build cannot write VP8/WebM video ({video}); "
+                           "install opencv-python-headless from PyPI")
     for _, rgb in frames:
         if rgb.shape[:2] == (height, width):
             writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))

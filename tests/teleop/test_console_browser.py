@@ -163,10 +163,19 @@ def test_operator_session_in_the_browser(browser, ros_env, tmp_path):
     assert info["overall"]["n_episodes"] == 1 and info["unlabelled_episodes"] == [2]
     html = (session / "report.html").read_text()
     for part in ("interventions.png", "time_to_done.png", "success_rate.png",
-                 "media/episode_0001.mp4", "media/episode_0001.jpg"):
+                 "media/episode_0001.webm", "media/episode_0001.jpg"):
         assert part in html and (session / part).stat().st_size > 0
+    # The browser plays the episode's video: it decodes its first frame and knows its length.
+    browser.get(f"file://{session / 'report.html'}")
+    played = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const video = document.createElement("video");
+        video.muted = true;
+        video.onloadeddata = () => done({duration: video.duration, width: video.videoWidth});
+        video.onerror = () => done({error: String(video.error && video.error.code)});
+        video.src = "media/episode_0001.webm";""")
+    assert "error" not in played and played["duration"] > 0 and played["width"] > 0, played
     if os.environ.get("EMBODIED_MM_SCREENSHOTS"):
-        browser.get(f"file://{session / 'report.html'}")
         browser.save_screenshot(os.path.join(os.environ["EMBODIED_MM_SCREENSHOTS"],
                                              "report.png"))
 

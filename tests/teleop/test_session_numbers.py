@@ -118,7 +118,7 @@ def test_report_numbers(session_dir):
     assert overall["success_rate"] == 0.5 and overall["autonomous_success_rate"] == 0.0
     assert overall["interventions_per_episode"] == 1.0
     assert info["label_vs_sim"] == {"n_episodes": 1, "agree": 1, "disagree_episodes": []}
-    assert (session_dir / "media" / "episode_0001.mp4").stat().st_size > 0
+    assert (session_dir / "media" / "episode_0001.webm").stat().st_size > 0
 
 
 def test_export_keeps_successful_steps_and_the_operators_correction(session_dir, tmp_path):
