@@ -115,7 +115,8 @@ def _planner(cfg: Config, model):
     from embodied_mm.planner.palme import PalmePlanner
 
     return PalmePlanner(model, fast_dtype=cfg.planner.fast_dtype,
-                        verify_margin=cfg.planner.verify_margin)
+                        verify_margin=cfg.planner.verify_margin,
+                        feasible_only=cfg.planner.feasible_only)
 
 
 def _run(cfg: Config, sized: list[tuple[str, Observation]],
@@ -132,12 +133,13 @@ def _run(cfg: Config, sized: list[tuple[str, Observation]],
     load_s = time.perf_counter() - started
     # Before the planner optimises the model (LoRA merge): the naive path as trained, and the
     # steps the unoptimised constrained decoder chooses, which the planner must reproduce.
-    planner = PalmePlanner(model, merge_lora=False, fast_dtype=None)
+    planner = PalmePlanner(model, merge_lora=False, fast_dtype=None,
+                           feasible_only=cfg.planner.feasible_only)
     reference = []
     for instruction, obs in sized + varied:
         planner.reset(instruction)
         reference.append(reference_decode(planner.decoder, planner.prompt_embeds(obs, []),
-                                          obs.object_names))
+                                          planner.scope(obs)))
     # the naive path on the same smallest scenes as the headline figure, in turn
     smallest = [scene for scene in sized if len(scene[1].objects) == len(sized[0][1].objects)]
     naive_times, naive_rows = [], []
@@ -159,7 +161,7 @@ def _run(cfg: Config, sized: list[tuple[str, Observation]],
             start = time.perf_counter()
             embeds = planner.prompt_embeds(obs, [])
             split["encoders"].append(time.perf_counter() - start)
-            planner.decode_with(first_pass, embeds, obs.object_names)
+            planner.decode_with(first_pass, embeds, planner.scope(obs))
             split["prefill"].append(first_pass.last_timing["prefill_s"])
             split["decode"].append(first_pass.last_timing["decode_s"])
     planner.decisions = planner.rechecked = 0

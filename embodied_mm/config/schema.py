@@ -48,6 +48,9 @@ class PlannerConfig:
     # PalmePlanner); null = no fast path. Only where the CPU has native bf16, or on a GPU.
     fast_dtype: str | None = "bfloat16"
     verify_margin: float = 0.5  # logits: decisions closer than this are re-decided
+    # palme, text_llm: decode only steps the executor would start in the observed scene (no
+    # pick/push of a bowl, no place of the held block on itself); false: any object anywhere
+    feasible_only: bool = True
 
     def __post_init__(self) -> None:
         _require(self.max_steps >= 1, f"planner.max_steps must be >= 1, got {self.max_steps}")

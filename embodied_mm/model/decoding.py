@@ -8,6 +8,10 @@ appended without scoring and fed to the LLM in one forward pass with the KV cach
 number of LLM calls equals the number of branching points on the chosen path, and the
 result is always one of the valid strings: it parses with `parse_step` by construction.
 
+Which objects a step may name is a `StepScope`: by default any object of the scene; a
+planner passes `StepScope.of(obs)`, which also leaves out the steps the executor
+refuses before moving (picking or pushing a bowl, placing the held block on itself).
+
 Plain greedy (`greedy_decode`) is the unconstrained reference for benchmarks: full
 vocabulary, one token per forward, stop at EOS; its text may not parse.
 
@@ -26,17 +30,64 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from embodied_mm.plan_language import GRAMMAR, allowed_values
-from embodied_mm.types import SkillCall
+from embodied_mm.plan_language import GRAMMAR, OBJECT, allowed_values
+from embodied_mm.scene import held_block
+from embodied_mm.types import Observation, SkillCall
 
 if TYPE_CHECKING:
     from embodied_mm.model.language_model import CausalLM
 
+MOVING_STEPS = ("pick", "push")  # their object must be a block (the executor's `block()`)
 
-def valid_steps(object_names: Sequence[str]) -> list[str]:
-    """Every step text the grammar allows in a scene with `object_names`."""
+
+@dataclass(frozen=True)
+class StepScope:
+    """The objects a step may name in one scene.
+
+    Attributes:
+        names: the scene's objects (`obj_1 … obj_N`, or the observation's own names).
+        movable: the objects `pick` and `push` may name; None = any of `names`.
+        held: the block in the gripper, which `place` may not name; None = no restriction.
+    """
+
+    names: tuple[str, ...]
+    movable: tuple[str, ...] | None = None
+    held: str | None = None
+
+    @classmethod
+    def of(cls, obs: Observation, feasible_only: bool = True) -> StepScope:
+        """The scope of the steps the executor would start in `obs`: `pick`/`push` name a
+        block, and `place` does not name the held block (both are refused before anything
+        moves, with "only blocks can be moved" / "cannot place … on itself"). With
+        `feasible_only=False`, any object of `obs` anywhere."""
+        if not feasible_only:
+            return cls(tuple(obs.object_names))
+        held = held_block(obs)
+        return cls(tuple(obs.object_names),
+                   tuple(o.name for o in obs.objects if o.kind == "block"),
+                   held.name if held is not None else None)
+
+    def objects_for(self, step: str) -> tuple[str, ...]:
+        """The objects `step`'s object argument may name."""
+        if step in MOVING_STEPS and self.movable is not None:
+            return self.movable
+        if step == "place" and self.held is not None:
+            return tuple(n for n in self.names if n != self.held)
+        return self.names
+
+
+def as_scope(objects: StepScope | Sequence[str]) -> StepScope:
+    """`objects` as a scope; a plain name list allows every object everywhere."""
+    return objects if isinstance(objects, StepScope) else StepScope(tuple(objects))
+
+
+def valid_steps(objects: StepScope | Sequence[str]) -> list[str]:
+    """Every step text the grammar allows in a scene with `objects` (names or a scope)."""
+    scope = as_scope(objects)
     return [str(SkillCall(name, args)) for name, kinds in GRAMMAR.items()
-            for args in itertools.product(*(allowed_values(k, object_names) for k in kinds))]
+            for args in itertools.product(*(
+                scope.objects_for(name) if k == OBJECT else allowed_values(k, scope.names)
+                for k in kinds))]
 
 
 @dataclass
@@ -80,23 +131,24 @@ class StepDecoder:
     """Grammar-constrained greedy decoding of one plan step with a `CausalLM` (`PalmE` or
     the text baseline's `TextLM`).
 
-    Tries are built once per tuple of object names and reused. `forward_calls` counts LLM
-    forward passes and `last_timing` splits the last decision into the prompt's forward pass
-    (`prefill_s`) and the rest (`decode_s`), for tests and benchmarks. `last_margin` is the
+    Tries are built once per scope (object names, or a `StepScope`) and reused.
+    `forward_calls` counts LLM forward passes and `last_timing` splits the last decision
+    into the prompt's forward pass (`prefill_s`) and the rest (`decode_s`), for tests and
+    benchmarks. `last_margin` is the
     smallest gap between the best and the second-best allowed token's score over the last
     decision's branching points (inf without any): how close the call was.
     """
 
     def __init__(self, model: CausalLM) -> None:
         self.model = model
-        self._tries: dict[tuple[str, ...], TrieNode] = {}
+        self._tries: dict[StepScope, TrieNode] = {}
         self.forward_calls = 0
         self.last_timing: dict[str, float] = {}
         self.last_margin = float("inf")
 
-    def trie(self, object_names: Sequence[str]) -> TrieNode:
-        """The (cached) trie of the valid steps in a scene with `object_names`."""
-        key = tuple(object_names)
+    def trie(self, objects: StepScope | Sequence[str]) -> TrieNode:
+        """The (cached) trie of the valid steps in a scene with `objects` (names or scope)."""
+        key = as_scope(objects)
         if key not in self._tries:
             self._tries[key] = build_trie(valid_steps(key), self.model.target_ids)
         return self._tries[key]
@@ -111,21 +163,21 @@ class StepDecoder:
         return hidden[0, -1], cache  # (H,) state after the last fed position
 
     @torch.no_grad()
-    def decode(self, prompt_embeds: torch.Tensor, object_names: Sequence[str],
+    def decode(self, prompt_embeds: torch.Tensor, objects: StepScope | Sequence[str],
                cache=None) -> str:
         """The best-scoring valid step, greedy token by token.
 
         Args:
             prompt_embeds: (1, T, H) prompt embeddings (`PalmE.prompt_embeds`).
-            object_names: the scene's objects, `obj_1 … obj_N`.
+            objects: the scene's objects, `obj_1 … obj_N`, or a `StepScope`.
             cache: KV cache of a prompt prefix that `prompt_embeds` continues (it is extended
                 in place: pass a copy to reuse the prefix).
 
         Returns:
-            Plan text that parses with `parse_step(text, object_names)`.
+            Plan text that parses with `parse_step(text, names)`.
         """
         start = time.perf_counter()
-        node = self.trie(object_names)
+        node = self.trie(objects)
         hidden, cache = self._forward(prompt_embeds, cache)
         prefilled = time.perf_counter()
         pending: list[int] = []  # chosen tokens the LLM has not read yet
@@ -176,13 +228,13 @@ def greedy_decode(model: CausalLM, prompt_embeds: torch.Tensor, max_new_tokens: 
 
 @torch.no_grad()
 def reference_decode(decoder: StepDecoder, prompt_embeds: torch.Tensor,
-                     object_names: Sequence[str]) -> str:
+                     objects: StepScope | Sequence[str]) -> str:
     """The same choice as `decoder.decode`, computed the slow, obvious way (a check that the
     optimisations change speed, not answers): at every branching point the whole prompt plus
     the tokens chosen so far is run again without a cache, the full vocabulary is scored, and
     the best allowed token is taken."""
     model = decoder.model
-    node, chosen = decoder.trie(object_names), []
+    node, chosen = decoder.trie(objects), []
     while node.step is None:
         if node.branching():
             ids = torch.tensor(chosen, dtype=torch.long, device=model.device)

@@ -20,6 +20,7 @@ from embodied_mm.planner.base import Planner, PlannerError
 from embodied_mm.types import Observation, SkillCall
 
 if TYPE_CHECKING:
+    from embodied_mm.model.decoding import StepScope
     from embodied_mm.model.palme import PalmE
 
 DEFAULT_CHECKPOINT = "checkpoints/palme-gemma270m"
@@ -44,10 +45,14 @@ class PalmePlanner(Planner):
             Ignored (no fast path) on a CPU without native bf16, where it would be slower,
             and when the model already runs in it.
         verify_margin: logits; decisions closer than this are re-decided by `model`.
+        feasible_only: decode only steps the executor would start in the observed scene
+            (`StepScope.of`: no pick/push of a bowl, no place of the held block on
+            itself); False lets the model name any object anywhere.
     """
 
     def __init__(self, model: PalmE, merge_lora: bool = True,
-                 fast_dtype: str | None = "bfloat16", verify_margin: float = 0.5) -> None:
+                 fast_dtype: str | None = "bfloat16", verify_margin: float = 0.5,
+                 feasible_only: bool = True) -> None:
         import torch
 
         from embodied_mm.model.decoding import StepDecoder
@@ -59,6 +64,7 @@ class PalmePlanner(Planner):
         self.decoder = StepDecoder(model)
         self.needs_images = model.config.needs_images
         self.verify_margin = verify_margin
+        self.feasible_only = feasible_only
         dtype = getattr(torch, fast_dtype) if fast_dtype else None
         useful = dtype is not None and dtype != model.llm.dtype and (
             model.device.type != "cpu" or native_bf16())
@@ -73,7 +79,7 @@ class PalmePlanner(Planner):
 
         Reads the optional fields `checkpoint`, `llm` (override of the checkpoint's LLM name or
         path; the LLM is still checked against the checkpoint), `device`, `dtype`,
-        `fast_dtype` and `verify_margin`.
+        `fast_dtype`, `verify_margin` and `feasible_only`.
         """
         from embodied_mm.model.palme import CheckpointError, PalmE
 
@@ -83,7 +89,13 @@ class PalmePlanner(Planner):
         except CheckpointError as err:
             raise PlannerError(str(err)) from err
         return cls(model.to(cfg.device or "cpu"), fast_dtype=cfg.fast_dtype,
-                   verify_margin=cfg.verify_margin)
+                   verify_margin=cfg.verify_margin, feasible_only=cfg.feasible_only)
+
+    def scope(self, obs: Observation) -> StepScope:
+        """The objects each step may name in `obs` (see `feasible_only`)."""
+        from embodied_mm.model.decoding import StepScope
+
+        return StepScope.of(obs, self.feasible_only)
 
     def prompt_embeds(self, obs: Observation, done: Sequence[SkillCall]):
         """(1, T, H) sentence embeddings of this decision: features, encoders, text."""
@@ -93,16 +105,16 @@ class PalmePlanner(Planner):
         return self.model.prompt_embeds(scene, self.instruction, done)
 
     def next_step(self, obs: Observation, done: Sequence[SkillCall]) -> str:
-        embeds = self.prompt_embeds(obs, done)
+        embeds, scope = self.prompt_embeds(obs, done), self.scope(obs)
         self.decisions += 1
         if self.fast_decoder is not None:
-            step = self.decode_with(self.fast_decoder, embeds, obs.object_names)
+            step = self.decode_with(self.fast_decoder, embeds, scope)
             if self.fast_decoder.last_margin >= self.verify_margin:
                 return step
             self.rechecked += 1
-        return self.decode_with(self.decoder, embeds, obs.object_names)
+        return self.decode_with(self.decoder, embeds, scope)
 
-    def decode_with(self, decoder, embeds, object_names: Sequence[str]) -> str:
+    def decode_with(self, decoder, embeds, objects: StepScope | Sequence[str]) -> str:
         """The step `decoder` (the fast or the exact one) chooses for (1, T, H) `embeds`,
         running its LLM only after the instruction's cached prefix."""
         import torch
@@ -110,7 +122,7 @@ class PalmePlanner(Planner):
         prefix, cache = self.prefix_cache(decoder)
         if not torch.equal(embeds[0, :len(prefix)], prefix):  # cannot happen; never guess
             raise PlannerError("the prompt does not start with its cached prefix")
-        return decoder.decode(embeds[:, len(prefix):], object_names, cache=cache)
+        return decoder.decode(embeds[:, len(prefix):], objects, cache=cache)
 
     def prefix_cache(self, decoder=None):
         """(embeddings (P, H) of the text every prompt of this instruction starts with, a copy

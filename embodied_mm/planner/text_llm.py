@@ -76,22 +76,28 @@ class TextLLMPlanner(Planner):
     Args:
         llm: LLM name for `load_llm` (default: the embedded Gemma 3 270M).
         device: torch device.
+        feasible_only: decode only steps the executor would start (as `PalmePlanner`).
     """
 
-    def __init__(self, llm: str = "gemma3-270m", device: str = "cpu") -> None:
+    def __init__(self, llm: str = "gemma3-270m", device: str = "cpu",
+                 feasible_only: bool = True) -> None:
         from embodied_mm.model.decoding import StepDecoder
         from embodied_mm.model.language_model import TextLM
         from embodied_mm.model.llm import load_llm
 
         self.model = TextLM(load_llm(llm)).to(device)
         self.decoder = StepDecoder(self.model)
+        self.feasible_only = feasible_only
 
     @classmethod
     def from_config(cls, cfg: PlannerConfig) -> TextLLMPlanner:
-        """Reads `llm` (None: the embedded default) and `device`."""
-        return cls(cfg.llm or "gemma3-270m", cfg.device or "cpu")
+        """Reads `llm` (None: the embedded default), `device` and `feasible_only`."""
+        return cls(cfg.llm or "gemma3-270m", cfg.device or "cpu", cfg.feasible_only)
 
     def next_step(self, obs: Observation, done: Sequence[SkillCall]) -> str:
         prompt = self.model.prompt_embeds(text_prompt(obs.objects, self.instruction, done),
                                           bos=False)
-        return self.decoder.decode(prompt, obs.object_names, self.model.prefix_cache(FEW_SHOT))
+        from embodied_mm.model.decoding import StepScope
+
+        return self.decoder.decode(prompt, StepScope.of(obs, self.feasible_only),
+                                   self.model.prefix_cache(FEW_SHOT))

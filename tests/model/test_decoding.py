@@ -7,9 +7,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from embodied_mm.model.decoding import StepDecoder, build_trie, greedy_decode, valid_steps
+from embodied_mm.model.decoding import (
+    StepDecoder,
+    StepScope,
+    build_trie,
+    greedy_decode,
+    valid_steps,
+)
 from embodied_mm.model.features import extract
 from embodied_mm.plan_language import parse_step
+from embodied_mm.scene import held_block
 
 INSTRUCTION = "stack the blocks"
 
@@ -72,6 +79,44 @@ def test_random_encoders_and_scenes_give_valid_steps(make_model, make_obs, seed,
     obs = make_obs(n_objects, seed=seed)
     embeds = model.prompt_embeds(extract(obs), INSTRUCTION, ["pick(obj_1)"])
     assert parse_step(StepDecoder(model).decode(embeds, obs.object_names), obs.object_names)
+
+
+def holding_first_block(obs):
+    """`obs` with its first block between the closed fingers."""
+    block = next(o for o in obs.objects if o.kind == "block")
+    obs.ee_pose[:3], obs.gripper_width = block.position, 0.04
+    assert held_block(obs) is block
+    return block
+
+
+def test_feasible_scope_leaves_out_the_steps_the_executor_refuses(make_obs):
+    obs = make_obs(6, seed=3)
+    held = holding_first_block(obs)
+    bowls = [o.name for o in obs.objects if o.kind == "bowl"]
+    assert bowls, "the scene needs a bowl"
+    steps = set(valid_steps(StepScope.of(obs)))
+    everything = set(valid_steps(obs.object_names))
+    assert set(valid_steps(StepScope.of(obs, feasible_only=False))) == everything
+    refused = {f"pick({b})" for b in bowls} | {f"place({held.name})"} | {
+        f"push({b}, {d})" for b in bowls for d in ("left", "right", "forward", "backward")}
+    assert refused <= everything and steps == everything - refused
+    assert {f"place({bowls[0]})", "done()", "cannot()", "place_at(left)"} <= steps
+
+
+@settings(max_examples=30, deadline=None)
+@given(n_objects=st.integers(1, 8), seed=st.integers(0, 2**31 - 1))
+def test_decoding_in_the_feasible_scope_never_moves_a_bowl_or_places_on_itself(
+        model, make_obs, n_objects, seed):
+    obs = make_obs(n_objects, seed=seed)
+    kinds = {o.name: o.kind for o in obs.objects}
+    held = holding_first_block(obs).name if "block" in kinds.values() else None
+    embeds = model.prompt_embeds(extract(obs), INSTRUCTION, [])
+    step = parse_step(RandomScores(model, seed).decode(embeds, StepScope.of(obs)),
+                      obs.object_names)
+    if step.name in ("pick", "push"):
+        assert kinds[step.args[0]] == "block"
+    if step.name == "place":
+        assert step.args[0] != held
 
 
 class Steered(StepDecoder):

@@ -51,7 +51,7 @@ def test_instruction_prefix_cache_changes_speed_not_answers(make_model, make_obs
         full = planner.prompt_embeds(obs, [])
         calls = _forward_calls(planner)
         step = planner.next_step(obs, [])
-        assert step == reference_decode(planner.decoder, full, obs.object_names)
+        assert step == reference_decode(planner.decoder, full, planner.scope(obs))
         assert _forward_calls(planner) > calls
     empty = make_obs(0, seed=9)  # every object gone (e.g. removed by a perturbation)
     empty.rgb = empty.segmentation = None
@@ -98,7 +98,7 @@ def test_fast_path_rechecks_close_calls_and_keeps_the_exact_answers(make_model, 
     for obs in observations:
         obs.rgb = obs.segmentation = None
         expected = reference_decode(planner.decoder, planner.prompt_embeds(obs, []),
-                                    obs.object_names)
+                                    planner.scope(obs))
         assert planner.next_step(obs, []) == expected
     assert planner.decisions == len(observations)
     # every call is close under an infinite margin: the model itself decides each time
