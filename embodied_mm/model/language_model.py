@@ -65,6 +65,12 @@ def native_bf16() -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def fast_bf16(device: torch.device) -> bool:
+    """Whether bf16 pays off on `device`: any accelerator, or a CPU with native bf16 (an
+    AVX2-only CPU emulates it, ~65x slower than float32 for a training step)."""
+    return device.type != "cpu" or native_bf16()
+
+
 class ReducedPrecisionLM(CausalLM):
     """A `CausalLM`'s transformer layers copied into `dtype` (bf16: ~3x faster on a CPU with
     native bf16); the embedding table, the LM head and the rotary tables stay the original's,

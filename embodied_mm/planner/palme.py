@@ -56,7 +56,7 @@ class PalmePlanner(Planner):
         import torch
 
         from embodied_mm.model.decoding import StepDecoder
-        from embodied_mm.model.language_model import ReducedPrecisionLM, native_bf16
+        from embodied_mm.model.language_model import ReducedPrecisionLM, fast_bf16
 
         if merge_lora and model.config.lora and not model.merged:
             model.merge_lora()
@@ -66,8 +66,7 @@ class PalmePlanner(Planner):
         self.verify_margin = verify_margin
         self.feasible_only = feasible_only
         dtype = getattr(torch, fast_dtype) if fast_dtype else None
-        useful = dtype is not None and dtype != model.llm.dtype and (
-            model.device.type != "cpu" or native_bf16())
+        useful = dtype is not None and dtype != model.llm.dtype and fast_bf16(model.device)
         self.fast_decoder = StepDecoder(ReducedPrecisionLM(model, dtype)) if useful else None
         self.decisions = self.rechecked = 0
         self._prefix: dict[int, tuple[str, object]] = {}  # decoder id → (instruction, KV cache)

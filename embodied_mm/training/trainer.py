@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from embodied_mm.config.schema import Config
-from embodied_mm.model.language_model import native_bf16
+from embodied_mm.model.language_model import fast_bf16
 from embodied_mm.model.palme import PalmE
 from embodied_mm.training.checkpoint import load_checkpoint, rng_state, set_rng_state
 from embodied_mm.training.distributed import Dist
@@ -51,11 +51,11 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self.params, lr=t.lr, weight_decay=t.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, partial(warmup_cosine, warmup=t.warmup_steps, total=t.steps))
-        fast_bf16 = dist.device.type != "cpu" or native_bf16()
-        self.bf16 = t.autocast == "bf16" or (t.autocast == "auto" and fast_bf16)
+        fast = fast_bf16(dist.device)
+        self.bf16 = t.autocast == "bf16" or (t.autocast == "auto" and fast)
         self.autocast = partial(torch.autocast, dist.device.type, dtype=torch.bfloat16,
                                 enabled=self.bf16)
-        if t.autocast == "bf16" and not fast_bf16:
+        if t.autocast == "bf16" and not fast:
             if dist.is_main:
                 print("warning: train.autocast=bf16 on a CPU without fast bf16 (no AVX512/AMX):"
                       " emulated bf16 matmuls made training steps about 65x slower than float32"
