@@ -313,3 +313,19 @@ def test_final_closed_loop_eval_goes_into_the_card(tmp_path, monkeypatch):
     assert info["per_episode"][0]["seed"] == 1000
     assert all(parse_step(step) for step in info["per_episode"][0]["steps"])
     assert "Closed-loop evaluation" in (final / "model_card.md").read_text()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="bf16 always pays off on a GPU")
+@pytest.mark.parametrize("autocast, native, expected", [
+    ("auto", True, True), ("auto", False, False), ("bf16", False, True), ("none", True, False)])
+def test_autocast_auto_trains_in_bf16_only_where_the_cpu_computes_it_natively(
+        tmp_path, monkeypatch, autocast, native, expected):
+    from embodied_mm.model import language_model
+    from embodied_mm.model.palme import PalmE, PalmEConfig
+    from embodied_mm.training.distributed import Dist
+    from embodied_mm.training.trainer import Trainer
+
+    monkeypatch.setattr(language_model, "native_bf16", lambda: native)
+    trainer = Trainer(config(tmp_path, f"train.autocast={autocast}"),
+                      PalmE(PalmEConfig(llm="tiny")), Dist())
+    assert trainer.bf16 is expected
