@@ -46,11 +46,19 @@ def param(node: Node, name: str, default):
     return node.declare_parameter(name, default).value
 
 
+# How often the spin loop looks at the context when nothing else wakes it. rclpy's signal
+# thread first wakes the executor and only then shuts the context down, without waking it
+# again; a spin that went back to an unbounded wait in between never returns. Bounding each
+# wait closes that race: a signal stops the node within this time.
+SHUTDOWN_POLL_S = 0.5
+
+
 def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     """Creates the node, spins it until SIGINT/SIGTERM or `rclpy.shutdown()`, cleans up.
 
     One executor thread: callbacks only store data and wake the node's worker thread, and
     rclpy's single-threaded executor costs a fraction of the multi-threaded one's CPU.
+    Each wait is bounded by `SHUTDOWN_POLL_S` so that a signal always ends the spin.
 
     Returns the node's `exit_code` attribute if it set one (for runner-style nodes), else 0.
     SIGUSR1 prints every thread's stack to stderr, for diagnosing a node that hangs.
@@ -64,7 +72,8 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     try:
         node = factory()
         executor.add_node(node)
-        executor.spin()
+        while executor.context.ok():
+            executor.spin_once(timeout_sec=SHUTDOWN_POLL_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception:
