@@ -157,6 +157,17 @@ class TabletopWorld:
         q = np.array([s[0] for s in states[:7]])
         return q, float(states[7][0] + states[8][0])
 
+    def pose_vector(self) -> np.ndarray:
+        """Everything a camera frame depends on that can change: every robot joint's position
+        and each object's position and orientation, as one flat vector (m, rad, quaternion)."""
+        c = self.client
+        joints = p.getJointStates(self.robot, ARM_JOINTS + FINGER_JOINTS, physicsClientId=c)
+        parts = [np.array([s[0] for s in joints])]
+        for body in self._bodies:
+            pos, orn = p.getBasePositionAndOrientation(body, physicsClientId=c)
+            parts.append(np.array(pos + orn))
+        return np.concatenate(parts)
+
     def joint_velocities(self) -> np.ndarray:
         states = p.getJointStates(self.robot, ARM_JOINTS, physicsClientId=self.client)
         return np.array([s[1] for s in states])

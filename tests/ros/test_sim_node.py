@@ -94,6 +94,43 @@ def test_a_finished_skill_gets_a_frame_at_once(graph):
     assert graph.spin_until(lambda: len(seen["images"]) == 1, 2.0), graph.log("sim")
 
 
+def test_frames_show_the_world_and_a_still_world_is_republished_unchanged(graph):
+    """While nothing moves the camera keeps its rate with fresh stamps but the same picture
+    (the sim skips the render); a moving arm changes the picture, and it settles again."""
+    import hashlib
+
+    graph.start("sim", "sim_node", "overrides:=task=stack seed=3")
+    frames = []  # (stamp s, digest of the pixels)
+    graph.probe.create_subscription(
+        Image, topics.COLOR, lambda m: frames.append(
+            (m.header.stamp.sec + m.header.stamp.nanosec * 1e-9,
+             hashlib.sha1(bytes(m.data)).hexdigest())), topics.SENSOR_QOS)
+    joints = []
+    graph.probe.create_subscription(JointState, topics.JOINT_STATES,
+                                    lambda m: joints.append(joint_state_from_msg(m)[0]),
+                                    topics.SENSOR_QOS)
+    assert graph.spin_until(lambda: len(frames) > 0 and joints, 30), graph.log("sim")
+    graph.spin_for(1.0)  # the scene has settled
+    frames.clear()
+    assert graph.spin_until(lambda: len(frames) >= 4, 5.0)
+    stamps, digests = zip(*frames)
+    assert all(b > a for a, b in zip(stamps, stamps[1:]))
+    assert len(set(digests)) == 1
+    still = digests[0]
+
+    arm = graph.probe.create_publisher(JointTrajectory, topics.ARM_TRAJECTORY,
+                                       topics.RELIABLE_QOS)
+    goal = joints[-1].copy()
+    goal[0] += 0.4
+    frames.clear()
+    arm.publish(trajectory_msg(topics.ARM_JOINTS, [goal], [1.0]))
+    assert graph.spin_until(lambda: abs(joints[-1][0] - goal[0]) < 0.005, 5.0)
+    graph.spin_for(1.0)  # settled at the goal
+    moving = {d for _, d in frames}
+    assert len(moving) >= 3 and still not in {d for _, d in frames[-3:]}
+    assert len({d for _, d in frames[-3:]}) == 1
+
+
 def test_episode_request_reset_and_success_query(graph):
     graph.start("sim", "sim_node")
     episodes = []
