@@ -201,6 +201,8 @@ def relation_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.
     Args:
         objects: (B, N, OBJECT_DIM) state rows; object_mask: (B, N) real rows.
     """
+    if objects.shape[1] == 0:  # a scene with no objects left (e.g. all removed)
+        return objects.new_zeros(*objects.shape[:2], len(RELATION_WORDS))
     x, y = objects[..., 0], objects[..., 1]
     kind = objects[..., KIND_COLUMNS].argmax(-1)  # (B, N)
     same = (kind[:, :, None] == kind[:, None, :]) & object_mask[:, None, :]  # (B, N, N) peers

@@ -223,6 +223,10 @@ def test_relation_words_say_which_object_of_its_kind_is_leftmost_nearest(make_mo
     middle = model.tokenizer.encode(" middle", add_special_tokens=False)
     torch.testing.assert_close(last[4], model.embed_tokens(torch.tensor(middle)).float().mean(0))
 
+    # A scene with nothing left on the table (every block removed) still makes a prompt.
+    empty = extract(Observation(np.zeros(7), 0.08, np.zeros(7), []), images=False)
+    assert model.prompt_embeds(empty, INSTRUCTION, []).shape[0] > 0
+
 
 def test_warm_start_copies_what_fits_and_reports_the_rest(make_model, tmp_path):
     old = make_model(inputs=("state", "robot"))
