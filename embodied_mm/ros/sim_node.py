@@ -79,6 +79,7 @@ class SimNode(Node):
         # The last rendered frame's messages and the world pose they show (`_camera_tick`).
         self._frame: tuple[Image, Image, Image, CameraInfo] | None = None
         self._frame_pose = np.zeros(0)
+        self.frames_published = self.frames_rendered = 0
 
         self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, topics.SENSOR_QOS)
         self.color_pub = self.create_publisher(Image, topics.COLOR, topics.SENSOR_QOS)
@@ -233,6 +234,8 @@ class SimNode(Node):
                 self._frame = (image_to_msg(rgb, "rgb8"), image_to_msg(depth, "32FC1"),
                                image_to_msg(seg, "32SC1"), self._camera_info())
                 self._frame_pose = pose
+                self.frames_rendered += 1
+            self.frames_published += 1
             # Physics waits while the camera renders, so the frame shows the world as it is
             # when rendering ends: stamp it then (a frame taken on a skill's end is newer than
             # the end the planner saw). A frame of an unchanged world is the current view.
@@ -253,6 +256,8 @@ class SimNode(Node):
         return info
 
     def close(self) -> None:
+        self.get_logger().info(f"camera: {self.frames_published} frames published, "
+                               f"{self.frames_rendered} rendered (the rest showed a still world)")
         self.world.close()
 
 

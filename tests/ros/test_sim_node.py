@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -129,6 +130,11 @@ def test_frames_show_the_world_and_a_still_world_is_republished_unchanged(graph)
     moving = {d for _, d in frames}
     assert len(moving) >= 3 and still not in {d for _, d in frames[-3:]}
     assert len({d for _, d in frames[-3:]}) == 1
+    # and the frames of a still world were re-published, not rendered again
+    assert graph.stop("sim") == 0
+    published, rendered = map(int, re.search(r"camera: (\d+) frames published, (\d+) rendered",
+                                             graph.log("sim")).groups())
+    assert rendered < published - 10, graph.log("sim")[-2000:]
 
 
 def test_episode_request_reset_and_success_query(graph):
