@@ -78,6 +78,7 @@ class SimNode(Node):
         self._wall_start = self._now()
         # The last rendered frame's messages and the world pose they show (`_camera_tick`).
         self._frame: tuple[Image, Image, Image, CameraInfo] | None = None
+        self._info = self._camera_info()  # fixed intrinsics: built once, re-stamped per frame
         self._frame_pose = np.zeros(0)
         self.frames_published = self.frames_rendered = 0
 
@@ -232,7 +233,7 @@ class SimNode(Node):
             if self._frame is None or not _same_pose(pose, self._frame_pose):
                 rgb, depth, seg = self.world.render()
                 self._frame = (image_to_msg(rgb, "rgb8"), image_to_msg(depth, "32FC1"),
-                               image_to_msg(seg, "32SC1"), self._camera_info())
+                               image_to_msg(seg, "32SC1"), self._info)
                 self._frame_pose = pose
                 self.frames_rendered += 1
             self.frames_published += 1
