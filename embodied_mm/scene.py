@@ -16,6 +16,11 @@ from embodied_mm.vocabulary import COLORS
 HOLD_MIN_WIDTH = 0.01  # m
 HOLD_MAX_WIDTH = 0.07  # m
 HELD_DISTANCE = 0.04  # m, a held block's centre lies this close to the tool centre point
+# Resting tolerances (m): a block in a bowl keeps this far inside the bowl's rim; a block on a
+# block sits within STACK_TOLERANCE of its resting height; on the table within TABLE_TOLERANCE.
+BOWL_RIM_MARGIN = 0.01
+STACK_TOLERANCE = 0.015
+TABLE_TOLERANCE = 0.01
 
 
 def gripper_closed_on_something(obs: Observation) -> bool:
@@ -39,15 +44,15 @@ def is_on(obj: ObjectState, support: ObjectState) -> bool:
     offset = np.linalg.norm(obj.position[:2] - support.position[:2])
     top = support.position[2] + support.size[2] / 2
     if support.kind == "bowl":
-        inner_radius = support.size[0] / 2 - 0.01
+        inner_radius = support.size[0] / 2 - BOWL_RIM_MARGIN
         return offset < inner_radius - obj.size[0] / 4 and obj.position[2] < top + obj.size[2]
     resting_z = top + obj.size[2] / 2
-    return offset < support.size[0] / 2 and abs(obj.position[2] - resting_z) < 0.015
+    return offset < support.size[0] / 2 and abs(obj.position[2] - resting_z) < STACK_TOLERANCE
 
 
 def on_table(obj: ObjectState) -> bool:
     """True when the object rests directly on the table surface."""
-    return abs(obj.position[2] - obj.size[2] / 2) < 0.01
+    return abs(obj.position[2] - obj.size[2] / 2) < TABLE_TOLERANCE
 
 
 def moved(before: ObjectState, after: ObjectState, tolerance: float = 0.01) -> bool:

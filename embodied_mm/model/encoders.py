@@ -22,11 +22,13 @@ Object tokens come in two forms (`ObjectTokens`):
   vector needs far more (see the PaLM-E issue's probe and the model card). With
   `position_words`, two more such tokens give the object's row and column on the table as
   digits (`features.POSITION_ATTRIBUTES`). The predicted distributions are returned as logits
-  so training can add a describe-the-object loss. With `relations` (the `state` input only),
-  a last token is the mean of the words ` leftmost`, ` rightmost`, ` nearest`, ` farthest`
-  that hold for the object among the objects of its kind (` middle` if none): computed, not
-  predicted, from the whole scene's state rows (`features.relation_weights`), because a
-  per-object encoder cannot see which block is the leftmost.
+  so training can add a describe-the-object loss. Computed tokens (the `state` input only)
+  come last, mixtures of words that are not predicted but computed from the whole scene's
+  state rows, because a per-object encoder cannot see the other objects (`COMPUTED_WORDS`):
+  `relation`, the mean of ` leftmost`, ` rightmost`, ` nearest`, ` farthest` that hold for
+  the object among the objects of its kind (` middle` if none; `features.relation_weights`);
+  `support`, what it rests on, ` table`, ` bowl`, ` block` or ` air`
+  (`features.support_weights`).
 
 Every encoder returns `(tokens (B, n, d_llm), logits: dict[str, (B, N, classes)])`.
 
@@ -45,9 +47,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from embodied_mm.model.features import CENTROID_DIM, OBJECT_DIM, ROBOT_DIM, relation_weights
+from embodied_mm.model.features import (
+    CENTROID_DIM,
+    OBJECT_DIM,
+    ROBOT_DIM,
+    relation_weights,
+    support_weights,
+)
 
 OBJ, IMG, ROBOT = "obj", "img", "robot"  # placeholder kinds of the multimodal sentence
+# Computed object tokens, in prompt order after the predicted ones: name → the function giving
+# each object's mixture weights over its words from the scene's (state rows, object mask).
+COMPUTED_WORDS = {"relation": relation_weights, "support": support_weights}
 
 
 def mlp(d_in: int, width: int) -> nn.Sequential:
@@ -101,38 +112,38 @@ class ObjectTokens(nn.Module):
         width, d_llm, target_rms: feature width, LLM width, output RMS of the free vector.
         words: word-anchored form: attribute (`color`, `kind`, `row`, `column`) →
             (classes, d_llm) LLM embeddings of its words, in class order; None for one free
-            vector. A `relation` entry (`features.RELATION_WORDS`' embeddings) is not
-            predicted: it adds a last token mixed by the weights given to `forward`.
+            vector. Entries named in `COMPUTED_WORDS` (`relation`, `support`) are not
+            predicted: each adds a last token mixed by the weights given to `forward`.
     """
 
     def __init__(self, width: int, d_llm: int, target_rms: float,
                  words: dict[str, torch.Tensor] | None = None) -> None:
         super().__init__()
         words = dict(words or {})
-        relations = words.pop("relation", None)
-        self.has_relations = relations is not None
-        if relations is not None:
-            self.register_buffer("relation_words", relations.detach().clone(), persistent=False)
+        self.computed = tuple(name for name in COMPUTED_WORDS if name in words)
+        for name in self.computed:  # the LLM's, not trained, not saved
+            self.register_buffer(f"computed_{name}", words.pop(name).detach().clone(),
+                                 persistent=False)
         self.attributes = tuple(words)
         self.classify = nn.ModuleDict({a: nn.Linear(width, len(e)) for a, e in words.items()})
         for attribute, embeddings in words.items():  # the LLM's, not trained, not saved
             self.register_buffer(f"words_{attribute}", embeddings.detach().clone(),
                                  persistent=False)
         self.proj = Projector(width, d_llm, target_rms)
-        self.per_object = len(words) + 1 + self.has_relations
+        self.per_object = len(words) + 1 + len(self.computed)
 
-    def forward(self, features: torch.Tensor, relations: torch.Tensor | None = None
+    def forward(self, features: torch.Tensor, computed: dict[str, torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """`relations`: (B, N, len(RELATION_WORDS)) mixture weights, needed with relations."""
+        """`computed`: name → (B, N, words) mixture weights of each computed token."""
         logits = {a: self.classify[a](features) for a in self.attributes}  # (B, N, classes)
         anchored = [logits[a].softmax(-1) @ getattr(self, f"words_{a}")
                     for a in self.attributes]  # each (B, N, d_llm)
-        last = []
-        if self.has_relations:
-            if relations is None:
-                raise ValueError("these object tokens end in a relation token; pass the "
-                                 "relation weights (features.relation_weights)")
-            last = [relations.to(self.relation_words.dtype) @ self.relation_words]
+        missing = [name for name in self.computed if name not in (computed or {})]
+        if missing:
+            raise ValueError(f"these object tokens end in computed tokens; pass the weights of "
+                             f"{', '.join(missing)} (encoders.COMPUTED_WORDS)")
+        last = [computed[name].to(getattr(self, f"computed_{name}").dtype)
+                @ getattr(self, f"computed_{name}") for name in self.computed]
         tokens = torch.stack([*anchored, self.proj(features), *last], dim=2)  # (B, N, k, d_llm)
         return tokens.flatten(1, 2), logits
 
@@ -150,9 +161,9 @@ class StateEncoder(nn.Module):
         self.per_placeholder = self.tokens.per_object
 
     def forward(self, batch: dict[str, torch.Tensor]):
-        relations = (relation_weights(batch["objects"], batch["object_mask"])
-                     if self.tokens.has_relations else None)
-        return self.tokens(self.mlp(batch["objects"]), relations)  # (B, N·k, d_llm), logits
+        computed = {name: COMPUTED_WORDS[name](batch["objects"], batch["object_mask"])
+                    for name in self.tokens.computed}
+        return self.tokens(self.mlp(batch["objects"]), computed)  # (B, N·k, d_llm), logits
 
 
 class ObjectsEncoder(nn.Module):

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
+from embodied_mm.scene import BOWL_RIM_MARGIN, STACK_TOLERANCE, TABLE_TOLERANCE
 from embodied_mm.table import TABLE
 from embodied_mm.types import ObjectState, Observation
 from embodied_mm.vocabulary import COLORS, KINDS
@@ -214,6 +216,44 @@ def relation_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.
     none = (holds.sum(-1, keepdim=True) == 0).to(objects.dtype)
     weights = torch.cat([holds, none], -1)
     weights = weights / weights.sum(-1, keepdim=True)
+    return weights * object_mask[..., None].to(objects.dtype)
+
+
+# Word-anchored support: what an object rests on, the LLM's embedding of ` bowl` (inside a
+# bowl), ` block` (on top of a block), ` table` (on the table) or ` air` (none: held, falling).
+# Computed from the state rows of the whole scene with the predicates of `embodied_mm.scene`
+# (`is_on`, `on_table`), so "a red block is still on the table" is a lookup, not geometry.
+SUPPORT_WORDS = ("table", "bowl", "block", "air")
+
+
+def support_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.Tensor:
+    """(B, N, len(SUPPORT_WORDS)) one-hot: what each object rests on; rows of padding are zero.
+
+    A bowl it sits in wins over a block under it, which wins over the table.
+
+    Args:
+        objects: (B, N, OBJECT_DIM) state rows; object_mask: (B, N) real rows.
+    """
+    position = objects[..., :3] * POSITION_SCALE  # xy table-centred, z above the table (m)
+    size = objects[..., 3:6] * SIZE_SCALE
+    kind = objects[..., KIND_COLUMNS].argmax(-1)  # (B, N)
+    offset = torch.cdist(position[..., :2], position[..., :2])  # (B, N, N): [i, j] i above j
+    top = (position[..., 2] + size[..., 2] / 2)[:, None, :]  # (B, 1, N) top of each support
+    z, width, height = (position[..., 2:3], size[..., 0:1], size[..., 2:3])  # (B, N, 1)
+    others = object_mask[:, None, :] & ~torch.eye(objects.shape[1], dtype=torch.bool,
+                                                  device=objects.device)
+    in_bowl = ((kind == KINDS.index("bowl"))[:, None, :] & others
+               & (offset < size[..., 0][:, None, :] / 2 - BOWL_RIM_MARGIN - width / 4)
+               & (z < top + height)).any(-1)
+    on_block = ((kind == KINDS.index("block"))[:, None, :] & others
+                & (offset < size[..., 0][:, None, :] / 2)
+                & ((z - (top + height / 2)).abs() < STACK_TOLERANCE)).any(-1)
+    on_table = (position[..., 2] - size[..., 2] / 2).abs() < TABLE_TOLERANCE
+    support = torch.full_like(kind, SUPPORT_WORDS.index("air"))
+    support[on_table] = SUPPORT_WORDS.index("table")
+    support[on_block] = SUPPORT_WORDS.index("block")
+    support[in_bowl] = SUPPORT_WORDS.index("bowl")
+    weights = F.one_hot(support, len(SUPPORT_WORDS)).to(objects.dtype)
     return weights * object_mask[..., None].to(objects.dtype)
 
 

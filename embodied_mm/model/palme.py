@@ -10,7 +10,8 @@ The multimodal sentence (DESIGN.md) for a scene with two objects and every input
 `nothing`. Text goes through the LLM's own embedding table; each placeholder is replaced by encoder
 output vectors (`<img>` by `image_tokens` of them, `<obj>` by 3 with word-anchored object
 tokens: colour, kind, free; by 5 with position words too: colour, kind, row, column, free; one
-more, last, with relation words: leftmost/rightmost/nearest/farthest; see
+more with relation words: leftmost/rightmost/nearest/farthest; one more, last, with support
+words: what it rests on, table/bowl/block/air; see
 `encoders.ObjectTokens`) in `inputs_embeds`. Each object is
 described first and then named with the very name the plan uses (`A <obj> is obj_3.`, as
 text would say `a red block is obj_3`), so the name token has read the description and
@@ -53,6 +54,7 @@ from embodied_mm.model.features import (
     IMAGE_SIZE,
     POSITION_ATTRIBUTES,
     RELATION_WORDS,
+    SUPPORT_WORDS,
     UNLABELLED,
     SceneFeatures,
     attribute_labels,
@@ -108,6 +110,10 @@ class PalmEConfig:
     # scene's state rows (`features.relation_weights`); `state` input only. Off in older
     # checkpoints.
     relation_words: bool = False
+    # One more computed token after it: what the object rests on, ` table`, ` bowl`, ` block`
+    # or ` air` (`features.support_weights`), so "is a block still on the table?" is a lookup;
+    # `state` input only. Off in older checkpoints.
+    support_words: bool = False
     # Plan prompts open with the `Task:` clause, before the objects: every object clause can
     # then read the task (is this the block it names? left of the blocks before it?), and the
     # prompt's start is the same for every step of an episode. Off in older checkpoints.
@@ -132,9 +138,10 @@ class PalmEConfig:
         if {"state", "objects"} <= set(self.inputs):
             raise ValueError("model.inputs: `state` and `objects` both give the <obj> tokens; "
                              "choose one")
-        if self.relation_words and "state" not in self.inputs:
-            raise ValueError("model.relation_words reads the objects' state rows: it needs the "
-                             "`state` input")
+        for flag in ("relation_words", "support_words"):
+            if getattr(self, flag) and "state" not in self.inputs:
+                raise ValueError(f"model.{flag} reads the objects' state rows: it needs the "
+                                 "`state` input")
         if not isinstance(getattr(torch, self.dtype, None), torch.dtype):
             raise ValueError(f"model.dtype must be a torch dtype name, got {self.dtype!r}")
         if self.image_tokens < 1 or self.image_size < 8 or self.encoder_width < 1:
@@ -214,7 +221,8 @@ class PalmE(nn.Module, CausalLM):
         the attributes the config anchors (colour and kind, row and column)."""
         chosen = {**(ATTRIBUTES if self.config.object_words else {}),
                   **(POSITION_ATTRIBUTES if self.config.position_words else {}),
-                  **({"relation": RELATION_WORDS} if self.config.relation_words else {})}
+                  **({"relation": RELATION_WORDS} if self.config.relation_words else {}),
+                  **({"support": SUPPORT_WORDS} if self.config.support_words else {})}
         words = {}
         for attribute, names in chosen.items():
             rows = []

@@ -59,7 +59,9 @@ def _object_tokens(m) -> str:
     """The card's description of the `<obj>` vectors of model config `m`."""
     anchored = [*(["colour", "kind"] if m.object_words else []),
                 *(["row", "column"] if m.position_words else [])]
-    relation = " + a leftmost/rightmost/nearest/farthest word" if m.relation_words else ""
+    relation = (" + a leftmost/rightmost/nearest/farthest word" if m.relation_words else "") + (
+        " + a table/bowl/block/air word (what it rests on)"
+        if m.support_words else "")
     if not anchored:
         return "one free vector per object" + relation
     return (f"word-anchored ({', '.join(anchored)} as mixtures of the LLM's word embeddings "

@@ -8,14 +8,20 @@ import numpy as np
 import pytest
 import torch
 
+from embodied_mm.eval.rollout import EpisodeRunner, EpisodeSpec
 from embodied_mm.model.features import (
     CENTROID_DIM,
     OBJECT_DIM,
     ROBOT_DIM,
+    SUPPORT_WORDS,
     collate,
     extract,
     object_row,
+    support_weights,
 )
+from embodied_mm.planner.oracle import OraclePlanner
+from embodied_mm.scene import is_on, on_table
+from embodied_mm.types import Observation
 from embodied_mm.vocabulary import COLORS, KINDS
 
 
@@ -76,3 +82,37 @@ def test_collate_pads_variable_object_counts(make_obs):
     assert batch["objects"][0, 1:].abs().sum() == 0
     no_image = collate([extract(make_obs(1), images=False, image_size=32)])
     assert "image" not in no_image
+
+
+class _WatchingOracle(OraclePlanner):
+    """The oracle, keeping every observation it plans from."""
+
+    def __init__(self) -> None:
+        self.seen: list[Observation] = []
+
+    def next_step(self, obs, done) -> str:
+        self.seen.append(obs)
+        return super().next_step(obs, done)
+
+
+def test_support_words_say_what_each_object_rests_on_in_real_sim_episodes():
+    oracle = _WatchingOracle()
+    runner = EpisodeRunner(oracle)
+    try:
+        for task in ("sort_by_color", "tower"):
+            assert runner.run(EpisodeSpec(task, seed=0)).success
+    finally:
+        runner.close()
+    expected, computed = [], []
+    for obs in oracle.seen:
+        for obj in obs.objects:
+            below = [o.kind for o in obs.objects if o is not obj and is_on(obj, o)]
+            expected.append(below[0] if below else "table" if on_table(obj) else "air")
+        batch = collate([extract(obs, images=False)])
+        weights = support_weights(batch["objects"], batch["object_mask"])[0]
+        assert torch.equal(weights.sum(-1), torch.ones(len(obs.objects)))
+        computed += [SUPPORT_WORDS[i] for i in weights.argmax(-1).tolist()]
+    assert computed == expected
+    assert {"table", "bowl", "block"} <= set(computed)  # both tasks put blocks on things
+    empty = collate([extract(Observation(np.zeros(7), 0.08, np.zeros(7), []), images=False)])
+    assert support_weights(empty["objects"], empty["object_mask"]).shape == (1, 0, 4)

@@ -42,7 +42,8 @@ def samples(make_obs, images=True):
 
 @pytest.mark.parametrize("bad", [{"inputs": ("state", "objects")}, {"inputs": ("vit",)},
                                  {"inputs": ()}, {"dtype": "float33"},
-                                 {"inputs": ("objects", "robot"), "relation_words": True}])
+                                 {"inputs": ("objects", "robot"), "relation_words": True},
+                                 {"inputs": ("objects", "robot"), "support_words": True}])
 def test_config_rejects(bad):
     with pytest.raises(ValueError, match="model"):
         PalmEConfig(**bad)
@@ -226,6 +227,20 @@ def test_relation_words_say_which_object_of_its_kind_is_leftmost_nearest(make_mo
     # A scene with nothing left on the table (every block removed) still makes a prompt.
     empty = extract(Observation(np.zeros(7), 0.08, np.zeros(7), []), images=False)
     assert model.prompt_embeds(empty, INSTRUCTION, []).shape[0] > 0
+
+
+def test_support_words_end_each_object_with_what_it_rests_on(make_model):
+    model = make_model(inputs=("state", "robot"), relation_words=True, support_words=True)
+    assert model.slots["obj"] == 5  # colour, kind, free, relation, support
+    objects = [_on_table("obj_1", "block", "red", 0.5, 0.1),
+               _on_table("obj_2", "block", "blue", 0.5, -0.1)]
+    objects[1].position[2] = 0.3  # lifted: rests on nothing
+    scene = extract(Observation(np.zeros(7), 0.08, np.zeros(7), objects), images=False)
+    tokens, _ = model.encode(collate_samples([Sample(scene, INSTRUCTION)]))
+    last = tokens[0]["obj"].reshape(2, 5, -1)[:, -1]
+    for row, word in zip(last, (" table", " air")):
+        ids = torch.tensor(model.tokenizer.encode(word, add_special_tokens=False))
+        torch.testing.assert_close(row, model.embed_tokens(ids).float().mean(0))
 
 
 def test_warm_start_copies_what_fits_and_reports_the_rest(make_model, tmp_path):
