@@ -2,7 +2,9 @@
 
 Runs `launch/tabletop_sim.launch.yaml` as `embodied-mm bench` does (8 episodes, task:=all,
 seed:=5) and samples every child process's user+system CPU time from /proc, so one can see
-which node competes with the planner for the 2 cores. Linux only.
+which node competes with the planner for the 2 cores. Each gap is split at the first object
+list captured after the skill ended (camera frame + perception) and the planner's own decision
+time (its `plan: … (N ms)` log lines). Linux only.
 
     .venv/bin/python tools/graph_cpu.py                 # planner:=palme
     .venv/bin/python tools/graph_cpu.py oracle          # another planner
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -54,6 +57,43 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
+def stages(mcap_path: Path) -> dict[str, list[float]]:
+    """Seconds of each skill-finished → next-plan gap spent before the first object list
+    captured after the skill ended reached the recorder (`fresh_objects`), and after it
+    (`objects_to_plan`)."""
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+
+    from embodied_mm.bench.ros import FINISHED
+    from embodied_mm.ros import topics
+
+    split: dict[str, list[float]] = {"fresh_objects": [], "objects_to_plan": []}
+    finished = fresh = None
+    with open(mcap_path, "rb") as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        for _, channel, message, msg in reader.iter_decoded_messages(
+                topics=[topics.SKILL_STATUS, topics.PLAN, topics.OBJECTS], log_time_order=True):
+            t = message.log_time * 1e-9
+            if channel.topic == topics.SKILL_STATUS:
+                if msg.name == "executor" and msg.message.split(":")[0] in FINISHED:
+                    finished, fresh = t, None
+            elif channel.topic == topics.OBJECTS:
+                captured = max((m.header.stamp.sec + m.header.stamp.nanosec * 1e-9
+                                for m in msg.markers), default=0.0)  # a DELETEALL has no stamp
+                if finished is not None and fresh is None and captured > finished - 0.005:
+                    fresh = t
+            elif finished is not None and fresh is not None:  # the plan after a finished skill
+                split["fresh_objects"].append(fresh - finished)
+                split["objects_to_plan"].append(t - fresh)
+                finished = None
+    return split
+
+
+def decision_times(log: Path) -> list[float]:
+    """Seconds the planner node reported for each decision (`plan: … (N ms)`)."""
+    return [float(m) / 1e3 for m in re.findall(r"plan: .*\(([\d.]+) ms\)", log.read_text())]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("planner", nargs="?", default="palme")
@@ -83,6 +123,9 @@ def main() -> int:
     for pid, seconds in sorted(usage.items(), key=lambda kv: -kv[1]):
         print(f"{names[pid]:40s} {seconds:7.1f} CPU s  {100 * seconds / wall:5.1f}% of a core")
     print("skill finished -> next plan:", summarize_ms(replan_latencies(Path(out) / "run.mcap")))
+    for name, gaps in stages(Path(out) / "run.mcap").items():
+        print(f"  {name}:", summarize_ms(gaps))
+    print("  planner decision (its log):", summarize_ms(decision_times(Path(out) / "launch.log")))
     return proc.returncode
 
 

@@ -4,7 +4,10 @@ Modes: `gt` uses the sim's segmentation ids (and the object table the sim publis
 `/embodied_mm/episode`); `color` uses OpenCV colour segmentation and depth back-projection, and
 works with a real RGB-D camera over a plain table. Frames are processed in a worker thread
 (never in the image callback); only the newest synchronised colour/depth(/segmentation)
-triple is used. The output is stamped with the camera frame's stamp.
+triple is used. The output is stamped with the camera frame's stamp. A frame whose pixels are
+byte for byte those of the last one processed (the sim re-publishes a still world's frame with
+a fresh stamp) gets the same objects again without running the detector, so a still scene
+costs the CPU next to nothing while the planner decides.
 
 Example:
     python -m embodied_mm.ros.perception_node --ros-args -p mode:=color
@@ -50,6 +53,8 @@ class PerceptionNode(Node):
         self._latest: dict[str, object] = {}
         self._object_table: list[dict] | None = None
         self._previous: list = []  # color mode: last detections, for stable names
+        self._last: tuple[list[Image], list] | None = None  # last frame detected, its objects
+        self.frames = self.frames_detected = 0
         self._camera = None
         self._new_frame = threading.Event()
         self._closing = False
@@ -74,6 +79,7 @@ class PerceptionNode(Node):
 
     def _on_episode(self, msg: String) -> None:
         self._object_table = json.loads(msg.data)["objects"]
+        self._last = None  # a new scene: the same pixels may mean other objects
 
     def _on_info(self, msg: CameraInfo) -> None:
         from embodied_mm.perception import CameraModel
@@ -82,6 +88,7 @@ class PerceptionNode(Node):
         if self._camera is None or not np.allclose(self._camera.K, k):
             self._camera = CameraModel.from_camera_info(k, msg.width, msg.height,
                                                         self.eye, self.target, self.up)
+            self._last = None
 
     def _synchronised(self):
         keys = ("rgb", "depth", "seg") if self.mode == "gt" else ("rgb", "depth")
@@ -103,13 +110,24 @@ class PerceptionNode(Node):
                 continue
             msgs, stamp = frame
             try:
-                objects = self._detect(msgs)
+                objects = self._objects(msgs)
             except MessageError as err:
                 self.get_logger().warning(f"dropped camera frame: {err}", throttle_duration_sec=2.0)
                 continue
             last_stamp = stamp
             self.objects_pub.publish(objects_to_markers(objects, stamp))
             self.features_pub.publish(_features_msg(objects))
+
+    def _objects(self, msgs: list[Image]) -> list:
+        """The objects in this frame: the last frame's again if its pixels are the same."""
+        self.frames += 1
+        last = self._last
+        if last is not None and all(_same_pixels(a, b) for a, b in zip(msgs, last[0])):
+            return last[1]
+        objects = self._detect(msgs)
+        self.frames_detected += 1
+        self._last = (msgs, objects)
+        return objects
 
     def _detect(self, msgs):
         from embodied_mm.perception import detect_color, detect_gt
@@ -130,6 +148,14 @@ class PerceptionNode(Node):
     def close(self) -> None:
         self._closing = True
         self._new_frame.set()
+        self.get_logger().info(f"camera: {self.frames} frames, {self.frames_detected} detected "
+                               "(the others repeated the last frame's pixels)")
+
+
+def _same_pixels(a: Image, b: Image) -> bool:
+    """Whether two image messages carry the same picture (layout and bytes)."""
+    layout = (a.width, a.height, a.encoding, a.step)
+    return a is b or (layout == (b.width, b.height, b.encoding, b.step) and a.data == b.data)
 
 
 def _features_msg(objects) -> Float32MultiArray:
