@@ -10,14 +10,21 @@ It also answers scene questions: a question on `/embodied_mm/question` gets a JS
 from the perceived object list (`source: perception`); a question outside the grammar, naming
 an absent object, or asked without fresh inputs gets `{question, error}`.
 
+A learned planner runs torch on `torch_threads` threads (0: torch's default, one per core).
+`configs/ros/planner.yaml` sets 1: in the sim graph the planner shares two cores with the
+sim, perception, executor and recorder, and two threads that must meet at every matmul lose
+more to whichever node takes a core than a second thread gains (decision median 105-110 ms
+with one thread vs 139-155 ms with two over three graph runs each, `tools/graph_cpu.py`).
+
 Example:
     python -m embodied_mm.ros.planner_node --ros-args -p overrides:=planner=oracle \
-        -p max_age_s:=1.0
+        -p max_age_s:=1.0 -p torch_threads:=1
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 
@@ -48,6 +55,15 @@ class PlannerNode(Node):
         super().__init__("planner")
         self.cfg = config_from_params(self)
         self.planner = build_planner(self.cfg.planner)
+        threads = int(param(self, "torch_threads", 0))
+        if threads < 0:
+            raise ValueError(f"torch_threads must be >= 0 (0: one per core), got {threads}")
+        torch = sys.modules.get("torch")  # only a learned planner loads it
+        if torch is not None:
+            if threads:
+                torch.set_num_threads(threads)
+            self.get_logger().info(f"planner {self.cfg.planner.name}: "
+                                   f"{torch.get_num_threads()} torch thread(s)")
         self.max_age_s = float(param(self, "max_age_s", 1.0))
         # The robot view gives fresh-checked observations; this node never commands it.
         self.inputs = Ros2Robot(self, max_age_s=self.max_age_s,

@@ -132,7 +132,7 @@ def test_learned_planner_refuses_stale_camera_images(graph, tmp_path):
     checkpoint = tmp_path / "ckpt"
     PalmE(PalmEConfig(llm="tiny", inputs=("objects", "robot"))).save(checkpoint)
     episode = TASKS["pick_place"].sample(5)
-    graph.start("planner", "planner_node", "max_age_s:=0.5",
+    graph.start("planner", "planner_node", "max_age_s:=0.5", "torch_threads:=1",
                 f"overrides:=planner=palme planner.llm=tiny planner.checkpoint={checkpoint}")
     plans, statuses, joints, objects = _planner_io(graph)
     cameras = {key: graph.probe.create_publisher(Image, topic, topics.SENSOR_QOS)
@@ -169,6 +169,7 @@ def test_learned_planner_refuses_stale_camera_images(graph, tmp_path):
         publish(images=True)
         graph.spin_for(0.1)
     assert len(plans) == 1 and parse_step(plans[0], [o.name for o in _scene_objects(episode)])
+    assert "planner palme: 1 torch thread(s)" in graph.log("planner")
 
 
 def test_answers_scene_questions_on_the_topic_pair(graph):
