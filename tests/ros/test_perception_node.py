@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
@@ -39,9 +40,12 @@ def test_every_frame_gets_objects_and_a_repeated_picture_is_not_detected_again(g
     stamps = [stamp for stamp, _ in objects]
     assert all(b > a for a, b in zip(stamps, stamps[1:]))
     assert stamps[-1] - stamps[0] > 0.2  # fresh stamps of frames over time, not one repeated
-    first = [(o.name, tuple(o.position)) for o in objects[0][1]]
-    assert len(first) == 2  # task=stack seed=3: both blocks seen
-    assert all([(o.name, tuple(o.position)) for o in scene] == first for _, scene in objects)
+    first = objects[-1][1]
+    assert [o.name for o in first] == ["obj_1", "obj_2"]  # task=stack seed=3: both blocks
+    for _, scene in objects:  # the same still scene (a re-render after creep moves < 1 mm)
+        assert [o.name for o in scene] == ["obj_1", "obj_2"]
+        np.testing.assert_allclose([o.position for o in scene], [o.position for o in first],
+                                   atol=1e-3)
 
     arm = graph.probe.create_publisher(JointTrajectory, topics.ARM_TRAJECTORY,
                                        topics.RELIABLE_QOS)
