@@ -59,4 +59,6 @@ def test_every_frame_gets_objects_and_a_repeated_picture_is_not_detected_again(g
     seen, detected = map(int, re.search(r"camera: (\d+) frames, (\d+) detected",
                                         graph.log("perception")).groups())
     assert detected >= 3, graph.log("perception")[-2000:]  # the arm's motion: new pictures
-    assert detected < seen - 10, graph.log("perception")[-2000:]
+    # the six or more still frames above (at most one re-rendered after creep) were not
+    # detected again; how many moving frames it kept up with depends on the machine's load
+    assert seen - detected >= 5, graph.log("perception")[-2000:]
