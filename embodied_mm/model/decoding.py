@@ -5,8 +5,18 @@ tokenised as the model is trained to write it (` {step}` + EOS) into a token tri
 walks the trie greedily. At a branching node only the allowed next tokens are scored (their
 rows of the LM head, not the 262k vocabulary); a run of forced tokens (one child each) is
 appended without scoring and fed to the LLM in one forward pass with the KV cache. So the
-number of LLM calls equals the number of branching points on the chosen path, and the
+number of LLM calls is at most the number of branching points on the chosen path, and the
 result is always one of the valid strings: it parses with `parse_step` by construction.
+
+Speculation (`StepDecoder(speculate=True)`, the default): the first forward pass reads, after
+the prompt, a small token tree (`token_tree`): each step name's forced continuation up to its
+next decision (` pick(obj_`, ` place` then both `(obj_` and `_at(`, ` push(obj_`), every branch
+attending only to the prompt and its own earlier tokens (a tree attention mask, positions
+continuing the prompt's). The object or zone is then scored from that same pass, so a
+`pick(obj_3)` costs one LLM call instead of two; the ~15 extra positions cost far less than a
+second pass. Only a decision below those (a push direction, `front_left`) feeds the chosen
+tokens again, after the tree's entries are dropped from the KV cache. Models without per-layer
+masks (no `layer_types` in their config) and prompts near the sliding window decode without it.
 
 Which objects a step may name is a `StepScope`: by default any object of the scene; a
 planner passes `StepScope.of(obs)`, which also leaves out the steps the executor
@@ -38,6 +48,9 @@ if TYPE_CHECKING:
     from embodied_mm.model.language_model import CausalLM
 
 MOVING_STEPS = ("pick", "push")  # their object must be a block (the executor's `block()`)
+# Below a step name, a branching point with at most this many children is speculated through
+# too (` place` → `(obj_` or `_at(`); wider ones (objects, zones) are decided where they start.
+SPECULATE_FANOUT = 2
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,78 @@ class TrieNode:
         return len(self.children) > 1
 
 
+@dataclass(frozen=True)
+class TokenTree:
+    """Tokens read with the prompt in one pass (see the module doc). Entry i is `tokens[i]`,
+    read after entry `parents[i]` (-1: right after the prompt); `nodes[i]` is the trie node it
+    leads to, whose choice the hidden state after entry i scores."""
+
+    tokens: tuple[int, ...]
+    parents: tuple[int, ...]
+    nodes: tuple[TrieNode, ...]
+
+    def depths(self) -> list[int]:
+        """Each entry's distance from the prompt (0 for a step name)."""
+        depth: list[int] = []
+        for parent in self.parents:
+            depth.append(0 if parent < 0 else depth[parent] + 1)
+        return depth
+
+
+def token_tree(root: TrieNode) -> TokenTree:
+    """The speculated continuations of `root`'s choices: for each child, its forced tokens up to
+    the next branching point that lies below it (a child that only leads to a leaf needs no
+    more LLM calls and is left out); through one more branching point of at most
+    `SPECULATE_FANOUT` children."""
+    tokens: list[int] = []
+    parents: list[int] = []
+    nodes: list[TrieNode] = []
+
+    def decides_later(node: TrieNode) -> bool:
+        while not node.branching():
+            if node.step is not None:
+                return False
+            node = next(iter(node.children.values()))
+        return True
+
+    def expand(node: TrieNode, parent: int, widened: bool) -> None:
+        if node.step is not None:
+            return
+        below_root = parent >= 0
+        if node.branching() and below_root and (widened or len(node.children) > SPECULATE_FANOUT):
+            return  # decided from the hidden state after `parent`
+        for token, child in node.children.items():
+            if decides_later(child):
+                tokens.append(token)
+                parents.append(parent)
+                nodes.append(child)
+                expand(child, len(tokens) - 1, widened or (node.branching() and below_root))
+
+    if root.branching():
+        expand(root, -1, False)
+    return TokenTree(tuple(tokens), tuple(parents), tuple(nodes))
+
+
+def tree_attention(past: int, prompt: int, tree: TokenTree) -> tuple[torch.Tensor, torch.Tensor]:
+    """(1, 1, Q, past + Q) boolean mask and (1, Q) positions for `prompt` new prompt positions
+    after `past` cached ones followed by `tree`'s entries (Q = prompt + entries): the prompt is
+    causal, each entry sees the whole prompt, its ancestors and itself."""
+    n = len(tree.tokens)
+    q = prompt + n
+    mask = torch.zeros(q, past + q, dtype=torch.bool)
+    mask[:, :past] = True
+    mask[:prompt, past:past + prompt] = torch.ones(prompt, prompt, dtype=torch.bool).tril()
+    mask[prompt:, past:past + prompt] = True
+    start = past + prompt
+    for i, parent in enumerate(tree.parents):
+        if parent >= 0:
+            mask[prompt + i, start:] = mask[prompt + parent, start:]
+        mask[prompt + i, start + i] = True
+    positions = torch.cat([torch.arange(past, start), start + torch.tensor(tree.depths(),
+                                                                          dtype=torch.long)])
+    return mask[None, None], positions[None]
+
+
 def build_trie(steps: Sequence[str], encode: Callable[[str], list[int]]) -> TrieNode:
     """A trie over `encode(step)` for each step; every token sequence must end in a leaf.
 
@@ -139,9 +224,13 @@ class StepDecoder:
     decision's branching points (inf without any): how close the call was.
     """
 
-    def __init__(self, model: CausalLM) -> None:
+    def __init__(self, model: CausalLM, speculate: bool = True) -> None:
         self.model = model
         self._tries: dict[StepScope, TrieNode] = {}
+        self._trees: dict[int, TokenTree] = {}  # id(trie root) → its token tree
+        config = model.llm.config
+        self.speculate = speculate and bool(getattr(config, "layer_types", None))
+        self._window = getattr(config, "sliding_window", None) or float("inf")
         self.forward_calls = 0
         self.last_timing: dict[str, float] = {}
         self.last_margin = float("inf")
@@ -162,6 +251,29 @@ class StepDecoder:
         self.forward_calls += 1
         return hidden[0, -1], cache  # (H,) state after the last fed position
 
+    def _prefill(self, prompt_embeds: torch.Tensor, root: TrieNode, cache):
+        """The prompt's forward pass, with `root`'s token tree when speculating: (state after
+        the prompt, KV cache, trie node id → state after its tree entry, entries cached)."""
+        tree = self._trees.get(id(root))
+        if tree is None:
+            tree = self._trees[id(root)] = token_tree(root)
+        past = cache.get_seq_length() if cache is not None else 0
+        prompt = prompt_embeds.shape[1]
+        if not (self.speculate and tree.tokens and past + prompt + len(tree.tokens) < self._window):
+            hidden, cache = self._forward(prompt_embeds, cache)
+            return hidden, cache, {}, 0
+        ids = torch.tensor(tree.tokens, device=self.model.device)
+        embeds = torch.cat([prompt_embeds, self.model.embed_tokens(ids)[None].to(
+            prompt_embeds.dtype)], dim=1)
+        mask, positions = tree_attention(past, prompt, tree)
+        mask, positions = mask.to(self.model.device), positions.to(self.model.device)
+        masks = {kind: mask for kind in set(self.model.llm.config.layer_types)}
+        hidden, cache = self.model.hidden_states(embeds, attention_mask=masks, cache=cache,
+                                                 use_cache=True, position_ids=positions)
+        self.forward_calls += 1
+        states = {id(node): hidden[0, prompt + i] for i, node in enumerate(tree.nodes)}
+        return hidden[0, prompt - 1], cache, states, len(tree.tokens)
+
     @torch.no_grad()
     def decode(self, prompt_embeds: torch.Tensor, objects: StepScope | Sequence[str],
                cache=None) -> str:
@@ -178,13 +290,18 @@ class StepDecoder:
         """
         start = time.perf_counter()
         node = self.trie(objects)
-        hidden, cache = self._forward(prompt_embeds, cache)
+        hidden, cache, speculated, tree_entries = self._prefill(prompt_embeds, node, cache)
         prefilled = time.perf_counter()
-        pending: list[int] = []  # chosen tokens the LLM has not read yet
+        pending: list[int] = []  # chosen tokens the LLM has not read yet (outside the tree)
         margin = float("inf")
         while node.step is None:
             if node.branching():
-                if pending:
+                if pending and id(node) in speculated:  # read with the prompt, in the tree
+                    hidden = speculated[id(node)]
+                elif pending:
+                    if tree_entries:  # drop the tree's entries: the cache is the prompt's again
+                        cache.crop(-tree_entries)
+                        tree_entries, speculated = 0, {}
                     ids = torch.tensor(pending, device=self.model.device)
                     hidden, cache = self._forward(self.model.embed_tokens(ids)[None], cache)
                     pending = []

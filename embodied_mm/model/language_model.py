@@ -48,15 +48,20 @@ class CausalLM:
         cap = getattr(self.llm.config, "final_logit_softcapping", None)
         return torch.tanh(logits / cap) * cap if cap else logits
 
-    def hidden_states(self, embeds: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                      cache=None, use_cache: bool = False):
+    def hidden_states(self, embeds: torch.Tensor, attention_mask=None, cache=None,
+                      use_cache: bool = False, position_ids: torch.Tensor | None = None):
         """Runs the LLM body (no LM head) on (B, T, H) embeddings after the cached positions.
+
+        `attention_mask` is a (B, T) padding mask, or a dict of (B, 1, T, past + T) boolean
+        masks by layer type (`full_attention`, `sliding_attention`) with their (B, T)
+        `position_ids`, for token trees (`decoding.StepDecoder`).
 
         Returns:
             (last hidden states (B, T, H), the KV cache when `use_cache`, else None).
         """
         out = self.llm.get_decoder()(inputs_embeds=embeds, attention_mask=attention_mask,
-                                     past_key_values=cache, use_cache=use_cache)
+                                     past_key_values=cache, use_cache=use_cache,
+                                     position_ids=position_ids)
         return out.last_hidden_state, out.past_key_values
 
 
@@ -98,10 +103,10 @@ class ReducedPrecisionLM(CausalLM):
         self.body.norm.to(dtype)
         self.body.requires_grad_(False).eval()
 
-    def hidden_states(self, embeds: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                      cache=None, use_cache: bool = False):
+    def hidden_states(self, embeds: torch.Tensor, attention_mask=None, cache=None,
+                      use_cache: bool = False, position_ids: torch.Tensor | None = None):
         out = self.body(inputs_embeds=embeds.to(self.dtype), attention_mask=attention_mask,
-                        past_key_values=cache, use_cache=use_cache)
+                        past_key_values=cache, use_cache=use_cache, position_ids=position_ids)
         return out.last_hidden_state, out.past_key_values
 
 

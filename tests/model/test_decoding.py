@@ -12,6 +12,9 @@ from embodied_mm.model.decoding import (
     StepScope,
     build_trie,
     greedy_decode,
+    reference_decode,
+    token_tree,
+    tree_attention,
     valid_steps,
 )
 from embodied_mm.model.features import extract
@@ -173,3 +176,82 @@ def test_greedy_reference_stops_at_the_budget(model, make_obs):
     text = greedy_decode(model, embeds, max_new_tokens=3)
     assert isinstance(text, str)
     assert len(model.tokenizer.encode(text, add_special_tokens=False)) <= 4
+
+
+def _entry_texts(model, tree):
+    """Each token-tree entry as the text from the prompt's end to it."""
+    texts = []
+    for token, parent in zip(tree.tokens, tree.parents):
+        texts.append((texts[parent] if parent >= 0 else "") + model.tokenizer.decode([token]))
+    return texts
+
+
+def test_token_tree_reads_each_step_name_up_to_its_next_decision(model):
+    # one movable block: `pick(obj_1)` is then decided by its name alone, `push` up to its
+    # direction; `place` branches into an object and a zone; `done()`/`cannot()` are forced
+    scope = StepScope(("obj_1", "obj_2"), ("obj_1",), None)
+    tree = token_tree(StepDecoder(model).trie(scope))
+    texts = _entry_texts(model, tree)
+    ends = {t for i, t in enumerate(texts) if i not in tree.parents}
+    assert ends == {" place(obj_", " place_at(", " push(obj_1,"}
+    assert tree.depths()[texts.index(" place_at(")] == 3
+
+    mask, positions = tree_attention(past=2, prompt=3, tree=tree)
+    q = 3 + len(tree.tokens)
+    assert mask.shape == (1, 1, q, 2 + q)
+    assert positions[0, :3].tolist() == [2, 3, 4]
+    for i, parent in enumerate(tree.parents):
+        row = mask[0, 0, 3 + i]
+        assert row[:5].all()  # the cached positions and the whole prompt
+        seen = {j for j in range(len(tree.tokens)) if row[5 + j]}
+        ancestors, k = {i}, parent
+        while k >= 0:
+            ancestors.add(k)
+            k = tree.parents[k]
+        assert seen == ancestors
+        assert positions[0, 3 + i] == 5 + tree.depths()[i]
+
+
+class SteeredByNode(StepDecoder):
+    """Picks the tokens of `path` at every branching point of `scope`'s trie."""
+
+    def __init__(self, model, path, scope):
+        super().__init__(model)
+        self.want, node = {}, self.trie(scope)
+        for token in path:
+            if node.branching():
+                self.want[id(node.choices)] = token
+            node = node.children[token]
+
+    def scores(self, hidden, choices):
+        return (choices == self.want[id(choices)]).float()
+
+
+@pytest.mark.parametrize("target,calls", [("pick(obj_2)", 1), ("place(obj_1)", 1),
+                                          ("place_at(left)", 1), ("done()", 1),
+                                          ("push(obj_2, left)", 2)])
+def test_speculation_decides_the_object_in_the_prompts_forward_pass(model, make_obs, target,
+                                                                    calls):
+    obs, scope = make_obs(1), StepScope(("obj_1", "obj_2", "obj_3"))  # 3: a wide choice
+    embeds = model.prompt_embeds(extract(obs), INSTRUCTION, [])
+    decoder = SteeredByNode(model, model.target_ids(target), scope)
+    assert decoder.decode(embeds, scope) == target
+    assert decoder.forward_calls == calls
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n_objects=st.integers(1, 2))
+def test_speculation_changes_the_number_of_calls_not_the_answer(make_model, make_obs, seed,
+                                                                n_objects):
+    """Plain and speculative decoding of random models choose the same step as the
+    no-cache reference; speculation never needs more forward passes."""
+    model = make_model(inputs=("state", "robot"), seed=seed % 1000)
+    obs = make_obs(n_objects, seed=seed)
+    embeds = model.prompt_embeds(extract(obs, images=False), INSTRUCTION, ["pick(obj_1)"])
+    plain, speculative = StepDecoder(model, speculate=False), StepDecoder(model)
+    tree = token_tree(speculative.trie(obs.object_names))
+    assert embeds.shape[1] + len(tree.tokens) < model.llm.config.sliding_window  # it applies
+    step = plain.decode(embeds, obs.object_names)
+    assert speculative.decode(embeds, obs.object_names) == step
+    assert step == reference_decode(plain, embeds, obs.object_names)
+    assert speculative.forward_calls <= plain.forward_calls
