@@ -54,10 +54,10 @@ class PlannerNode(Node):
     def __init__(self) -> None:
         super().__init__("planner")
         self.cfg = config_from_params(self)
-        self.planner = build_planner(self.cfg.planner)
         threads = int(param(self, "torch_threads", 0))
-        if threads < 0:
+        if threads < 0:  # checked before the (slow) planner loads
             raise ValueError(f"torch_threads must be >= 0 (0: one per core), got {threads}")
+        self.planner = build_planner(self.cfg.planner)
         torch = sys.modules.get("torch")  # only a learned planner loads it
         if torch is not None:
             if threads:
