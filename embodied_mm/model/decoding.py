@@ -227,7 +227,7 @@ class StepDecoder:
     def __init__(self, model: CausalLM, speculate: bool = True) -> None:
         self.model = model
         self._tries: dict[StepScope, TrieNode] = {}
-        self._trees: dict[int, TokenTree] = {}  # id(trie root) → its token tree
+        self._trees: dict[StepScope, TokenTree] = {}  # each trie's speculated tokens
         config = model.llm.config
         self.speculate = speculate and bool(getattr(config, "layer_types", None))
         self._window = getattr(config, "sliding_window", None) or float("inf")
@@ -240,6 +240,7 @@ class StepDecoder:
         key = as_scope(objects)
         if key not in self._tries:
             self._tries[key] = build_trie(valid_steps(key), self.model.target_ids)
+            self._trees[key] = token_tree(self._tries[key])
         return self._tries[key]
 
     def scores(self, hidden: torch.Tensor, choices: torch.Tensor) -> torch.Tensor:
@@ -251,12 +252,9 @@ class StepDecoder:
         self.forward_calls += 1
         return hidden[0, -1], cache  # (H,) state after the last fed position
 
-    def _prefill(self, prompt_embeds: torch.Tensor, root: TrieNode, cache):
-        """The prompt's forward pass, with `root`'s token tree when speculating: (state after
-        the prompt, KV cache, trie node id → state after its tree entry, entries cached)."""
-        tree = self._trees.get(id(root))
-        if tree is None:
-            tree = self._trees[id(root)] = token_tree(root)
+    def _prefill(self, prompt_embeds: torch.Tensor, tree: TokenTree, cache):
+        """The prompt's forward pass, with `tree` when speculating: (state after the prompt,
+        KV cache, trie node id → state after its tree entry, entries cached)."""
         past = cache.get_seq_length() if cache is not None else 0
         prompt = prompt_embeds.shape[1]
         if not (self.speculate and tree.tokens and past + prompt + len(tree.tokens) < self._window):
@@ -290,7 +288,8 @@ class StepDecoder:
         """
         start = time.perf_counter()
         node = self.trie(objects)
-        hidden, cache, speculated, tree_entries = self._prefill(prompt_embeds, node, cache)
+        tree = self._trees[as_scope(objects)]
+        hidden, cache, speculated, tree_entries = self._prefill(prompt_embeds, tree, cache)
         prefilled = time.perf_counter()
         pending: list[int] = []  # chosen tokens the LLM has not read yet (outside the tree)
         margin = float("inf")
