@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from embodied_mm.config.schema import Config, ConfigError
 from embodied_mm.data.vqa import Question, answer, parse_question
-from embodied_mm.model.decoding import StepDecoder, TrieNode, build_trie
+from embodied_mm.model.decoding import StepDecoder
 from embodied_mm.types import Observation
 
 if TYPE_CHECKING:
@@ -34,11 +34,11 @@ class AnswerDecoder(StepDecoder):
     `decode(prompt_embeds, answers)` returns one of `answers`; the walk is `StepDecoder`'s.
     """
 
-    def trie(self, answers: Sequence[str]) -> TrieNode:
-        key = tuple(answers)
-        if key not in self._tries:
-            self._tries[key] = build_trie(key, self.model.target_ids)
-        return self._tries[key]
+    def key(self, answers: Sequence[str]) -> tuple[str, ...]:
+        return tuple(answers)
+
+    def steps(self, key: tuple[str, ...]) -> Sequence[str]:
+        return key
 
 
 def answer_question(question: Question, obs: Observation, model: PalmE | None = None) -> str:

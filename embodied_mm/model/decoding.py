@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -226,8 +226,7 @@ class StepDecoder:
 
     def __init__(self, model: CausalLM, speculate: bool = True) -> None:
         self.model = model
-        self._tries: dict[StepScope, TrieNode] = {}
-        self._trees: dict[StepScope, TokenTree] = {}  # each trie's speculated tokens
+        self._compiled: dict[Hashable, tuple[TrieNode, TokenTree]] = {}  # trie, its token tree
         config = model.llm.config
         self.speculate = speculate and bool(getattr(config, "layer_types", None))
         self._window = getattr(config, "sliding_window", None) or float("inf")
@@ -235,13 +234,25 @@ class StepDecoder:
         self.last_timing: dict[str, float] = {}
         self.last_margin = float("inf")
 
+    def key(self, objects: StepScope | Sequence[str]) -> Hashable:
+        """The cache key of the trie for `objects` (names or scope)."""
+        return as_scope(objects)
+
+    def steps(self, key: Hashable) -> Sequence[str]:
+        """The texts the trie for `key` allows: here, the valid plan steps of the scope."""
+        return valid_steps(key)
+
+    def _compile(self, objects: StepScope | Sequence[str]) -> tuple[TrieNode, TokenTree]:
+        """The (cached) trie of the allowed texts for `objects`, and its token tree."""
+        key = self.key(objects)
+        if key not in self._compiled:
+            trie = build_trie(self.steps(key), self.model.target_ids)
+            self._compiled[key] = trie, token_tree(trie)
+        return self._compiled[key]
+
     def trie(self, objects: StepScope | Sequence[str]) -> TrieNode:
         """The (cached) trie of the valid steps in a scene with `objects` (names or scope)."""
-        key = as_scope(objects)
-        if key not in self._tries:
-            self._tries[key] = build_trie(valid_steps(key), self.model.target_ids)
-            self._trees[key] = token_tree(self._tries[key])
-        return self._tries[key]
+        return self._compile(objects)[0]
 
     def scores(self, hidden: torch.Tensor, choices: torch.Tensor) -> torch.Tensor:
         """(len(choices),) LM-head scores of the allowed next tokens given a (H,) state."""
@@ -287,8 +298,7 @@ class StepDecoder:
             Plan text that parses with `parse_step(text, names)`.
         """
         start = time.perf_counter()
-        node = self.trie(objects)
-        tree = self._trees[as_scope(objects)]
+        node, tree = self._compile(objects)
         hidden, cache, speculated, tree_entries = self._prefill(prompt_embeds, tree, cache)
         prefilled = time.perf_counter()
         pending: list[int] = []  # chosen tokens the LLM has not read yet (outside the tree)
