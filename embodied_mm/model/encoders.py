@@ -28,7 +28,8 @@ Object tokens come in two forms (`ObjectTokens`):
   `relation`, the mean of ` leftmost`, ` rightmost`, ` nearest`, ` farthest` that hold for
   the object among the objects of its kind (` middle` if none; `features.relation_weights`);
   `support`, what it rests on, ` table`, ` bowl`, ` block` or ` air`
-  (`features.support_weights`).
+  (`features.support_weights`); `partner`, ` matched` if an object of the other kind has its
+  colour, else ` alone` (`features.partner_weights`).
 
 Every encoder returns `(tokens (B, n, d_llm), logits: dict[str, (B, N, classes)])`.
 
@@ -51,6 +52,7 @@ from embodied_mm.model.features import (
     CENTROID_DIM,
     OBJECT_DIM,
     ROBOT_DIM,
+    partner_weights,
     relation_weights,
     support_weights,
 )
@@ -58,7 +60,8 @@ from embodied_mm.model.features import (
 OBJ, IMG, ROBOT = "obj", "img", "robot"  # placeholder kinds of the multimodal sentence
 # Computed object tokens, in prompt order after the predicted ones: name → the function giving
 # each object's mixture weights over its words from the scene's (state rows, object mask).
-COMPUTED_WORDS = {"relation": relation_weights, "support": support_weights}
+COMPUTED_WORDS = {"relation": relation_weights, "support": support_weights,
+                  "partner": partner_weights}
 
 
 def mlp(d_in: int, width: int) -> nn.Sequential:
@@ -112,7 +115,7 @@ class ObjectTokens(nn.Module):
         width, d_llm, target_rms: feature width, LLM width, output RMS of the free vector.
         words: word-anchored form: attribute (`color`, `kind`, `row`, `column`) →
             (classes, d_llm) LLM embeddings of its words, in class order; None for one free
-            vector. Entries named in `COMPUTED_WORDS` (`relation`, `support`) are not
+            vector. Entries named in `COMPUTED_WORDS` (`relation`, `support`, `partner`) are not
             predicted: each adds a last token mixed by the weights given to `forward`.
     """
 

@@ -61,7 +61,9 @@ def _object_tokens(m) -> str:
                 *(["row", "column"] if m.position_words else [])]
     relation = (" + a leftmost/rightmost/nearest/farthest word" if m.relation_words else "") + (
         " + a table/bowl/block/air word (what it rests on)"
-        if m.support_words else "")
+        if m.support_words else "") + (
+        " + a matched/alone word (an object of the other kind has its colour)"
+        if m.partner_words else "")
     if not anchored:
         return "one free vector per object" + relation
     return (f"word-anchored ({', '.join(anchored)} as mixtures of the LLM's word embeddings "

@@ -43,7 +43,8 @@ def samples(make_obs, images=True):
 @pytest.mark.parametrize("bad", [{"inputs": ("state", "objects")}, {"inputs": ("vit",)},
                                  {"inputs": ()}, {"dtype": "float33"},
                                  {"inputs": ("objects", "robot"), "relation_words": True},
-                                 {"inputs": ("objects", "robot"), "support_words": True}])
+                                 {"inputs": ("objects", "robot"), "support_words": True},
+                                 {"inputs": ("objects", "robot"), "partner_words": True}])
 def test_config_rejects(bad):
     with pytest.raises(ValueError, match="model"):
         PalmEConfig(**bad)
@@ -239,6 +240,20 @@ def test_support_words_end_each_object_with_what_it_rests_on(make_model):
     tokens, _ = model.encode(collate_samples([Sample(scene, INSTRUCTION)]))
     last = tokens[0]["obj"].reshape(2, 5, -1)[:, -1]
     for row, word in zip(last, (" table", " air")):
+        ids = torch.tensor(model.tokenizer.encode(word, add_special_tokens=False))
+        torch.testing.assert_close(row, model.embed_tokens(ids).float().mean(0))
+
+
+def test_partner_words_end_each_object_with_whether_its_colour_is_matched(make_model):
+    model = make_model(inputs=("state", "robot"), support_words=True, partner_words=True)
+    assert model.slots["obj"] == 5  # colour, kind, free, support, partner
+    objects = [_on_table("obj_1", "block", "red", 0.5, 0.1),
+               _on_table("obj_2", "bowl", "red", 0.6, -0.1),
+               _on_table("obj_3", "block", "blue", 0.4, 0.0)]
+    scene = extract(Observation(np.zeros(7), 0.08, np.zeros(7), objects), images=False)
+    tokens, _ = model.encode(collate_samples([Sample(scene, INSTRUCTION)]))
+    last = tokens[0]["obj"].reshape(3, 5, -1)[:, -1]
+    for row, word in zip(last, (" matched", " matched", " alone")):
         ids = torch.tensor(model.tokenizer.encode(word, add_special_tokens=False))
         torch.testing.assert_close(row, model.embed_tokens(ids).float().mean(0))
 
