@@ -60,15 +60,18 @@ def cpu_seconds(pid: int) -> float:
 def stages(mcap_path: Path) -> dict[str, list[float]]:
     """Seconds of each skill-finished → next-plan gap spent before the first object list
     captured after the skill ended reached the recorder (`fresh_objects`), and after it
-    (`objects_to_plan`)."""
+    (`objects_to_plan`). `fresh_objects` is split again at the frame's capture stamp (the sim
+    stamps a frame when its rendering ends): `to_frame`, then `frame_to_objects`
+    (transport to perception, detection, transport to the recorder)."""
     from mcap.reader import make_reader
     from mcap_ros2.decoder import DecoderFactory
 
     from embodied_mm.bench.ros import FINISHED
     from embodied_mm.ros import topics
 
-    split: dict[str, list[float]] = {"fresh_objects": [], "objects_to_plan": []}
-    finished = fresh = None
+    split: dict[str, list[float]] = {"fresh_objects": [], "to_frame": [], "frame_to_objects": [],
+                                     "objects_to_plan": []}
+    finished = fresh = frame = None
     with open(mcap_path, "rb") as f:
         reader = make_reader(f, decoder_factories=[DecoderFactory()])
         for _, channel, message, msg in reader.iter_decoded_messages(
@@ -81,9 +84,11 @@ def stages(mcap_path: Path) -> dict[str, list[float]]:
                 captured = max((m.header.stamp.sec + m.header.stamp.nanosec * 1e-9
                                 for m in msg.markers), default=0.0)  # a DELETEALL has no stamp
                 if finished is not None and fresh is None and captured > finished - 0.005:
-                    fresh = t
+                    fresh, frame = t, captured
             elif finished is not None and fresh is not None:  # the plan after a finished skill
                 split["fresh_objects"].append(fresh - finished)
+                split["to_frame"].append(frame - finished)
+                split["frame_to_objects"].append(fresh - frame)
                 split["objects_to_plan"].append(t - fresh)
                 finished = None
     return split

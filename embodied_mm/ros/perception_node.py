@@ -35,7 +35,10 @@ from embodied_mm.ros.node_utils import param, run_node
 from embodied_mm.scene import object_feature_vector
 
 MODES = ("gt", "color")
-SYNC_TOLERANCE_S = 0.05  # colour/depth/segmentation stamps closer than this belong together
+# Colour/depth/segmentation stamps closer than this are one frame. Tighter than any camera
+# period: the sim stamps a frame's three images alike, and a frame it renders the moment a skill
+# ends may follow the periodic one by ~25 ms, whose depth must not be taken for the new one's.
+SYNC_TOLERANCE_S = 0.005
 
 
 class PerceptionNode(Node):
@@ -95,10 +98,8 @@ class PerceptionNode(Node):
         msgs = [self._latest.get(k) for k in keys]
         if any(m is None for m in msgs) or self._camera is None:
             return None
-        stamps = [from_time(m.header.stamp) for m in msgs]
-        if max(stamps) - min(stamps) > SYNC_TOLERANCE_S:
-            return None
-        return msgs, stamps[0]
+        stamp = frame_stamp(msgs)
+        return None if stamp is None else (msgs, stamp)
 
     def _work(self) -> None:
         last_stamp = None
@@ -150,6 +151,13 @@ class PerceptionNode(Node):
         self._new_frame.set()
         self.get_logger().info(f"camera: {self.frames} frames, {self.frames_detected} detected "
                                "(the others repeated the last frame's pixels)")
+
+
+def frame_stamp(msgs: list[Image], tolerance: float = SYNC_TOLERANCE_S) -> float | None:
+    """The capture time of images that are one frame (stamps within `tolerance`: the oldest),
+    or None when they are parts of different frames."""
+    stamps = [from_time(m.header.stamp) for m in msgs]
+    return min(stamps) if max(stamps) - min(stamps) <= tolerance else None
 
 
 def _same_pixels(a: Image, b: Image) -> bool:

@@ -62,3 +62,17 @@ def test_every_frame_gets_objects_and_a_repeated_picture_is_not_detected_again(g
     # the six or more still frames above (at most one re-rendered after creep) were not
     # detected again; how many moving frames it kept up with depends on the machine's load
     assert seen - detected >= 5, graph.log("perception")[-2000:]
+
+
+def test_images_of_different_frames_are_not_taken_for_one():
+    """The sim's frame on a skill's end follows the periodic one by ~25 ms: a colour image of
+    the new frame and a depth image of the old one are not a frame; the same stamps are."""
+    from embodied_mm.ros.conversions import image_to_msg
+    from embodied_mm.ros.perception_node import frame_stamp
+
+    def image(stamp):
+        return image_to_msg(np.zeros((2, 2), np.float32), "32FC1", stamp)
+
+    assert frame_stamp([image(10.025), image(10.0), image(10.0)]) is None
+    assert frame_stamp([image(10.025), image(10.025), image(10.025)]) == pytest.approx(10.025)
+    assert frame_stamp([image(10.0), image(10.002)]) == pytest.approx(10.0)  # the oldest part
