@@ -28,9 +28,11 @@ class Infeasible(Task):
     max_steps = 3
 
     def sample_scene(self, scene: SceneBuilder, n_distractors: int):
+        # A block and a bowl, as in `pick_place`: with the same distractors the scenes have the
+        # same object counts as feasible ones, so a learned planner cannot take "many objects"
+        # for "impossible".
         block = scene.add("block")
         bowl = scene.add("bowl")
-        scene.add("block")
         scene.add_distractors(n_distractors)
         words = {
             "block": describe(block),
