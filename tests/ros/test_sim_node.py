@@ -15,6 +15,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import joint_state_from_msg, status_msg, trajectory_msg
+from sim.tasks import TASKS
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 
@@ -149,7 +150,9 @@ def test_episode_request_reset_and_success_query(graph):
     request.publish(String(data=json.dumps({"task": "infeasible", "seed": 4})))
     assert graph.spin_until(lambda: episodes[-1]["task"] == "infeasible", 10)
     info = episodes[-1]
-    assert info["seed"] == 4 and info["instruction"] and len(info["objects"]) >= 3
+    expected = TASKS["infeasible"].sample(4)
+    assert info["seed"] == 4 and info["instruction"] == expected.instruction
+    assert [o["color"] for o in info["objects"]] == [spec.color for spec in expected.scene]
     plan = graph.probe.create_publisher(String, topics.PLAN, topics.RELIABLE_QOS)
     graph.spin_for(0.3)
     plan.publish(String(data="cannot()"))
