@@ -257,6 +257,28 @@ def support_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.T
     return weights * object_mask[..., None].to(objects.dtype)
 
 
+# Word-anchored colour partner: ` matched` when an object of the other kind shares the
+# object's colour (a bowl of a block's colour, a block of a bowl's), else ` alone`. With the
+# support word, "a block that has a bowl of its colour is still on the table" is a lookup in
+# one object's tokens instead of a comparison of colours across the scene.
+PARTNER_WORDS = ("matched", "alone")
+
+
+def partner_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.Tensor:
+    """(B, N, len(PARTNER_WORDS)) one-hot: has each object a partner of its colour of the other
+    kind; rows of padding are zero.
+
+    Args:
+        objects: (B, N, OBJECT_DIM) state rows; object_mask: (B, N) real rows.
+    """
+    color = attribute_labels(objects, object_mask)["color"]  # (B, N), UNLABELLED if unknown
+    kind = objects[..., KIND_COLUMNS].argmax(-1)
+    matched = ((color[:, :, None] == color[:, None, :]) & (color != UNLABELLED)[:, :, None]
+               & (kind[:, :, None] != kind[:, None, :]) & object_mask[:, None, :]).any(-1)
+    weights = F.one_hot((~matched).long(), len(PARTNER_WORDS)).to(objects.dtype)
+    return weights * object_mask[..., None].to(objects.dtype)
+
+
 # An object is in the gripper when its centre is this close to the end effector and the gripper
 # is not fully open: a grasped block sits ~5 mm from it, anything else ≥ 10 cm away.
 HOLD_RADIUS = 0.04  # m
@@ -309,26 +331,3 @@ def collate(scenes: Sequence[SceneFeatures]) -> dict[str, torch.Tensor]:
     if all(s.image is not None for s in scenes):
         batch["image"] = torch.from_numpy(np.stack([s.image for s in scenes]))
     return batch
-
-
-# Word-anchored colour partner: ` matched` when an object of the other kind shares the
-# object's colour (a bowl of a block's colour, a block of a bowl's), else ` alone`. With the
-# support word, "a block that has a bowl of its colour is still on the table" is a lookup in
-# one object's tokens instead of a comparison of colours across the scene.
-PARTNER_WORDS = ("matched", "alone")
-
-
-def partner_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.Tensor:
-    """(B, N, len(PARTNER_WORDS)) one-hot: has each object a partner of its colour of the other
-    kind; rows of padding are zero.
-
-    Args:
-        objects: (B, N, OBJECT_DIM) state rows; object_mask: (B, N) real rows.
-    """
-    color = attribute_labels(objects, object_mask)["color"]  # (B, N), UNLABELLED if unknown
-    kind = objects[..., KIND_COLUMNS].argmax(-1)
-    matched = ((color[:, :, None] == color[:, None, :]) & (color != UNLABELLED)[:, :, None]
-               & (kind[:, :, None] != kind[:, None, :]) & object_mask[:, None, :]).any(-1)
-    weights = F.one_hot((~matched).long(), len(PARTNER_WORDS)).to(objects.dtype)
-    return weights * object_mask[..., None].to(objects.dtype)
-
