@@ -53,6 +53,9 @@ class PerceptionNode(Node):
         self.eye = list(param(self, "camera_eye", [1.15, 0.0, 0.75]))
         self.target = list(param(self, "camera_target", [0.5, 0.0, 0.0]))
         self.up = list(param(self, "camera_up", [0.0, 0.0, 1.0]))
+        # A camera whose colour and depth are not hardware-synchronised needs more: about half
+        # its frame period (configs/ros/perception.yaml).
+        self.sync_tolerance_s = float(param(self, "sync_tolerance_s", SYNC_TOLERANCE_S))
         self._latest: dict[str, object] = {}
         self._object_table: list[dict] | None = None
         self._previous: list = []  # color mode: last detections, for stable names
@@ -98,7 +101,7 @@ class PerceptionNode(Node):
         msgs = [self._latest.get(k) for k in keys]
         if any(m is None for m in msgs) or self._camera is None:
             return None
-        stamp = frame_stamp(msgs)
+        stamp = frame_stamp(msgs, self.sync_tolerance_s)
         return None if stamp is None else (msgs, stamp)
 
     def _work(self) -> None:
