@@ -76,3 +76,6 @@ def test_images_of_different_frames_are_not_taken_for_one():
     assert frame_stamp([image(10.025), image(10.0), image(10.0)]) is None
     assert frame_stamp([image(10.025), image(10.025), image(10.025)]) == pytest.approx(10.025)
     assert frame_stamp([image(10.0), image(10.002)]) == pytest.approx(10.0)  # the oldest part
+    # `sync_tolerance_s` for a camera whose colour and depth are not hardware-synchronised
+    assert frame_stamp([image(10.0), image(10.012)], tolerance=0.015) == pytest.approx(10.0)
+    assert frame_stamp([image(10.0), image(10.012)]) is None
