@@ -122,6 +122,7 @@ class ModelConfig:
     relation_words: bool = False  # a leftmost/rightmost/nearest/farthest token (docs/palme.md)
     support_words: bool = False  # a token saying what the object rests on (docs/palme.md)
     partner_words: bool = False  # a token: does the other kind have its colour (docs/palme.md)
+    held_color_words: bool = False  # a token: has it the held object's colour (docs/palme.md)
     held_object: bool = True  # plan prompts say what the gripper holds (`Holding: <obj>.`)
     instruction_first: bool = True  # plan prompts open with `Task: …` (before the objects)
     describe_weight: float = 0.5  # weight of the loss of those tokens' predictions

@@ -29,7 +29,8 @@ Object tokens come in two forms (`ObjectTokens`):
   the object among the objects of its kind (` middle` if none; `features.relation_weights`);
   `support`, what it rests on, ` table`, ` bowl`, ` block` or ` air`
   (`features.support_weights`); `partner`, ` matched` if an object of the other kind has its
-  colour, else ` alone` (`features.partner_weights`).
+  colour, else ` alone` (`features.partner_weights`); `held_color`, ` same` if the object has
+  the colour of the object in the gripper, else ` other` (`features.held_color_weights`).
 
 Every encoder returns `(tokens (B, n, d_llm), logits: dict[str, (B, N, classes)])`.
 
@@ -52,6 +53,7 @@ from embodied_mm.model.features import (
     CENTROID_DIM,
     OBJECT_DIM,
     ROBOT_DIM,
+    held_color_weights,
     partner_weights,
     relation_weights,
     support_weights,
@@ -59,9 +61,14 @@ from embodied_mm.model.features import (
 
 OBJ, IMG, ROBOT = "obj", "img", "robot"  # placeholder kinds of the multimodal sentence
 # Computed object tokens, in prompt order after the predicted ones: name → the function giving
-# each object's mixture weights over its words from the scene's (state rows, object mask).
-COMPUTED_WORDS = {"relation": relation_weights, "support": support_weights,
-                  "partner": partner_weights}
+# each object's (B, N, words) mixture weights over its words from the collated batch.
+COMPUTED_WORDS = {
+    "relation": lambda batch: relation_weights(batch["objects"], batch["object_mask"]),
+    "support": lambda batch: support_weights(batch["objects"], batch["object_mask"]),
+    "partner": lambda batch: partner_weights(batch["objects"], batch["object_mask"]),
+    "held_color": lambda batch: held_color_weights(batch["objects"], batch["object_mask"],
+                                                   batch["robot"]),
+}
 
 
 def mlp(d_in: int, width: int) -> nn.Sequential:
@@ -115,7 +122,7 @@ class ObjectTokens(nn.Module):
         width, d_llm, target_rms: feature width, LLM width, output RMS of the free vector.
         words: word-anchored form: attribute (`color`, `kind`, `row`, `column`) →
             (classes, d_llm) LLM embeddings of its words, in class order; None for one free
-            vector. Entries named in `COMPUTED_WORDS` (`relation`, `support`, `partner`) are not
+            vector. Entries named in `COMPUTED_WORDS` (`relation`, `support`, …) are not
             predicted: each adds a last token mixed by the weights given to `forward`.
     """
 
@@ -164,8 +171,7 @@ class StateEncoder(nn.Module):
         self.per_placeholder = self.tokens.per_object
 
     def forward(self, batch: dict[str, torch.Tensor]):
-        computed = {name: COMPUTED_WORDS[name](batch["objects"], batch["object_mask"])
-                    for name in self.tokens.computed}
+        computed = {name: COMPUTED_WORDS[name](batch) for name in self.tokens.computed}
         return self.tokens(self.mlp(batch["objects"]), computed)  # (B, N·k, d_llm), logits
 
 

@@ -279,6 +279,31 @@ def partner_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.T
     return weights * object_mask[..., None].to(objects.dtype)
 
 
+
+# Word-anchored match with the gripper's object: ` same` when an object has the colour of the
+# object the gripper holds (and is not it), else ` other`, so "the bowl of the held block's
+# colour" is a lookup of one word instead of a comparison of two objects' colour tokens.
+HELD_COLOR_WORDS = ("same", "other")
+
+
+def held_color_weights(objects: torch.Tensor, object_mask: torch.Tensor,
+                       robot: torch.Tensor) -> torch.Tensor:
+    """(B, N, len(HELD_COLOR_WORDS)) one-hot: has each object the colour of the held object
+    (`held_objects`); everything is ` other` when nothing is held; rows of padding are zero.
+
+    Args:
+        objects: (B, N, OBJECT_DIM) state rows; object_mask: (B, N) real rows;
+        robot: (B, ROBOT_DIM) robot rows.
+    """
+    color = attribute_labels(objects, object_mask)["color"]  # (B, N), UNLABELLED if unknown
+    same = torch.zeros_like(object_mask)
+    for b, held in enumerate(held_objects(objects, object_mask, robot)):
+        if held is not None and color[b, held] != UNLABELLED:
+            same[b] = (color[b] == color[b, held]) & object_mask[b]
+            same[b, held] = False
+    weights = F.one_hot((~same).long(), len(HELD_COLOR_WORDS)).to(objects.dtype)
+    return weights * object_mask[..., None].to(objects.dtype)
+
 # An object is in the gripper when its centre is this close to the end effector and the gripper
 # is not fully open: a grasped block sits ~5 mm from it, anything else ≥ 10 cm away.
 HOLD_RADIUS = 0.04  # m

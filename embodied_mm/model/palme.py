@@ -11,8 +11,9 @@ The multimodal sentence (DESIGN.md) for a scene with two objects and every input
 output vectors (`<img>` by `image_tokens` of them, `<obj>` by 3 with word-anchored object
 tokens: colour, kind, free; by 5 with position words too: colour, kind, row, column, free; one
 more with relation words: leftmost/rightmost/nearest/farthest; one more with support
-words: what it rests on, table/bowl/block/air; one more, last, with partner words:
-matched/alone (an object of the other kind has its colour); see `encoders.ObjectTokens`) in
+words: what it rests on, table/bowl/block/air; one more with partner words:
+matched/alone (an object of the other kind has its colour); one more, last, with held-colour
+words: same/other (it has the held object's colour); see `encoders.ObjectTokens`) in
 `inputs_embeds`. Each object is
 described first and then named with the very name the plan uses (`A <obj> is obj_3.`, as
 text would say `a red block is obj_3`), so the name token has read the description and
@@ -52,6 +53,7 @@ from torch import nn
 from embodied_mm.model import encoders as enc
 from embodied_mm.model.features import (
     ATTRIBUTES,
+    HELD_COLOR_WORDS,
     IMAGE_SIZE,
     PARTNER_WORDS,
     POSITION_ATTRIBUTES,
@@ -120,6 +122,10 @@ class PalmEConfig:
     # the object's colour, else ` alone` (`features.partner_weights`), so "a block with a bowl
     # of its colour is still on the table" is read in one object's tokens; `state` input only.
     partner_words: bool = False
+    # One more computed token after those: ` same` if the object has the colour of the object
+    # in the gripper, else ` other` (`features.held_color_weights`), so the bowl for a held
+    # block "of its colour" is read in one word; `state` input only.
+    held_color_words: bool = False
     # Plan prompts open with the `Task:` clause, before the objects: every object clause can
     # then read the task (is this the block it names? left of the blocks before it?), and the
     # prompt's start is the same for every step of an episode. Off in older checkpoints.
@@ -144,7 +150,7 @@ class PalmEConfig:
         if {"state", "objects"} <= set(self.inputs):
             raise ValueError("model.inputs: `state` and `objects` both give the <obj> tokens; "
                              "choose one")
-        for flag in ("relation_words", "support_words", "partner_words"):
+        for flag in ("relation_words", "support_words", "partner_words", "held_color_words"):
             if getattr(self, flag) and "state" not in self.inputs:
                 raise ValueError(f"model.{flag} reads the objects' state rows: it needs the "
                                  "`state` input")
@@ -229,7 +235,8 @@ class PalmE(nn.Module, CausalLM):
                   **(POSITION_ATTRIBUTES if self.config.position_words else {}),
                   **({"relation": RELATION_WORDS} if self.config.relation_words else {}),
                   **({"support": SUPPORT_WORDS} if self.config.support_words else {}),
-                  **({"partner": PARTNER_WORDS} if self.config.partner_words else {})}
+                  **({"partner": PARTNER_WORDS} if self.config.partner_words else {}),
+                  **({"held_color": HELD_COLOR_WORDS} if self.config.held_color_words else {})}
         words = {}
         for attribute, names in chosen.items():
             rows = []

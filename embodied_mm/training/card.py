@@ -63,7 +63,8 @@ def _object_tokens(m) -> str:
         " + a table/bowl/block/air word (what it rests on)"
         if m.support_words else "") + (
         " + a matched/alone word (an object of the other kind has its colour)"
-        if m.partner_words else "")
+        if m.partner_words else "") + (
+        " + a same/other word (it has the held object's colour)" if m.held_color_words else "")
     if not anchored:
         return "one free vector per object" + relation
     return (f"word-anchored ({', '.join(anchored)} as mixtures of the LLM's word embeddings "

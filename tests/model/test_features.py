@@ -11,12 +11,14 @@ import torch
 from embodied_mm.eval.rollout import EpisodeRunner, EpisodeSpec
 from embodied_mm.model.features import (
     CENTROID_DIM,
+    HELD_COLOR_WORDS,
     OBJECT_DIM,
     PARTNER_WORDS,
     ROBOT_DIM,
     SUPPORT_WORDS,
     collate,
     extract,
+    held_color_weights,
     object_row,
     partner_weights,
     support_weights,
@@ -91,10 +93,12 @@ class _WatchingOracle(OraclePlanner):
 
     def __init__(self) -> None:
         self.seen: list[Observation] = []
+        self.steps: list[str] = []
 
     def next_step(self, obs, done) -> str:
         self.seen.append(obs)
-        return super().next_step(obs, done)
+        self.steps.append(super().next_step(obs, done))
+        return self.steps[-1]
 
 
 def test_support_words_say_what_each_object_rests_on_in_real_sim_episodes():
@@ -146,3 +150,26 @@ def test_partner_words_say_whether_an_object_of_the_other_kind_has_its_colour():
                       extract(Observation(np.zeros(7), 0.08, np.zeros(7), list(scenes[0])),
                               images=False)])
     assert (partner_weights(padded["objects"], padded["object_mask"])[0, 2:] == 0).all()
+
+
+def test_held_color_words_mark_the_bowl_the_oracle_puts_the_held_block_in():
+    oracle = _WatchingOracle()
+    runner = EpisodeRunner(oracle)
+    try:
+        for seed in range(3):
+            assert runner.run(EpisodeSpec("sort_by_color", seed=seed)).success
+    finally:
+        runner.close()
+    places = 0
+    for obs, step in zip(oracle.seen, oracle.steps):
+        batch = collate([extract(obs, images=False)])
+        weights = held_color_weights(batch["objects"], batch["object_mask"], batch["robot"])[0]
+        assert torch.equal(weights.sum(-1), torch.ones(len(obs.objects)))
+        same = [o.name for o, i in zip(obs.objects, weights.argmax(-1).tolist())
+                if HELD_COLOR_WORDS[i] == "same"]
+        if step.startswith("place("):  # holding a block: only the bowl of its colour is `same`
+            assert same == [step[len("place("):-1]]
+            places += 1
+        elif step.startswith("pick("):  # the gripper is empty
+            assert same == []
+    assert places >= 6  # three episodes of two or three pairs

@@ -44,7 +44,8 @@ def samples(make_obs, images=True):
                                  {"inputs": ()}, {"dtype": "float33"},
                                  {"inputs": ("objects", "robot"), "relation_words": True},
                                  {"inputs": ("objects", "robot"), "support_words": True},
-                                 {"inputs": ("objects", "robot"), "partner_words": True}])
+                                 {"inputs": ("objects", "robot"), "partner_words": True},
+                                 {"inputs": ("objects", "robot"), "held_color_words": True}])
 def test_config_rejects(bad):
     with pytest.raises(ValueError, match="model"):
         PalmEConfig(**bad)
@@ -256,6 +257,24 @@ def test_partner_words_end_each_object_with_whether_its_colour_is_matched(make_m
     for row, word in zip(last, (" matched", " matched", " alone")):
         ids = torch.tensor(model.tokenizer.encode(word, add_special_tokens=False))
         torch.testing.assert_close(row, model.embed_tokens(ids).float().mean(0))
+
+
+def test_held_color_words_end_each_object_with_whether_it_has_the_held_colour(make_model):
+    model = make_model(inputs=("state", "robot"), held_color_words=True)
+    assert model.slots["obj"] == 4  # colour, kind, free, held colour
+    objects = [_on_table("obj_1", "block", "red", 0.5, 0.1),
+               _on_table("obj_2", "bowl", "red", 0.6, -0.1),
+               _on_table("obj_3", "bowl", "blue", 0.4, 0.0)]
+    ee_pose = np.array([*objects[0].position, 0, 0, 0, 1.0])  # obj_1 in a closed gripper
+    holding = extract(Observation(np.zeros(7), 0.04, ee_pose, objects), images=False)
+    empty = extract(Observation(np.zeros(7), 0.08, ee_pose, objects), images=False)
+    tokens, _ = model.encode(collate_samples([Sample(holding, INSTRUCTION),
+                                              Sample(empty, INSTRUCTION)]))
+    for scene, words in ((0, (" other", " same", " other")), (1, (" other",) * 3)):
+        last = tokens[scene]["obj"].reshape(3, 4, -1)[:, -1]
+        for row, word in zip(last, words):
+            ids = torch.tensor(model.tokenizer.encode(word, add_special_tokens=False))
+            torch.testing.assert_close(row, model.embed_tokens(ids).float().mean(0))
 
 
 def test_warm_start_copies_what_fits_and_reports_the_rest(make_model, tmp_path):
