@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TextIO
 
-from embodied_mm.ros.discovery import default_discovery
+from embodied_mm.ros.dds import dds_defaults
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ class Launch:
 
     def _start(self, index: int) -> None:
         spec = self.specs[index]
-        env = default_discovery({**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"})
+        env = dds_defaults({**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"})
         try:
             proc = subprocess.Popen(spec.cmd, cwd=spec.cwd, env=env, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -21,7 +21,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 from embodied_mm.config import Config, load_config
-from embodied_mm.ros.discovery import default_discovery
+from embodied_mm.ros.dds import dds_defaults
 
 
 def config_from_params(node: Node) -> Config:
@@ -63,7 +63,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     Returns the node's `exit_code` attribute if it set one (for runner-style nodes), else 0.
     SIGUSR1 prints every thread's stack to stderr, for diagnosing a node that hangs.
     """
-    default_discovery(os.environ)  # localhost-only unless the user set a range (read by init)
+    dds_defaults(os.environ)  # localhost discovery, our Fast DDS profile (read by init)
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>`: a stuck node prints its stacks
     # rclpy's own handlers turn SIGINT and SIGTERM into a shutdown that wakes the executor.
     rclpy.init(args=args if args is not None else sys.argv)

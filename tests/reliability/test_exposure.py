@@ -15,7 +15,7 @@ import pytest
 
 from embodied_mm.launch_runner.resolve import resolve_launch
 from embodied_mm.launch_runner.runner import run
-from embodied_mm.ros.discovery import DISCOVERY_RANGE, default_discovery
+from embodied_mm.ros.dds import DISCOVERY_RANGE, default_discovery
 
 PRINT_RANGE = (f"{sys.executable} -c "
                f"'import os; print(\"range=\" + os.environ[\"{DISCOVERY_RANGE}\"])'")

@@ -166,3 +166,26 @@ def test_episode_request_reset_and_success_query(graph):
     graph.spin_for(0.5)
     assert "ignored episode request" in graph.log("sim")
     assert graph.procs["sim"].poll() is None
+
+
+def test_camera_frames_reach_another_process_whole_at_640x480(graph):
+    """Perception needs a frame's colour, depth and segmentation together. Over Fast DDS's
+    default 512 KiB shared-memory segment most 640×480 frames (3.3 MiB) arrived with a part
+    missing; with our profile (configs/ros/fastdds.xml, set by `run_node`) they arrive whole."""
+    graph.start("sim", "sim_node", "camera_width:=640", "camera_height:=480")
+    parts: dict[str, set] = {"color": set(), "depth": set(), "seg": set()}
+    for key, topic in (("color", topics.COLOR), ("depth", topics.DEPTH),
+                       ("seg", topics.SEGMENTATION)):
+        graph.probe.create_subscription(
+            Image, topic, lambda m, k=key: parts[k].add((m.header.stamp.sec,
+                                                         m.header.stamp.nanosec)),
+            topics.SENSOR_QOS)
+    assert graph.spin_until(lambda: len(parts["color"]) > 0, 30), graph.log("sim")
+    graph.spin_for(1.0)  # every subscription matched
+    for seen in parts.values():
+        seen.clear()
+    graph.spin_for(3.0)
+    frames = set.union(*parts.values())
+    whole = set.intersection(*parts.values())
+    assert len(frames) >= 10, graph.log("sim")
+    assert len(whole) >= 0.9 * len(frames), {k: len(v) for k, v in parts.items()}
