@@ -279,7 +279,6 @@ def partner_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.T
     return weights * object_mask[..., None].to(objects.dtype)
 
 
-
 # Word-anchored match with the gripper's object: ` same` when an object has the colour of the
 # object the gripper holds (and is not it), else ` other`, so "the bowl of the held block's
 # colour" is a lookup of one word instead of a comparison of two objects' colour tokens.
@@ -303,6 +302,7 @@ def held_color_weights(objects: torch.Tensor, object_mask: torch.Tensor,
             same[b, held] = False
     weights = F.one_hot((~same).long(), len(HELD_COLOR_WORDS)).to(objects.dtype)
     return weights * object_mask[..., None].to(objects.dtype)
+
 
 # An object is in the gripper when its centre is this close to the end effector and the gripper
 # is not fully open: a grasped block sits ~5 mm from it, anything else ≥ 10 cm away.
