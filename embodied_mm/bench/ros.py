@@ -22,12 +22,7 @@ from pathlib import Path
 
 from embodied_mm.bench.stats import summarize_ms
 from embodied_mm.config.schema import Config
-from embodied_mm.ros.dds import (
-    DEFAULT_RANGE,
-    DISCOVERY_RANGE,
-    PROFILES_FILE_VARIABLES,
-    default_transport,
-)
+from embodied_mm.ros.dds import DEFAULT_RANGE, DISCOVERY_RANGE, default_transport
 
 IMAGE_SIZE = (480, 640)  # rows, columns
 IMAGE_HZ = 30.0
@@ -37,11 +32,10 @@ FINISHED = ("succeeded", "failed")
 
 
 def _ros_env(domain_id: int) -> dict[str, str]:
-    """A private domain, localhost discovery, and the graph's Fast DDS profile unless the user
-    named one (`dds.default_transport`): the variables to add to this process's env."""
-    env = {"ROS_DOMAIN_ID": str(domain_id), DISCOVERY_RANGE: DEFAULT_RANGE}
-    merged = default_transport({**os.environ, **env})
-    return {name: merged[name] for name in (*env, *PROFILES_FILE_VARIABLES) if name in merged}
+    """This process's env with a private domain, localhost discovery, and the graph's Fast DDS
+    profile unless the user named one (`dds.default_transport`)."""
+    return default_transport({**os.environ, "ROS_DOMAIN_ID": str(domain_id),
+                              DISCOVERY_RANGE: DEFAULT_RANGE})
 
 
 def _publish_images(domain_id: int, seconds: float) -> None:
