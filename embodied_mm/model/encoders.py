@@ -32,6 +32,12 @@ Object tokens come in two forms (`ObjectTokens`):
   colour, else ` alone` (`features.partner_weights`); `held_color`, ` same` if the object has
   the colour of the object in the gripper, else ` other` (`features.held_color_weights`).
 
+Compact form (`compact=True`): the same vectors summed into at most three positions per
+object, each sum scaled by 1/sqrt(its terms) to stay at a word's scale: identity (colour +
+kind), place (row + column + the free vector) and the computed words. A prompt then grows by
+3 vectors and the object's number per object instead of 9 vectors and `A … is obj_k.`
+(`PalmEConfig.compact_objects`), which is what keeps a 10-object decision near a 3-object one.
+
 Every encoder returns `(tokens (B, n, d_llm), logits: dict[str, (B, N, classes)])`.
 
 Example:
@@ -60,6 +66,7 @@ from embodied_mm.model.features import (
 )
 
 OBJ, IMG, ROBOT = "obj", "img", "robot"  # placeholder kinds of the multimodal sentence
+IDENTITY = ("color", "kind")  # compact form: the anchored attributes summed into the first vector
 # Computed object tokens, in prompt order after the predicted ones: name → the function giving
 # each object's (B, N, words) mixture weights over its words from the collated batch.
 COMPUTED_WORDS = {
@@ -124,10 +131,11 @@ class ObjectTokens(nn.Module):
             (classes, d_llm) LLM embeddings of its words, in class order; None for one free
             vector. Entries named in `COMPUTED_WORDS` (`relation`, `support`, …) are not
             predicted: each adds a last token mixed by the weights given to `forward`.
+        compact: sum the tokens into identity, place and computed vectors (module doc).
     """
 
     def __init__(self, width: int, d_llm: int, target_rms: float,
-                 words: dict[str, torch.Tensor] | None = None) -> None:
+                 words: dict[str, torch.Tensor] | None = None, compact: bool = False) -> None:
         super().__init__()
         words = dict(words or {})
         self.computed = tuple(name for name in COMPUTED_WORDS if name in words)
@@ -140,7 +148,12 @@ class ObjectTokens(nn.Module):
             self.register_buffer(f"words_{attribute}", embeddings.detach().clone(),
                                  persistent=False)
         self.proj = Projector(width, d_llm, target_rms)
-        self.per_object = len(words) + 1 + len(self.computed)
+        self.compact = compact
+        if compact:  # identity (if anchored), place, computed (if any)
+            self.per_object = (any(a in IDENTITY for a in self.attributes) + 1
+                               + bool(self.computed))
+        else:
+            self.per_object = len(words) + 1 + len(self.computed)
 
     def forward(self, features: torch.Tensor, computed: dict[str, torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -154,7 +167,15 @@ class ObjectTokens(nn.Module):
                              f"{', '.join(missing)} (encoders.COMPUTED_WORDS)")
         last = [computed[name].to(getattr(self, f"computed_{name}").dtype)
                 @ getattr(self, f"computed_{name}") for name in self.computed]
-        tokens = torch.stack([*anchored, self.proj(features), *last], dim=2)  # (B, N, k, d_llm)
+        free = self.proj(features)
+        if self.compact:
+            named = dict(zip(self.attributes, anchored))
+            identity = [named[a] for a in self.attributes if a in IDENTITY]
+            place = [named[a] for a in self.attributes if a not in IDENTITY] + [free]
+            parts = [sum(group) / len(group) ** 0.5 for group in (identity, place, last) if group]
+        else:
+            parts = [*anchored, free, *last]
+        tokens = torch.stack(parts, dim=2)  # (B, N, k, d_llm)
         return tokens.flatten(1, 2), logits
 
 
@@ -164,10 +185,10 @@ class StateEncoder(nn.Module):
     placeholder, needs_images = OBJ, False
 
     def __init__(self, d_llm: int, target_rms: float, width: int,
-                 words: dict[str, torch.Tensor] | None = None) -> None:
+                 words: dict[str, torch.Tensor] | None = None, compact: bool = False) -> None:
         super().__init__()
         self.mlp = mlp(OBJECT_DIM, width)
-        self.tokens = ObjectTokens(width, d_llm, target_rms, words)
+        self.tokens = ObjectTokens(width, d_llm, target_rms, words, compact)
         self.per_placeholder = self.tokens.per_object
 
     def forward(self, batch: dict[str, torch.Tensor]):
@@ -182,13 +203,13 @@ class ObjectsEncoder(nn.Module):
     placeholder, needs_images = OBJ, True
 
     def __init__(self, d_llm: int, target_rms: float, width: int,
-                 words: dict[str, torch.Tensor] | None = None) -> None:
+                 words: dict[str, torch.Tensor] | None = None, compact: bool = False) -> None:
         super().__init__()
         self.backbone = ConvBackbone(width)
         self.position = mlp(CENTROID_DIM, width)
         self.head = nn.Sequential(nn.Linear(self.backbone.out_channels, width), nn.GELU(),
                                   nn.Linear(width, width))
-        self.tokens = ObjectTokens(width, d_llm, target_rms, words)
+        self.tokens = ObjectTokens(width, d_llm, target_rms, words, compact)
         self.per_placeholder = self.tokens.per_object
 
     def forward(self, batch: dict[str, torch.Tensor]):
@@ -244,14 +265,15 @@ ENCODERS: dict[str, type[nn.Module]] = {
 
 
 def build_encoder(name: str, d_llm: int, target_rms: float, width: int = 128,
-                  image_tokens: int = 4, words: dict[str, torch.Tensor] | None = None
-                  ) -> nn.Module:
+                  image_tokens: int = 4, words: dict[str, torch.Tensor] | None = None,
+                  compact_objects: bool = False) -> nn.Module:
     """The encoder called `name` (a key of `ENCODERS`), projecting to `d_llm`; object
-    encoders anchor their tokens to `words` when given (see `ObjectTokens`)."""
+    encoders anchor their tokens to `words` when given, in the compact form with
+    `compact_objects` (see `ObjectTokens`)."""
     if name not in ENCODERS:
         raise ValueError(f"unknown input {name!r}; choose from {', '.join(ENCODERS)}")
     if name == "image":
         return ImageEncoder(d_llm, target_rms, width, image_tokens)
     if ENCODERS[name].placeholder == OBJ:
-        return ENCODERS[name](d_llm, target_rms, width, words)
+        return ENCODERS[name](d_llm, target_rms, width, words, compact_objects)
     return ENCODERS[name](d_llm, target_rms, width)

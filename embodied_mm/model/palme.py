@@ -7,21 +7,21 @@ The multimodal sentence (DESIGN.md) for a scene with two objects and every input
     Next: place(obj_2)<eos>
 
 `Holding:` (with `held_object`) repeats the tokens of the object in the gripper, or says
-`nothing`. Text goes through the LLM's own embedding table; each placeholder is replaced by encoder
-output vectors (`<img>` by `image_tokens` of them, `<obj>` by 3 with word-anchored object
-tokens: colour, kind, free; by 5 with position words too: colour, kind, row, column, free; one
-more with relation words: leftmost/rightmost/nearest/farthest; one more with support
-words: what it rests on, table/bowl/block/air; one more with partner words:
-matched/alone (an object of the other kind has its colour); one more, last, with held-colour
-words: same/other (it has the held object's colour); see `encoders.ObjectTokens`) in
-`inputs_embeds`. Each object is
-described first and then named with the very name the plan uses (`A <obj> is obj_3.`, as
+`nothing`. Text goes through the LLM's own embedding table; each placeholder is replaced by
+encoder output vectors (`<img>` by `image_tokens` of them, `<obj>` by 3 with word-anchored
+object tokens: colour, kind, free; by 5 with position words too: colour, kind, row, column,
+free; one more with relation words: leftmost/rightmost/nearest/farthest; one more with support
+words: what it rests on, table/bowl/block/air; one more with partner words: matched/alone (an
+object of the other kind has its colour); one more, last, with held-colour words: same/other
+(it has the held object's colour); see `encoders.ObjectTokens`) in `inputs_embeds`. Each object
+is described first and then named with the very name the plan uses (`A <obj> is obj_3.`, as
 text would say `a red block is obj_3`), so the name token has read the description and
-referring to the object is copying that name. Parts whose input is not selected are left out
-(no `Scene:` without `image`, no object clauses without `state` or `objects`). The loss
-covers the target step and its terminator (the tokenizer's EOS), plus, with word-anchored
-object tokens, `describe_weight` × the cross-entropy of each anchored prediction (colour,
-kind, row, column) of every object (labels from the scene's state rows).
+referring to the object is copying that name. With `compact_objects` an object is 3 summed
+vectors and its number (`<obj>3`): 4 positions instead of 15 (`PalmEConfig`). Parts whose input
+is not selected are left out (no `Scene:` without `image`, no object clauses without `state` or
+`objects`). The loss covers the target step and its terminator (the tokenizer's EOS), plus,
+with word-anchored object tokens, `describe_weight` × the cross-entropy of each anchored
+prediction (colour, kind, row, column) of every object (labels from the scene's state rows).
 
 Embedding scale: Gemma multiplies token embeddings by sqrt(hidden) *inside* its embedding
 module (`Gemma3TextScaledWordEmbedding`), so the scaling does NOT apply to `inputs_embeds`
@@ -130,6 +130,12 @@ class PalmEConfig:
     # then read the task (is this the block it names? left of the blocks before it?), and the
     # prompt's start is the same for every step of an episode. Off in older checkpoints.
     instruction_first: bool = False
+    # Each object in at most 3 vectors, the word-anchored and computed tokens summed into
+    # identity (colour + kind), place (row + column + free) and computed-word vectors
+    # (`encoders.ObjectTokens`), named by its number alone: `<obj>3` instead of
+    # `A <obj> is obj_3.`, 4 prompt positions per object instead of 15, so the prompt (and a
+    # decision's latency) grows little with the scene. Off in older checkpoints.
+    compact_objects: bool = False
     describe_weight: float = 0.5  # weight of the loss of the word-anchored tokens' predictions
     # LoRA on the LLM (peft). Off = PaLM-E's frozen-LLM regime: only encoders train.
     lora: bool = False
@@ -212,7 +218,7 @@ class PalmE(nn.Module, CausalLM):
             torch.manual_seed(config.seed)
             self.encoders = nn.ModuleDict({
                 name: enc.build_encoder(name, d_llm, self.embedding_rms, config.encoder_width,
-                                        config.image_tokens, words)
+                                        config.image_tokens, words, config.compact_objects)
                 for name in config.inputs})
             if config.lora:
                 self._add_lora()
@@ -294,7 +300,7 @@ class PalmE(nn.Module, CausalLM):
         if isinstance(objects, int):
             objects = [object_name(k) for k in range(1, objects + 1)]
         if enc.OBJ in self.kinds:
-            parts += [f"A <obj> is {name}." for name in objects]
+            parts += [self.object_clause(name) for name in objects]
         if enc.IMG in self.kinds:
             parts.append("Scene: <img>.")
         if enc.ROBOT in self.kinds:
@@ -307,6 +313,13 @@ class PalmE(nn.Module, CausalLM):
                 parts.append(f"Holding: {'<obj>' if holding else 'nothing'}.")
             parts.append("Next:")
         return " ".join(parts)
+
+    def object_clause(self, name: str) -> str:
+        """One object's clause: `A <obj> is obj_3.`, or `<obj>3` with `compact_objects` (the
+        vectors, then the number the plan's `obj_3` ends in)."""
+        if self.config.compact_objects:
+            return f"<obj>{name.removeprefix('obj_')}"
+        return f"A <obj> is {name}."
 
     def plan_prefix_ids(self, instruction: str) -> list[int]:
         """The token ids every plan prompt for `instruction` starts with: those before the

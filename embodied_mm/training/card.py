@@ -65,18 +65,21 @@ def _object_tokens(m) -> str:
         " + a matched/alone word (an object of the other kind has its colour)"
         if m.partner_words else "") + (
         " + a same/other word (it has the held object's colour)" if m.held_color_words else "")
+    compact = ("; compact: summed into identity, place and computed-word vectors, 3 per object"
+               if m.compact_objects else "")
     if not anchored:
-        return "one free vector per object" + relation
+        return "one free vector per object" + relation + compact
     return (f"word-anchored ({', '.join(anchored)} as mixtures of the LLM's word embeddings "
-            f"+ one free vector{relation}; describe loss weight {m.describe_weight:g})")
+            f"+ one free vector{relation}; describe loss weight {m.describe_weight:g}{compact})")
 
 
 def _prompt_layout(m) -> str:
     """The card's description of the plan prompt's order and clauses for model config `m`."""
     held = " Holding: <obj>|nothing." if m.held_object else ""
+    objects = "<obj>1 <obj>2 …" if m.compact_objects else "A <obj> is obj_1. …"
     if m.instruction_first:
-        return f"`Task: …. A <obj> is obj_1. … Done: ….{held} Next:`"
-    return f"`A <obj> is obj_1. … Task: …. Done: ….{held} Next:`"
+        return f"`Task: …. {objects} Done: ….{held} Next:`"
+    return f"`{objects} Task: …. Done: ….{held} Next:`"
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
