@@ -32,11 +32,12 @@ Object tokens come in two forms (`ObjectTokens`):
   colour, else ` alone` (`features.partner_weights`); `held_color`, ` same` if the object has
   the colour of the object in the gripper, else ` other` (`features.held_color_weights`).
 
-Compact form (`compact=True`): the same vectors summed into at most three positions per
-object, each sum scaled by 1/sqrt(its terms) to stay at a word's scale: identity (colour +
-kind), place (row + column + the free vector) and the computed words. A prompt then grows by
-3 vectors and the object's number per object instead of 9 vectors and `A … is obj_k.`
-(`PalmEConfig.compact_objects`), which is what keeps a 10-object decision near a 3-object one.
+Compact form (`compact=True`): the same vectors summed into at most five positions per
+object (`COMPACT_GROUPS`), each sum scaled by 1/sqrt(its terms) to stay at a word's scale:
+identity (colour + kind + the free vector), row, column, relation, and the other computed
+words (support + partner + held colour). A prompt then grows by 5 vectors and the object's
+number per object instead of 9 vectors and `A … is obj_k.` (`PalmEConfig.compact_objects`),
+which is what keeps a 10-object decision near a 3-object one.
 
 Every encoder returns `(tokens (B, n, d_llm), logits: dict[str, (B, N, classes)])`.
 
@@ -66,7 +67,13 @@ from embodied_mm.model.features import (
 )
 
 OBJ, IMG, ROBOT = "obj", "img", "robot"  # placeholder kinds of the multimodal sentence
-IDENTITY = ("color", "kind")  # compact form: the anchored attributes summed into the first vector
+FREE = "free"  # the projected vector of an object's remaining features, in `COMPACT_GROUPS`
+# Compact form: which of an object's vectors are summed into one position, in prompt order.
+# Row and column stay apart (summed, digits lose which is which: see docs/palme.md, v15), as
+# does the relation word `spatial_ref` leans on. Vectors an encoder lacks are left out; one
+# named in no group gets a position of its own.
+COMPACT_GROUPS = (("color", "kind", FREE), ("row",), ("column",), ("relation",),
+                  ("support", "partner", "held_color"))
 # Computed object tokens, in prompt order after the predicted ones: name → the function giving
 # each object's (B, N, words) mixture weights over its words from the collated batch.
 COMPUTED_WORDS = {
@@ -122,6 +129,14 @@ class ConvBackbone(nn.Module):
         return torch.cat([features, colour], dim=1)
 
 
+def compact_groups(names: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The compact form's positions for an object with vectors `names`: `COMPACT_GROUPS`
+    restricted to `names`, then each name no group holds on its own."""
+    grouped = [tuple(n for n in group if n in names) for group in COMPACT_GROUPS]
+    listed = {n for group in COMPACT_GROUPS for n in group}
+    return tuple(g for g in grouped if g) + tuple((n,) for n in names if n not in listed)
+
+
 class ObjectTokens(nn.Module):
     """Per-object features (B, N, width) → the object's LLM tokens (B, N·per_object, d_llm).
 
@@ -131,7 +146,7 @@ class ObjectTokens(nn.Module):
             (classes, d_llm) LLM embeddings of its words, in class order; None for one free
             vector. Entries named in `COMPUTED_WORDS` (`relation`, `support`, …) are not
             predicted: each adds a last token mixed by the weights given to `forward`.
-        compact: sum the tokens into identity, place and computed vectors (module doc).
+        compact: sum the tokens into the groups of `COMPACT_GROUPS` (module doc).
     """
 
     def __init__(self, width: int, d_llm: int, target_rms: float,
@@ -148,12 +163,9 @@ class ObjectTokens(nn.Module):
             self.register_buffer(f"words_{attribute}", embeddings.detach().clone(),
                                  persistent=False)
         self.proj = Projector(width, d_llm, target_rms)
-        self.compact = compact
-        if compact:  # identity (if anchored), place, computed (if any)
-            self.per_object = (any(a in IDENTITY for a in self.attributes) + 1
-                               + bool(self.computed))
-        else:
-            self.per_object = len(words) + 1 + len(self.computed)
+        self.names = (*self.attributes, FREE, *self.computed)  # the vectors, in order
+        self.groups = compact_groups(self.names) if compact else tuple((n,) for n in self.names)
+        self.per_object = len(self.groups)
 
     def forward(self, features: torch.Tensor, computed: dict[str, torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -167,14 +179,8 @@ class ObjectTokens(nn.Module):
                              f"{', '.join(missing)} (encoders.COMPUTED_WORDS)")
         last = [computed[name].to(getattr(self, f"computed_{name}").dtype)
                 @ getattr(self, f"computed_{name}") for name in self.computed]
-        free = self.proj(features)
-        if self.compact:
-            named = dict(zip(self.attributes, anchored))
-            identity = [named[a] for a in self.attributes if a in IDENTITY]
-            place = [named[a] for a in self.attributes if a not in IDENTITY] + [free]
-            parts = [sum(group) / len(group) ** 0.5 for group in (identity, place, last) if group]
-        else:
-            parts = [*anchored, free, *last]
+        vectors = dict(zip(self.names, [*anchored, self.proj(features), *last]))
+        parts = [sum(vectors[n] for n in group) / len(group) ** 0.5 for group in self.groups]
         tokens = torch.stack(parts, dim=2)  # (B, N, k, d_llm)
         return tokens.flatten(1, 2), logits
 

@@ -16,8 +16,8 @@ object of the other kind has its colour); one more, last, with held-colour words
 (it has the held object's colour); see `encoders.ObjectTokens`) in `inputs_embeds`. Each object
 is described first and then named with the very name the plan uses (`A <obj> is obj_3.`, as
 text would say `a red block is obj_3`), so the name token has read the description and
-referring to the object is copying that name. With `compact_objects` an object is 3 summed
-vectors and its number (`<obj>3`): 4 positions instead of 15 (`PalmEConfig`). Parts whose input
+referring to the object is copying that name. With `compact_objects` an object is 5 summed
+vectors and its number (`<obj>3`): 6 positions instead of 15 (`PalmEConfig`). Parts whose input
 is not selected are left out (no `Scene:` without `image`, no object clauses without `state` or
 `objects`). The loss covers the target step and its terminator (the tokenizer's EOS), plus,
 with word-anchored object tokens, `describe_weight` × the cross-entropy of each anchored
@@ -130,10 +130,10 @@ class PalmEConfig:
     # then read the task (is this the block it names? left of the blocks before it?), and the
     # prompt's start is the same for every step of an episode. Off in older checkpoints.
     instruction_first: bool = False
-    # Each object in at most 3 vectors, the word-anchored and computed tokens summed into
-    # identity (colour + kind), place (row + column + free) and computed-word vectors
-    # (`encoders.ObjectTokens`), named by its number alone: `<obj>3` instead of
-    # `A <obj> is obj_3.`, 4 prompt positions per object instead of 15, so the prompt (and a
+    # Each object in at most 5 vectors, the word-anchored and computed tokens summed into
+    # identity (colour + kind + free), row, column, relation and the other computed words
+    # (`encoders.COMPACT_GROUPS`), named by its number alone: `<obj>3` instead of
+    # `A <obj> is obj_3.`, 6 prompt positions per object instead of 15, so the prompt (and a
     # decision's latency) grows little with the scene. Off in older checkpoints.
     compact_objects: bool = False
     describe_weight: float = 0.5  # weight of the loss of the word-anchored tokens' predictions

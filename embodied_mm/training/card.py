@@ -65,7 +65,8 @@ def _object_tokens(m) -> str:
         " + a matched/alone word (an object of the other kind has its colour)"
         if m.partner_words else "") + (
         " + a same/other word (it has the held object's colour)" if m.held_color_words else "")
-    compact = ("; compact: summed into identity, place and computed-word vectors, 3 per object"
+    compact = ("; compact: summed into identity (colour + kind + free), row, column, relation "
+               "and the other computed words, up to 5 vectors per object"
                if m.compact_objects else "")
     if not anchored:
         return "one free vector per object" + relation + compact

@@ -277,37 +277,38 @@ def test_held_color_words_end_each_object_with_whether_it_has_the_held_colour(ma
             torch.testing.assert_close(row, model.embed_tokens(ids).float().mean(0))
 
 
-def test_compact_objects_sum_the_tokens_into_three_vectors_named_by_number(make_model):
+def test_compact_objects_sum_the_tokens_into_five_vectors_named_by_number(make_model):
     words = dict(position_words=True, relation_words=True, support_words=True,
-                 instruction_first=True)
+                 partner_words=True, instruction_first=True)
     full = make_model(inputs=("state", "robot"), **words)
     compact = make_model(inputs=("state", "robot"), compact_objects=True, **words)
-    assert full.slots["obj"] == 7 and compact.slots["obj"] == 3  # identity, place, computed
+    assert full.slots["obj"] == 8 and compact.slots["obj"] == 5
     compact.encoders.load_state_dict(full.encoders.state_dict())  # the same vectors, packed
     objects = [_on_table("obj_1", "block", "red", 0.5, 0.1),
                _on_table("obj_2", "bowl", "blue", 0.6, -0.1)]
     scene = extract(Observation(np.zeros(7), 0.08, np.zeros(7), objects), images=False)
     batch = collate_samples([Sample(scene, INSTRUCTION)])
-    separate = full.encode(batch)[0][0]["obj"].reshape(2, 7, -1)
-    # colour, kind, row, column, free, relation, support
-    packed = compact.encode(batch)[0][0]["obj"].reshape(2, 3, -1)
-    torch.testing.assert_close(packed[:, 0], separate[:, :2].sum(1) / 2 ** 0.5)
-    torch.testing.assert_close(packed[:, 1], separate[:, 2:5].sum(1) / 3 ** 0.5)
-    torch.testing.assert_close(packed[:, 2], separate[:, 5:].sum(1) / 2 ** 0.5)
+    separate = full.encode(batch)[0][0]["obj"].reshape(2, 8, -1)
+    # colour, kind, row, column, free, relation, support, partner
+    packed = compact.encode(batch)[0][0]["obj"].reshape(2, 5, -1)
+    identity = separate[:, [0, 1, 4]].sum(1) / 3 ** 0.5  # colour + kind + free
+    torch.testing.assert_close(packed[:, 0], identity)
+    torch.testing.assert_close(packed[:, 1:4], separate[:, [2, 3, 5]])  # row, column, relation
+    torch.testing.assert_close(packed[:, 4], separate[:, 6:].sum(1) / 2 ** 0.5)
 
     text = compact.sentence(["obj_1", "obj_3", "obj_10"], INSTRUCTION, "nothing")
     assert text.startswith(f"Task: {INSTRUCTION}. <obj>1 <obj>3 <obj>10 Robot: <robot>.")
     ids = compact.sentence_ids(text)
     start = len(compact.plan_prefix_ids(INSTRUCTION))
     names = [compact.tokenizer.decode(ids[i:i + n])
-             for i, n in ((start + 3, 1), (start + 7, 1), (start + 11, 2))]
-    assert names == ["1", "3", "10"]  # 3 slots, then the number: 4 positions an object
-    assert ids[start:start + 3] == [SLOT_IDS["obj"]] * 3
-    # the prompt grows by 4 positions an object, against 7 + 6 without the compact form
+             for i, n in ((start + 5, 1), (start + 11, 1), (start + 17, 2))]
+    assert names == ["1", "3", "10"]  # 5 slots, then the number: 6 positions an object
+    assert ids[start:start + 5] == [SLOT_IDS["obj"]] * 5
+    # the prompt grows by 6 positions an object, against 8 + 6 without the compact form
     one, two = (compact.sentence_ids(compact.sentence(n, INSTRUCTION, "nothing")) for n in (1, 2))
-    assert len(two) - len(one) == 4
+    assert len(two) - len(one) == 6
     one, two = (full.sentence_ids(full.sentence(n, INSTRUCTION, "nothing")) for n in (1, 2))
-    assert len(two) - len(one) == 13
+    assert len(two) - len(one) == 14
 
 
 def test_warm_start_copies_what_fits_and_reports_the_rest(make_model, tmp_path):
