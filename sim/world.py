@@ -168,6 +168,20 @@ class TabletopWorld:
             parts.append(np.array(pos + orn))
         return np.concatenate(parts)
 
+    def show_pose(self, pose: np.ndarray) -> None:
+        """Puts robot joints and objects where `pose` (a `pose_vector`) has them, without
+        physics: for a render-only replica of a world with the same scene."""
+        c = self.client
+        joints = ARM_JOINTS + FINGER_JOINTS
+        expected = len(joints) + 7 * len(self._bodies)
+        if pose.shape != (expected,):
+            raise ValueError(f"pose has {pose.shape} values; this scene needs ({expected},)")
+        for j, q in zip(joints, pose[:len(joints)]):
+            p.resetJointState(self.robot, j, float(q), physicsClientId=c)
+        for body, part in zip(self._bodies, pose[len(joints):].reshape(-1, 7)):
+            p.resetBasePositionAndOrientation(body, part[:3].tolist(), part[3:].tolist(),
+                                              physicsClientId=c)
+
     def joint_velocities(self) -> np.ndarray:
         states = p.getJointStates(self.robot, ARM_JOINTS, physicsClientId=self.client)
         return np.array([s[1] for s in states])

@@ -6,7 +6,8 @@ ros2_control's joint trajectory controller does (time-parameterised points, join
 order, a new trajectory replaces the old one); latches on `/embodied_mm/estop`. Episodes are
 loaded from `/embodied_mm/episode_request` (JSON `{task, seed, n_distractors, template_id}`)
 and described on the latched `/embodied_mm/episode`; `/embodied_mm/reset` reloads the current
-one and `/embodied_mm/check_success` judges it on the world state.
+one and `/embodied_mm/check_success` judges it on the world state. Camera frames render in a
+second process (`sim.render_process`), so physics and joint states never wait for the camera.
 
 Example:
     python -m embodied_mm.ros.sim_node --ros-args -p overrides:="['task=stack','seed=3']"
@@ -55,6 +56,7 @@ class SimNode(Node):
     def __init__(self) -> None:
         super().__init__("sim")
         from sim.camera import CameraConfig
+        from sim.render_process import RenderProcess
         from sim.robot import SimRobot
         from sim.world import TabletopWorld
 
@@ -80,6 +82,9 @@ class SimNode(Node):
         self._frame: tuple[Image, Image, Image, CameraInfo] | None = None
         self._info = self._camera_info()  # fixed intrinsics: built once, re-stamped per frame
         self._frame_pose = np.zeros(0)
+        # Frames render on another core, so physics never waits for the camera.
+        self._renderer = RenderProcess(camera)
+        self._frame_wanted = False  # a frame was due while one rendered: take it when done
         self.frames_published = self.frames_rendered = 0
 
         self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, topics.SENSOR_QOS)
@@ -125,6 +130,7 @@ class SimNode(Node):
                               request.get("template_id"))
         with self._lock:
             self.world.reset(episode.scene)
+            self._renderer.load(episode.scene)
             q, width = self.world.joint_state()
             self._arm.hold(q)
             self._gripper.hold(np.full(2, width / 2))
@@ -206,6 +212,11 @@ class SimNode(Node):
                                else "e-stop released")
 
     def _physics_tick(self) -> None:
+        self._step_physics()
+        self._publish_rendered_frame()
+
+    def _step_physics(self) -> None:
+        """Steps the world to catch up with the wall clock and publishes the joint state."""
         now = self._now()
         with self._lock:
             behind = (now - self._wall_start) - self.world.sim_time
@@ -228,22 +239,34 @@ class SimNode(Node):
             self._camera_tick()
 
     def _camera_tick(self) -> None:
+        """Takes a frame: the last one again, newly stamped, if the world has not moved since
+        it was rendered; else the world's pose goes to the render process (stamped now, the
+        moment it shows) and the frame is published when ready (`_publish_rendered_frame`)."""
         with self._lock:
             pose = self.world.pose_vector()
-            if self._frame is None or not _same_pose(pose, self._frame_pose):
-                rgb, depth, seg = self.world.render()
-                self._frame = (image_to_msg(rgb, "rgb8"), image_to_msg(depth, "32FC1"),
-                               image_to_msg(seg, "32SC1"), self._info)
-                self._frame_pose = pose
-                self.frames_rendered += 1
-            self.frames_published += 1
-            # Physics waits while the camera renders, so the frame shows the world as it is
-            # when rendering ends: stamp it then (a frame taken on a skill's end is newer than
-            # the end the planner saw). A frame of an unchanged world is the current view.
             now = self._now()
+        if self._frame is not None and _same_pose(pose, self._frame_pose):
+            self._publish_frame(now)
+        elif not self._renderer.submit(pose, tag=now):
+            self._frame_wanted = True
+
+    def _publish_rendered_frame(self) -> None:
+        frame = self._renderer.result()
+        if frame is not None:
+            self._frame = (image_to_msg(frame.rgb, "rgb8"), image_to_msg(frame.depth, "32FC1"),
+                           image_to_msg(frame.segmentation, "32SC1"), self._info)
+            self._frame_pose = frame.pose
+            self.frames_rendered += 1
+            self._publish_frame(frame.tag)
+        if self._frame_wanted and not self._renderer.busy:
+            self._frame_wanted = False
+            self._camera_tick()
+
+    def _publish_frame(self, stamp: float) -> None:
+        self.frames_published += 1
         for msg, pub in zip(self._frame, (self.color_pub, self.depth_pub, self.seg_pub,
                                           self.info_pub)):
-            msg.header.stamp = to_time(now)
+            msg.header.stamp = to_time(stamp)
             pub.publish(msg)
 
     def _camera_info(self) -> CameraInfo:
@@ -259,6 +282,7 @@ class SimNode(Node):
     def close(self) -> None:
         self.get_logger().info(f"camera: {self.frames_published} frames published, "
                                f"{self.frames_rendered} rendered (the rest showed a still world)")
+        self._renderer.close()
         self.world.close()
 
 

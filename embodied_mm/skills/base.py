@@ -74,7 +74,12 @@ class Skill(abc.ABC):
         timeout_s: the skill fails if it has not finished within this time.
     """
 
-    settle_s = 1.5  # s allowed after the interpolated target arrives, to catch up
+    # After the interpolated target arrives, the tool may take its time to catch up as long as
+    # it keeps closing in: the move fails once the error has not shrunk by `progress_m` for
+    # `settle_s`. An arm that lags its commands (a heavy load, a simulator starved of CPU)
+    # still arrives; one that is blocked stops improving and fails.
+    settle_s = 1.5
+    progress_m = 0.002
 
     def __init__(self, control_hz: float = 20.0, timeout_s: float = 25.0) -> None:
         self.dt = 1.0 / control_hz
@@ -140,7 +145,8 @@ class Skill(abc.ABC):
             return
         self._target_start = self.obs.stamp
         self._last_width: float | None = None
-        self._carrot_arrived: float | None = None
+        self._last_progress = 0.0  # when the error last shrank by progress_m
+        self._closest: float = np.inf  # smallest error seen since the carrot arrived
 
     def _finish(self, status: SkillStatus, reason: str) -> None:
         """Ends the skill; from now on it holds the tool where it is, gripper unchanged."""
@@ -165,12 +171,12 @@ class Skill(abc.ABC):
         target = self._target
         if not np.allclose(self._carrot, target.position):
             return False
-        if self._carrot_arrived is None:
-            self._carrot_arrived = self.obs.stamp
         error = np.linalg.norm(self.tool_position - target.position)
         if error < target.tolerance:
             return True
-        if self.obs.stamp - self._carrot_arrived > self.settle_s:
+        if error < self._closest - self.progress_m:  # still closing in: the wait starts again
+            self._closest, self._last_progress = error, self.obs.stamp
+        if self.obs.stamp - self._last_progress > self.settle_s:
             where = np.round(target.position, 3).tolist()
             self._finish(SkillStatus.FAILED, f"could not reach {where} (off by {error:.3f} m)")
         return False
