@@ -35,9 +35,9 @@ Object tokens come in two forms (`ObjectTokens`):
 Compact form (`compact=True`): the same vectors summed into at most five positions per
 object (`COMPACT_GROUPS`), each sum scaled by 1/sqrt(its terms) to stay at a word's scale:
 identity (colour + kind), row, column, relation, and the free vector with the other
-computed words (free + support + partner + held colour). A prompt then grows by 5 vectors and the object's
-number per object instead of 9 vectors and `A … is obj_k.` (`PalmEConfig.compact_objects`),
-which is what keeps a 10-object decision near a 3-object one.
+computed words (free + support + partner + held colour). A prompt then grows by 5 vectors and
+the object's number per object instead of 9 vectors and `A … is obj_k.`
+(`PalmEConfig.compact_objects`), which keeps a 10-object decision near a 3-object one.
 
 Every encoder returns `(tokens (B, n, d_llm), logits: dict[str, (B, N, classes)])`.
 
