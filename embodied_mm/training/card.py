@@ -18,6 +18,7 @@ from typing import Any
 
 from embodied_mm.config.schema import Config
 from embodied_mm.eval.report import markdown_comparison
+from embodied_mm.model.encoders import COMPACT_GROUPS
 
 CARD_FILE = "model_card.md"
 
@@ -65,9 +66,9 @@ def _object_tokens(m) -> str:
         " + a matched/alone word (an object of the other kind has its colour)"
         if m.partner_words else "") + (
         " + a same/other word (it has the held object's colour)" if m.held_color_words else "")
-    compact = ("; compact: summed into identity (colour + kind + free), row, column, relation "
-               "and the other computed words, up to 5 vectors per object"
-               if m.compact_objects else "")
+    groups = "; ".join(" + ".join(group) for group in COMPACT_GROUPS)
+    compact = (f"; compact: summed into up to {len(COMPACT_GROUPS)} vectors per object "
+               f"({groups})" if m.compact_objects else "")
     if not anchored:
         return "one free vector per object" + relation + compact
     return (f"word-anchored ({', '.join(anchored)} as mixtures of the LLM's word embeddings "
