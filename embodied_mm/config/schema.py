@@ -125,7 +125,7 @@ class ModelConfig:
     held_color_words: bool = False  # a token: has it the held object's colour (docs/palme.md)
     held_object: bool = True  # plan prompts say what the gripper holds (`Holding: <obj>.`)
     instruction_first: bool = True  # plan prompts open with `Task: …` (before the objects)
-    compact_objects: bool = False  # each object as ≤5 summed vectors + its number (docs/palme.md)
+    compact_objects: bool = False  # each object as ≤6 packed vectors + its number (docs/palme.md)
     describe_weight: float = 0.5  # weight of the loss of those tokens' predictions
     lora: bool = True  # false: frozen LLM (PaLM-E's regime), only the encoders train
     lora_r: int = 8

@@ -32,11 +32,11 @@ Object tokens come in two forms (`ObjectTokens`):
   colour, else ` alone` (`features.partner_weights`); `held_color`, ` same` if the object has
   the colour of the object in the gripper, else ` other` (`features.held_color_weights`).
 
-Compact form (`compact=True`): the same vectors summed into at most five positions per
-object (`COMPACT_GROUPS`), each sum scaled by 1/sqrt(its terms) to stay at a word's scale:
-identity (colour + kind), row, column, relation, and the free vector with the other
-computed words (free + support + partner + held colour). A prompt then grows by 5 vectors and
-the object's number per object instead of 9 vectors and `A … is obj_k.`
+Compact form (`compact=True`): the same vectors packed into at most six positions per
+object (`COMPACT_GROUPS`), a sum scaled by 1/sqrt(its terms) to stay at a word's scale:
+colour, kind, row, column and relation at a position each, then the free vector with the other
+computed words (free + support + partner + held colour) summed. A prompt then grows by 6
+vectors and the object's number per object instead of 9 vectors and `A … is obj_k.`
 (`PalmEConfig.compact_objects`), which keeps a 10-object decision near a 3-object one.
 
 Every encoder returns `(tokens (B, n, d_llm), logits: dict[str, (B, N, classes)])`.
@@ -70,10 +70,11 @@ OBJ, IMG, ROBOT = "obj", "img", "robot"  # placeholder kinds of the multimodal s
 FREE = "free"  # the projected vector of an object's remaining features, in `COMPACT_GROUPS`
 # Compact form: which of an object's vectors are summed into one position, in prompt order.
 # Row and column stay apart (summed, digits lose which is which: see docs/palme.md, v15), as
-# does the relation word `spatial_ref` leans on; colour + kind is summed with nothing else
-# (with the free vector added, v16 and v18 could not bind a colour to a kind: v18 in the
-# docs). Vectors an encoder lacks are left out; one named in no group gets its own position.
-COMPACT_GROUPS = (("color", "kind"), ("row",), ("column",), ("relation",),
+# does the relation word `spatial_ref` leans on, and colour and kind (summed, v16–v19 did not
+# learn to bind a colour to a kind: docs/palme.md, v19). Vectors an encoder lacks are left
+# out; one named in no group gets its own position. Checkpoints record the packing
+# (`PalmE.object_layout`), so changing this refuses older compact checkpoints.
+COMPACT_GROUPS = (("color",), ("kind",), ("row",), ("column",), ("relation",),
                   (FREE, "support", "partner", "held_color"))
 # Computed object tokens, in prompt order after the predicted ones: name → the function giving
 # each object's (B, N, words) mixture weights over its words from the collated batch.

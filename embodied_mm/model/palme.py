@@ -16,8 +16,8 @@ object of the other kind has its colour); one more, last, with held-colour words
 (it has the held object's colour); see `encoders.ObjectTokens`) in `inputs_embeds`. Each object
 is described first and then named with the very name the plan uses (`A <obj> is obj_3.`, as
 text would say `a red block is obj_3`), so the name token has read the description and
-referring to the object is copying that name. With `compact_objects` an object is 5 summed
-vectors and its number (`<obj>3`): 6 positions instead of 15 (`PalmEConfig`). Parts whose input
+referring to the object is copying that name. With `compact_objects` an object is 6 packed
+vectors and its number (`<obj>3`): 7 positions instead of 15 (`PalmEConfig`). Parts whose input
 is not selected are left out (no `Scene:` without `image`, no object clauses without `state` or
 `objects`). The loss covers the target step and its terminator (the tokenizer's EOS), plus,
 with word-anchored object tokens, `describe_weight` × the cross-entropy of each anchored
@@ -130,11 +130,11 @@ class PalmEConfig:
     # then read the task (is this the block it names? left of the blocks before it?), and the
     # prompt's start is the same for every step of an episode. Off in older checkpoints.
     instruction_first: bool = False
-    # Each object in at most 5 vectors, the word-anchored and computed tokens summed into
-    # identity (colour + kind + free), row, column, relation and the other computed words
-    # (`encoders.COMPACT_GROUPS`), named by its number alone: `<obj>3` instead of
-    # `A <obj> is obj_3.`, 6 prompt positions per object instead of 15, so the prompt (and a
-    # decision's latency) grows little with the scene. Off in older checkpoints.
+    # Each object in at most 6 vectors: colour, kind, row, column, relation, and the free
+    # vector summed with the other computed words (`encoders.COMPACT_GROUPS`), named by its
+    # number alone: `<obj>3` instead of `A <obj> is obj_3.`, 7 prompt positions per object
+    # instead of 15, so the prompt (and a decision's latency) grows less with the scene.
+    # Off in older checkpoints.
     compact_objects: bool = False
     describe_weight: float = 0.5  # weight of the loss of the word-anchored tokens' predictions
     # LoRA on the LLM (peft). Off = PaLM-E's frozen-LLM regime: only encoders train.
@@ -480,7 +480,7 @@ class PalmE(nn.Module, CausalLM):
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         meta = {"format": CHECKPOINT_FORMAT, "config": dataclasses.asdict(self.config),
-                "llm": self.llm_fingerprint()}
+                "llm": self.llm_fingerprint(), "object_layout": self.object_layout()}
         state = {k: v.cpu().contiguous() for k, v in self.trained_state().items()}
         save_file(state, str(path / f".{WEIGHTS_FILE}.tmp"))
         (path / f".{CONFIG_FILE}.tmp").write_text(json.dumps(meta, indent=2))
@@ -520,7 +520,14 @@ class PalmE(nn.Module, CausalLM):
         if differs:
             raise CheckpointError(f"checkpoint {path} was trained with another config: "
                                   + "; ".join(differs))
-        self._check_llm(json.loads((Path(path) / CONFIG_FILE).read_text())["llm"], path)
+        meta = json.loads((Path(path) / CONFIG_FILE).read_text())
+        self._check_llm(meta["llm"], path)
+        layout = meta.get("object_layout")  # absent in checkpoints saved before 2026-12-02
+        if layout is not None and layout != self.object_layout():
+            raise CheckpointError(
+                f"checkpoint {path} was trained with object tokens packed as {layout}, this "
+                f"code packs them as {self.object_layout()} (`encoders.COMPACT_GROUPS` "
+                "changed); load it with the code it was trained with, or retrain")
         try:
             state = load_file(str(Path(path) / WEIGHTS_FILE))
         except Exception as err:  # safetensors raises its own error type for a bad file
@@ -535,6 +542,14 @@ class PalmE(nn.Module, CausalLM):
         with torch.no_grad():
             for name, value in state.items():
                 expected[name].copy_(value)
+
+    def object_layout(self) -> list[list[str]] | None:
+        """The vectors summed at each of an object's prompt positions, in order (one name per
+        position unless `compact_objects`); None without object tokens."""
+        for encoder in self.encoders.values():
+            if hasattr(encoder, "tokens"):
+                return [list(group) for group in encoder.tokens.groups]
+        return None
 
     def warm_start(self, path: str | Path) -> list[str]:
         """Starts training from another checkpoint of the same LLM: copies every trained

@@ -67,7 +67,7 @@ def _object_tokens(m) -> str:
         if m.partner_words else "") + (
         " + a same/other word (it has the held object's colour)" if m.held_color_words else "")
     groups = "; ".join(" + ".join(group) for group in COMPACT_GROUPS)
-    compact = (f"; compact: summed into up to {len(COMPACT_GROUPS)} vectors per object "
+    compact = (f"; compact: packed into up to {len(COMPACT_GROUPS)} vectors per object "
                f"({groups})" if m.compact_objects else "")
     if not anchored:
         return "one free vector per object" + relation + compact

@@ -277,12 +277,12 @@ def test_held_color_words_end_each_object_with_whether_it_has_the_held_colour(ma
             torch.testing.assert_close(row, model.embed_tokens(ids).float().mean(0))
 
 
-def test_compact_objects_sum_the_tokens_into_five_vectors_named_by_number(make_model):
+def test_compact_objects_pack_the_tokens_into_six_vectors_named_by_number(make_model):
     words = dict(position_words=True, relation_words=True, support_words=True,
                  partner_words=True, instruction_first=True)
     full = make_model(inputs=("state", "robot"), **words)
     compact = make_model(inputs=("state", "robot"), compact_objects=True, **words)
-    assert full.slots["obj"] == 8 and compact.slots["obj"] == 5
+    assert full.slots["obj"] == 8 and compact.slots["obj"] == 6
     compact.encoders.load_state_dict(full.encoders.state_dict())  # the same vectors, packed
     objects = [_on_table("obj_1", "block", "red", 0.5, 0.1),
                _on_table("obj_2", "bowl", "blue", 0.6, -0.1)]
@@ -290,25 +290,37 @@ def test_compact_objects_sum_the_tokens_into_five_vectors_named_by_number(make_m
     batch = collate_samples([Sample(scene, INSTRUCTION)])
     separate = full.encode(batch)[0][0]["obj"].reshape(2, 8, -1)
     # colour, kind, row, column, free, relation, support, partner
-    packed = compact.encode(batch)[0][0]["obj"].reshape(2, 5, -1)
-    torch.testing.assert_close(packed[:, 0], separate[:, :2].sum(1) / 2 ** 0.5)  # colour + kind
-    torch.testing.assert_close(packed[:, 1:4], separate[:, [2, 3, 5]])  # row, column, relation
+    packed = compact.encode(batch)[0][0]["obj"].reshape(2, 6, -1)
+    # colour, kind, row, column and relation keep a position each, in that order
+    torch.testing.assert_close(packed[:, :5], separate[:, [0, 1, 2, 3, 5]])
     computed = separate[:, [4, 6, 7]].sum(1) / 3 ** 0.5  # free + support + partner
-    torch.testing.assert_close(packed[:, 4], computed)
+    torch.testing.assert_close(packed[:, 5], computed)
 
     text = compact.sentence(["obj_1", "obj_3", "obj_10"], INSTRUCTION, "nothing")
     assert text.startswith(f"Task: {INSTRUCTION}. <obj>1 <obj>3 <obj>10 Robot: <robot>.")
     ids = compact.sentence_ids(text)
     start = len(compact.plan_prefix_ids(INSTRUCTION))
     names = [compact.tokenizer.decode(ids[i:i + n])
-             for i, n in ((start + 5, 1), (start + 11, 1), (start + 17, 2))]
-    assert names == ["1", "3", "10"]  # 5 slots, then the number: 6 positions an object
-    assert ids[start:start + 5] == [SLOT_IDS["obj"]] * 5
-    # the prompt grows by 6 positions an object, against 8 + 6 without the compact form
+             for i, n in ((start + 6, 1), (start + 13, 1), (start + 20, 2))]
+    assert names == ["1", "3", "10"]  # 6 slots, then the number: 7 positions an object
+    assert ids[start:start + 6] == [SLOT_IDS["obj"]] * 6
+    # the prompt grows by 7 positions an object, against 8 + 6 without the compact form
     one, two = (compact.sentence_ids(compact.sentence(n, INSTRUCTION, "nothing")) for n in (1, 2))
-    assert len(two) - len(one) == 6
+    assert len(two) - len(one) == 7
     one, two = (full.sentence_ids(full.sentence(n, INSTRUCTION, "nothing")) for n in (1, 2))
     assert len(two) - len(one) == 14
+
+
+def test_a_checkpoint_packed_with_another_grouping_is_refused(make_model, tmp_path):
+    compact = make_model(inputs=("state", "robot"), compact_objects=True, position_words=True)
+    compact.save(tmp_path)
+    meta = json.loads((tmp_path / "config.json").read_text())
+    assert meta["object_layout"] == [["color"], ["kind"], ["row"], ["column"], ["free"]]
+    compact.load(tmp_path)
+    meta["object_layout"] = [["color", "kind", "free"], ["row"], ["column"]]  # an older grouping
+    (tmp_path / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="packed as .*COMPACT_GROUPS"):
+        compact.load(tmp_path)
 
 
 def test_warm_start_copies_what_fits_and_reports_the_rest(make_model, tmp_path):
