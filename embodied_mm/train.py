@@ -38,6 +38,7 @@ from embodied_mm.model.palme import CheckpointError, PalmE, PalmEConfig
 from embodied_mm.planner.base import PlannerError
 from embodied_mm.training.card import TrainingRun, write_card
 from embodied_mm.training.checkpoint import find_checkpoint, save_checkpoint
+from embodied_mm.training.counterfactual import with_counterfactuals
 from embodied_mm.training.data import (
     BatchOrder,
     heldout_samples,
@@ -123,7 +124,8 @@ def train(cfg: Config, progress: bool = True,
         train_set, val_set = data if data is not None else load_splits(
             t.data_dir, *t.extra_data_dirs, kinds=t.kinds)
         try:
-            train_set = weight_tasks(train_set, t.task_weights)
+            train_set = with_counterfactuals(weight_tasks(train_set, t.task_weights), train_set,
+                                             t.counterfactuals)
         except ValueError as err:
             raise ConfigError(str(err)) from None
         heldout = heldout_samples(val_set, t.eval_samples)

@@ -20,6 +20,12 @@ from embodied_mm.model.palme import Sample
 from embodied_mm.plan_language import parse_step
 from embodied_mm.planner.palme import PalmePlanner
 from embodied_mm.train import METRICS_FILE, train
+from embodied_mm.training.counterfactual import (
+    CounterfactualInstructions,
+    block_colours,
+    named_block_colour,
+    with_counterfactuals,
+)
 from embodied_mm.training.data import BatchOrder, heldout_samples, load_splits, weight_tasks
 from embodied_mm.training.heldout import object_args
 from embodied_mm.types import ObjectState, Observation
@@ -210,6 +216,28 @@ def test_trains_on_several_datasets_together(tmp_path):
     assert read_metrics(tmp_path / "out")[-1]["n_eval"] == 12  # both val splits
     card = (final / "model_card.md").read_text()
     assert "train samples: 40" in card and card.count("| train | 16 | 16 | 4 |") == 2
+
+
+def test_counterfactuals_swap_the_named_colour_for_an_absent_one_and_say_cannot(tmp_path):
+    write_dataset(tmp_path)
+    train_set, _ = load_splits(tmp_path, kinds=("plan",))
+    first_steps = [s for s in (train_set[i] for i in range(len(train_set))) if not s.done]
+    made = CounterfactualInstructions(train_set, copies=2)
+    assert len(made) == 2 * len(first_steps)
+    for i in range(len(made)):
+        source, counterfactual = first_steps[i // 2], made[i]
+        colour = named_block_colour(counterfactual.instruction)
+        assert counterfactual.target == "cannot()" and counterfactual.scene is not None
+        assert colour not in block_colours(source) and colour not in source.instruction
+        assert counterfactual.instruction == source.instruction.replace(
+            named_block_colour(source.instruction), colour)
+    again = CounterfactualInstructions(train_set, copies=2)  # the same set in every run
+    assert [again[i].instruction for i in range(len(again))] == [
+        made[i].instruction for i in range(len(made))]
+    assert with_counterfactuals(train_set, train_set, 0) is train_set
+    assert len(with_counterfactuals(train_set, train_set, 1)) == len(train_set) + len(first_steps)
+    with pytest.raises(ConfigError, match="train.counterfactuals must be >= 0"):
+        config(tmp_path / "out", "train.counterfactuals=-1")
 
 
 def test_task_weights_repeat_a_family_and_name_unknown_ones(tmp_path):

@@ -179,6 +179,9 @@ class TrainConfig:
     # many times per epoch; 0 leaves the family out). configs/train/default.yaml lists every
     # family at 1, so an override naming an unknown family is an unknown key.
     task_weights: dict[str, int] = field(default_factory=dict)
+    # Per `pick_place` first step that names its block by colour, this many extra `cannot()`
+    # samples with that colour swapped for one no block has (`training.counterfactual`).
+    counterfactuals: int = 0
     out_dir: str = "outputs/train"
     steps: int = 3000
     batch_size: int = 8
@@ -206,6 +209,8 @@ class TrainConfig:
         _require(self.lr > 0, f"train.lr must be > 0, got {self.lr}")
         bad = {k: v for k, v in self.task_weights.items() if not isinstance(v, int) or v < 0}
         _require(not bad, f"train.task_weights must be integers >= 0, got {bad}")
+        _require(self.counterfactuals >= 0,
+                 f"train.counterfactuals must be >= 0, got {self.counterfactuals}")
         _require(self.autocast in ("auto", "bf16", "none"),
                  f"train.autocast must be auto, bf16 or none, got {self.autocast!r}")
 

@@ -70,10 +70,11 @@ OBJ, IMG, ROBOT = "obj", "img", "robot"  # placeholder kinds of the multimodal s
 FREE = "free"  # the projected vector of an object's remaining features, in `COMPACT_GROUPS`
 # Compact form: which of an object's vectors are summed into one position, in prompt order.
 # Row and column stay apart (summed, digits lose which is which: see docs/palme.md, v15), as
-# does the relation word `spatial_ref` leans on, and colour and kind (summed, v16–v19 did not
-# learn to bind a colour to a kind: docs/palme.md, v19). Vectors an encoder lacks are left
-# out; one named in no group gets its own position. Checkpoints record the packing
-# (`PalmE.object_layout`), so changing this refuses older compact checkpoints.
+# does the relation word `spatial_ref` leans on, and colour and kind (so a non-compact
+# checkpoint's weights read colour against the instruction as trained: docs/palme.md, v20).
+# Vectors an encoder lacks are left out; one named in no group gets its own position.
+# Checkpoints record the packing (`PalmE.object_layout`): changing this refuses older compact
+# checkpoints instead of reading them wrong.
 COMPACT_GROUPS = (("color",), ("kind",), ("row",), ("column",), ("relation",),
                   (FREE, "support", "partner", "held_color"))
 # Computed object tokens, in prompt order after the predicted ones: name → the function giving

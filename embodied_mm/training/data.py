@@ -47,16 +47,22 @@ def load_splits(data_dir: str | Path, *extra_dirs: str | Path,
     return ConcatDataset(train), ConcatDataset(val)
 
 
-def item_tasks(dataset: Dataset) -> list[str]:
-    """The task family of every item of a `PlanDataset` or a `ConcatDataset` of them."""
+def item_records(dataset: Dataset) -> list[dict]:
+    """The stored sample record (task, kind, step, instruction, …) of every item of a
+    `PlanDataset` or a `ConcatDataset` of them, in item order."""
     from torch.utils.data import ConcatDataset
 
     if isinstance(dataset, ConcatDataset):
-        return [task for part in dataset.datasets for task in item_tasks(part)]
+        return [record for part in dataset.datasets for record in item_records(part)]
     records = getattr(dataset, "records", None)
     if records is None:
         raise ValueError(f"cannot tell the task families of a {type(dataset).__name__}")
-    return [r["task"] for r in records]
+    return records
+
+
+def item_tasks(dataset: Dataset) -> list[str]:
+    """The task family of every item of a `PlanDataset` or a `ConcatDataset` of them."""
+    return [r["task"] for r in item_records(dataset)]
 
 
 def weight_tasks(dataset: Dataset, weights: Mapping[str, int]) -> Dataset:
