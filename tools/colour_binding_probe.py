@@ -16,14 +16,13 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import re
 
 import torch
 
 from embodied_mm.data.dataset import PlanDataset
 from embodied_mm.model.decoding import StepDecoder
 from embodied_mm.model.palme import PalmE
-from embodied_mm.vocabulary import COLORS
+from embodied_mm.training.counterfactual import counterfactual, named_block_colour
 
 
 def two_object_first_steps(data: str, split: str, samples: int) -> list:
@@ -35,17 +34,11 @@ def two_object_first_steps(data: str, split: str, samples: int) -> list:
         if record["task"] != "pick_place" or record["step"] != 0:
             continue
         sample = dataset[i]
-        if len(sample.scene.object_names) == 2 and block_phrase(sample.instruction):
+        if len(sample.scene.object_names) == 2 and named_block_colour(sample.instruction):
             picked.append(sample)
         if len(picked) == samples:
             break
     return picked
-
-
-def block_phrase(instruction: str) -> str | None:
-    """`<colour> block` as it occurs in `instruction`, or None."""
-    found = re.search(r"\b(" + "|".join(COLORS) + r") block\b", instruction)
-    return found.group(0) if found else None
 
 
 def probe(checkpoint: str, samples: list) -> tuple[int, int]:
@@ -54,10 +47,8 @@ def probe(checkpoint: str, samples: list) -> tuple[int, int]:
     model = PalmE.from_checkpoint(checkpoint).eval()
     decoder = StepDecoder(model)
     acts = refuses = 0
-    for sample in samples:
-        phrase = block_phrase(sample.instruction)
-        absent = next(c for c in COLORS if c not in sample.instruction)
-        swapped = sample.instruction.replace(phrase, f"{absent} block")
+    for i, sample in enumerate(samples):
+        swapped = counterfactual(sample, str(i)).instruction
         with torch.no_grad():
             recorded = decoder.decode(model.prompt_embeds(sample.scene, sample.instruction, []),
                                       sample.scene.object_names)

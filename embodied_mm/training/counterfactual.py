@@ -77,14 +77,21 @@ class CounterfactualInstructions(Dataset):
 
     def __getitem__(self, index: int) -> Sample:
         source, copy = divmod(index, self.copies)
-        sample = self.dataset[self.sources[source]]
-        named = named_block_colour(sample.instruction)
-        blocks = block_colours(sample)  # not one the scene has, nor one the instruction says
-        absent = [c for c in COLORS if c not in blocks and c not in sample.instruction]
-        colour = absent[zlib.crc32(f"{source}:{copy}".encode()) % len(absent)]
-        instruction = sample.instruction.replace(f"{named} block", f"{colour} block", 1)
-        return dataclasses.replace(sample, instruction=instruction, target="cannot()")
+        return counterfactual(self.dataset[self.sources[source]], f"{source}:{copy}")
 
+
+def counterfactual(sample: Sample, key: str) -> Sample:
+    """`sample` (which names its block by colour) with that colour swapped for one no block
+    in the scene has and the instruction does not mention, picked by a hash of `key`; target
+    `cannot()`."""
+    named = named_block_colour(sample.instruction)
+    if named is None:
+        raise ValueError(f"{sample.instruction!r} names no block by colour")
+    blocks = block_colours(sample)
+    absent = [c for c in COLORS if c not in blocks and c not in sample.instruction]
+    colour = absent[zlib.crc32(key.encode()) % len(absent)]
+    instruction = sample.instruction.replace(f"{named} block", f"{colour} block", 1)
+    return dataclasses.replace(sample, instruction=instruction, target="cannot()")
 
 def with_counterfactuals(weighted: Dataset, source: Dataset, copies: int) -> Dataset:
     """`weighted` (the task-weighted training set) plus `copies` counterfactual samples per

@@ -56,7 +56,8 @@ def item_records(dataset: Dataset) -> list[dict]:
         return [record for part in dataset.datasets for record in item_records(part)]
     records = getattr(dataset, "records", None)
     if records is None:
-        raise ValueError(f"cannot tell the task families of a {type(dataset).__name__}")
+        raise ValueError(f"cannot read the sample records (task families) of a "
+                         f"{type(dataset).__name__}")
     return records
 
 
