@@ -31,7 +31,7 @@ def two_object_first_steps(data: str, split: str, samples: int) -> list:
     dataset = PlanDataset(data, split, kinds=("plan",))
     picked = []
     for i, record in enumerate(dataset.records):
-        if record["task"] != "pick_place" or record["step"] != 0:
+        if record["task"] != "pick_place" or record["done"]:  # first steps only, as in training
             continue
         sample = dataset[i]
         if len(sample.scene.object_names) == 2 and named_block_colour(sample.instruction):
