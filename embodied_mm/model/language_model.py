@@ -2,8 +2,9 @@
 
 `CausalLM` is a mixin over an object with `llm` (a transformers causal LM) and `tokenizer`;
 `PalmE` (observations as tokens) and `TextLM` (the text-only baseline's plain prompt) share
-it, so `StepDecoder` runs the same grammar-constrained decoding on both. `ReducedPrecisionLM`
-is the same LLM with its transformer layers in bf16, the planner's fast path.
+it, so `StepDecoder` runs the same grammar-constrained decoding on both. `reduced_precision`
+copies the LLM's transformer layers into bf16 for the planner's fast path: Gemma 3 as the
+lean `fast_gemma.FastGemma3` forward, any other LLM as `ReducedPrecisionLM`.
 """
 
 from __future__ import annotations
@@ -108,6 +109,14 @@ class ReducedPrecisionLM(CausalLM):
         out = self.body(inputs_embeds=embeds.to(self.dtype), attention_mask=attention_mask,
                         past_key_values=cache, use_cache=use_cache, position_ids=position_ids)
         return out.last_hidden_state, out.past_key_values
+
+
+def reduced_precision(exact: CausalLM, dtype: torch.dtype = torch.bfloat16) -> CausalLM:
+    """A copy of `exact`'s layers in `dtype` for a fast path: the lean `FastGemma3` forward
+    for Gemma 3 (about twice as fast on a 2-core CPU), else `ReducedPrecisionLM`."""
+    from embodied_mm.model.fast_gemma import FastGemma3, supports
+
+    return FastGemma3(exact, dtype) if supports(exact.llm) else ReducedPrecisionLM(exact, dtype)
 
 
 class TextLM(nn.Module, CausalLM):

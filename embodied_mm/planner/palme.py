@@ -56,7 +56,7 @@ class PalmePlanner(Planner):
         import torch
 
         from embodied_mm.model.decoding import StepDecoder
-        from embodied_mm.model.language_model import ReducedPrecisionLM, fast_bf16
+        from embodied_mm.model.language_model import fast_bf16, reduced_precision
 
         if merge_lora and model.config.lora and not model.merged:
             model.merge_lora()
@@ -67,7 +67,7 @@ class PalmePlanner(Planner):
         self.feasible_only = feasible_only
         dtype = getattr(torch, fast_dtype) if fast_dtype else None
         useful = dtype is not None and dtype != model.llm.dtype and fast_bf16(model.device)
-        self.fast_decoder = StepDecoder(ReducedPrecisionLM(model, dtype)) if useful else None
+        self.fast_decoder = StepDecoder(reduced_precision(model, dtype)) if useful else None
         self.decisions = self.rechecked = 0
         self._prefix: dict[int, tuple[str, object]] = {}  # decoder id → (instruction, KV cache)
         self._prefix_embeds: tuple[str, object] | None = None  # (instruction, (P, H) embeds)

@@ -1,0 +1,197 @@
+"""Gemma 3's transformer layers as a lean inference-only forward pass: the planner's fast path.
+
+Transformers' Gemma 3 forward is written for every use (training, batching, generation,
+kernels from the hub); a planner decision on two CPU cores pays for that generality on each
+of its ~5,000 small ops, and oneDNN re-lays out every bf16 weight matrix on each matmul.
+`FastGemma3` copies the layers' weights once into `dtype`, fuses q/k/v and gate/up into one
+matrix each, packs all of them for oneDNN (`torch.ops.mkldnn._reorder_linear_weight`), and
+runs the same arithmetic in ~1,100 ops: the norms in float32 as Gemma's are, the rotary
+tables from the original model's own module, SDPA with grouped K/V heads. On the 2-core
+bench machine this halves a 3-object decision (docs/palme.md, "Lean Gemma 3 forward").
+
+Its hidden states equal transformers' to float rounding (tests/model/test_fast_gemma.py
+compares them in float32, with a KV cache, token-tree masks and the sliding window); in bf16
+they differ like any bf16 copy, so the planner checks close calls against the original.
+Only what `StepDecoder` uses is supported: (B, T, H) embeddings, an optional dict of boolean
+masks by layer type with their positions, and `KVCache`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from embodied_mm.model.language_model import CausalLM
+
+SUPPORTED_MODEL_TYPES = ("gemma3_text",)
+
+
+def supports(llm: nn.Module) -> bool:
+    """Whether `llm` is a Gemma 3 text model this forward reproduces (GELU-tanh MLP, no
+    attention soft-capping, causal attention)."""
+    config = llm.config
+    return (getattr(config, "model_type", None) in SUPPORTED_MODEL_TYPES
+            and config.hidden_activation == "gelu_pytorch_tanh"
+            and config.attn_logit_softcapping is None
+            and not getattr(config, "use_bidirectional_attention", False))
+
+
+@dataclass
+class KVCache:
+    """Keys and values of the positions read so far, per layer, each (B, KV heads, S, D).
+
+    The subset of transformers' `DynamicCache` the decoders use: `get_seq_length`, `crop`,
+    and `copy.deepcopy` for a reusable prefix.
+    """
+
+    keys: list[torch.Tensor] = field(default_factory=list)
+    values: list[torch.Tensor] = field(default_factory=list)
+
+    def get_seq_length(self) -> int:
+        return self.keys[0].shape[2] if self.keys else 0
+
+    def crop(self, max_length: int) -> None:
+        """Keeps the first `max_length` positions; a negative one drops that many from the end
+        (as `DynamicCache.crop`)."""
+        if max_length < 0:
+            max_length = self.get_seq_length() + max_length
+        self.keys = [k[:, :, :max_length] for k in self.keys]
+        self.values = [v[:, :, :max_length] for v in self.values]
+
+    def update(self, layer: int, keys: torch.Tensor, values: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Appends one layer's new positions; returns all of that layer's keys and values."""
+        if layer == len(self.keys):
+            self.keys.append(keys)
+            self.values.append(values)
+        else:
+            self.keys[layer] = torch.cat([self.keys[layer], keys], dim=2)
+            self.values[layer] = torch.cat([self.values[layer], values], dim=2)
+        return self.keys[layer], self.values[layer]
+
+
+class PackedLinear:
+    """y = x @ W.T with W copied into `dtype` once and, on a CPU with oneDNN, packed in its
+    preferred layout (a plain matmul re-packs a bf16 W on every call)."""
+
+    def __init__(self, weight: torch.Tensor, dtype: torch.dtype) -> None:
+        weight = weight.detach().to(dtype).contiguous()
+        self.packed = weight.device.type == "cpu" and torch.backends.mkldnn.is_available()
+        self.weight = torch.ops.mkldnn._reorder_linear_weight(weight) if self.packed else weight
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.packed:
+            return torch.ops.mkldnn._linear_pointwise(x, self.weight, None, "none", [], "")
+        return F.linear(x, self.weight)
+
+
+class RMSNorm:
+    """Gemma's RMS norm: in float32, scaled by (1 + weight), cast back to the input's dtype."""
+
+    def __init__(self, norm: nn.Module) -> None:
+        self.scale = (1.0 + norm.weight.detach().float()).contiguous()
+        self.eps = norm.eps
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return F.rms_norm(x.float(), self.scale.shape, self.scale, self.eps).to(x.dtype)
+
+
+class _Layer:
+    """One decoder layer's packed weights and norms."""
+
+    def __init__(self, layer: nn.Module, dtype: torch.dtype) -> None:
+        attn, mlp = layer.self_attn, layer.mlp
+        self.kind = attn.layer_type
+        self.qkv = PackedLinear(torch.cat([attn.q_proj.weight, attn.k_proj.weight,
+                                           attn.v_proj.weight]), dtype)
+        self.o = PackedLinear(attn.o_proj.weight, dtype)
+        self.gate_up = PackedLinear(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]), dtype)
+        self.down = PackedLinear(mlp.down_proj.weight, dtype)
+        self.q_norm, self.k_norm = RMSNorm(attn.q_norm), RMSNorm(attn.k_norm)
+        self.input_norm = RMSNorm(layer.input_layernorm)
+        self.post_attention_norm = RMSNorm(layer.post_attention_layernorm)
+        self.pre_mlp_norm = RMSNorm(layer.pre_feedforward_layernorm)
+        self.post_mlp_norm = RMSNorm(layer.post_feedforward_layernorm)
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    first, second = x.chunk(2, dim=-1)
+    return x * cos + torch.cat((-second, first), dim=-1) * sin
+
+
+class FastGemma3(CausalLM):
+    """A Gemma 3 `CausalLM`'s layers as a lean forward in `dtype`; the embedding table, the
+    LM head and the rotary tables stay the original's, shared, not copied.
+
+    Args:
+        exact: the model to copy (LoRA merged, if any: the copy is of the current weights);
+            `supports(exact.llm)` must hold.
+        dtype: dtype of the copied layers.
+    """
+
+    def __init__(self, exact: CausalLM, dtype: torch.dtype = torch.bfloat16) -> None:
+        if not supports(exact.llm):
+            raise ValueError(f"not a Gemma 3 text model this forward supports: "
+                             f"{getattr(exact.llm.config, 'model_type', '?')}")
+        self.llm, self.tokenizer, self.terminator = exact.llm, exact.tokenizer, exact.terminator
+        self.dtype = dtype
+        config = exact.llm.config
+        decoder = exact.llm.get_decoder()
+        self._rotary = decoder.rotary_emb
+        self._layers = [_Layer(layer, dtype) for layer in decoder.layers]
+        self._final_norm = RMSNorm(decoder.norm)
+        self._heads, self._kv_heads = config.num_attention_heads, config.num_key_value_heads
+        self._head_dim = config.head_dim
+        self._scale = config.query_pre_attn_scalar ** -0.5
+        self._window = config.sliding_window
+
+    def _default_masks(self, past: int, length: int, positions: torch.Tensor
+                       ) -> dict[str, torch.Tensor]:
+        """Causal masks (1, 1, T, past + T); sliding layers also drop keys a window back."""
+        query = positions[0, :, None]
+        key = torch.arange(past + length, device=positions.device)[None]
+        causal = key <= query
+        masks = {"full_attention": causal,
+                 "sliding_attention": causal & (query - key < self._window)}
+        return {kind: mask[None, None] for kind, mask in masks.items()}
+
+    @torch.no_grad()
+    def hidden_states(self, embeds: torch.Tensor, attention_mask=None, cache=None,
+                      use_cache: bool = False, position_ids: torch.Tensor | None = None):
+        """As `CausalLM.hidden_states`; `attention_mask` is None (causal) or a dict of
+        (B, 1, T, past + T) boolean masks by layer type, with their (B, T) `position_ids`.
+
+        Returns:
+            (last hidden states (B, T, H) in `dtype`, the `KVCache` when `use_cache`, else
+            None).
+        """
+        if attention_mask is not None and not isinstance(attention_mask, dict):
+            raise ValueError("FastGemma3 takes no padding mask: pass None or masks by layer type")
+        cache = cache if cache is not None else KVCache()
+        batch, length, _ = embeds.shape
+        past = cache.get_seq_length()
+        if position_ids is None:
+            position_ids = torch.arange(past, past + length, device=embeds.device)[None]
+        masks = attention_mask or self._default_masks(past, length, position_ids)
+        x = embeds.to(self.dtype)
+        rotary = {kind: tuple(t[:, None] for t in self._rotary(x, position_ids, kind))
+                  for kind in masks}
+        heads, kv_heads, dim = self._heads, self._kv_heads, self._head_dim
+        for index, layer in enumerate(self._layers):
+            q, k, v = layer.qkv(layer.input_norm(x)).split(
+                [heads * dim, kv_heads * dim, kv_heads * dim], dim=-1)
+            cos, sin = rotary[layer.kind]
+            q = _rotate(layer.q_norm(q.view(batch, length, heads, dim).transpose(1, 2)), cos, sin)
+            k = _rotate(layer.k_norm(k.view(batch, length, kv_heads, dim).transpose(1, 2)),
+                        cos, sin)
+            k, v = cache.update(index, k, v.view(batch, length, kv_heads, dim).transpose(1, 2))
+            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=masks[layer.kind],
+                                                      scale=self._scale, enable_gqa=True)
+            attended = attended.transpose(1, 2).reshape(batch, length, heads * dim)
+            x = x + layer.post_attention_norm(layer.o(attended))
+            gate, up = layer.gate_up(layer.pre_mlp_norm(x)).chunk(2, dim=-1)
+            x = x + layer.post_mlp_norm(layer.down(F.gelu(gate, approximate="tanh") * up))
+        return self._final_norm(x), (cache if use_cache else None)
