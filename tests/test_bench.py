@@ -41,3 +41,14 @@ def test_planner_bench_writes_json_and_agrees_with_the_reference(tmp_path):
 def test_bad_bench_config_is_named(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config([override])
+
+
+def test_interleaved_timings_take_turns_after_warm_up():
+    from embodied_mm.bench.stats import interleaved_timings
+
+    calls = []
+    durations = interleaved_timings([lambda: calls.append("a"), lambda: calls.append("b")],
+                                    repeats=3, warmup=1)
+    assert calls == ["a", "b"] * 4
+    assert [len(times) for times in durations] == [3, 3]
+    assert all(t >= 0 for times in durations for t in times)

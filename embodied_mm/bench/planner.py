@@ -13,7 +13,8 @@ One decision is observation in → parsed step out. Measured in one process, sid
   sentence), the forward pass over the prompt after the cached instruction (prefill) and the
   constrained decoding after it; and how many decisions were close calls, re-decided;
 - the optimised latency as the scene grows (`bench.objects`), pooled over `bench.scene_seeds`
-  scenes per size (each seed's task and instruction, with more distractors);
+  scenes per size (each seed's task and instruction, with more distractors); a seed's sizes
+  take turns decision by decision, so the machine's drift does not bias their ratio;
 - agreement: on every benchmark observation, and on the first scene of every task family for
   `bench.agreement_seeds` seeds from 1000, the optimised planner's step equals
   `reference_decode`'s on the model as trained (float32, full vocabulary, no cache, every
@@ -32,7 +33,7 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-from embodied_mm.bench.stats import summarize_ms, timings
+from embodied_mm.bench.stats import interleaved_timings, summarize_ms
 from embodied_mm.config.schema import Config
 from embodied_mm.types import Observation
 
@@ -153,10 +154,16 @@ def _run(cfg: Config, sized: list[tuple[str, Observation]],
     planner = _planner(cfg, model)
     first_pass = planner.fast_decoder or planner.decoder
     by_size, split = defaultdict(list), {"encoders": [], "prefill": [], "decode": []}
-    for instruction, obs in sized:  # each size's times pooled over its scenes
+    by_instruction = defaultdict(list)  # a seed's scenes of every size share its instruction
+    for instruction, obs in sized:
+        by_instruction[instruction].append(obs)
+    for instruction, scenes in by_instruction.items():  # sizes in turn; pooled over seeds
         planner.reset(instruction)
-        by_size[len(obs.objects)] += timings(lambda o=obs: planner.next_step(o, []), b.repeats,
-                                             b.warmup)
+        decisions = [lambda o=obs: planner.next_step(o, []) for obs in scenes]
+        for obs, times in zip(scenes, interleaved_timings(decisions, b.repeats, b.warmup)):
+            by_size[len(obs.objects)] += times
+    for instruction, obs in sized:
+        planner.reset(instruction)
         for _ in range(b.repeats):
             start = time.perf_counter()
             embeds = planner.prompt_embeds(obs, [])

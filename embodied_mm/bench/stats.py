@@ -33,6 +33,23 @@ def timings(fn: Callable[[], object], repeats: int, warmup: int = 0) -> list[flo
     return durations
 
 
+def interleaved_timings(fns: Sequence[Callable[[], object]], repeats: int,
+                        warmup: int = 0) -> list[list[float]]:
+    """Like `timings` for each of `fns`, taking turns (warm-up, then each repeat runs every fn
+    once), so a machine whose speed drifts during the run slows them all alike and their
+    ratios stay meaningful: the durations (s), one list per fn."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    durations: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, times in zip(fns, durations):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return durations
+
+
 def measure(fn: Callable[[], object], repeats: int, warmup: int = 0) -> dict:
     """`summarize_ms` of `timings(fn, repeats, warmup)`."""
     return summarize_ms(timings(fn, repeats, warmup))

@@ -75,7 +75,8 @@ class KVCache:
 
 class PackedLinear:
     """y = x @ W.T with W copied into `dtype` once and, on a CPU with oneDNN, packed in its
-    preferred layout (a plain matmul re-packs a bf16 W on every call)."""
+    preferred layout (a plain matmul re-packs a bf16 W on every call). `gelu` and `times`
+    fuse what follows the matmul into oneDNN's kernel (no pass of their own over y)."""
 
     def __init__(self, weight: torch.Tensor, dtype: torch.dtype) -> None:
         weight = weight.detach().to(dtype).contiguous()
@@ -87,16 +88,32 @@ class PackedLinear:
             return torch.ops.mkldnn._linear_pointwise(x, self.weight, None, "none", [], "")
         return F.linear(x, self.weight)
 
+    def gelu(self, x: torch.Tensor) -> torch.Tensor:
+        """GELU (tanh approximation) of x @ W.T."""
+        if self.packed:
+            return torch.ops.mkldnn._linear_pointwise(x, self.weight, None, "gelu", [], "tanh")
+        return F.gelu(F.linear(x, self.weight), approximate="tanh")
+
+    def times(self, x: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+        """(x @ W.T) * other."""
+        if self.packed:
+            return torch.ops.mkldnn._linear_pointwise.binary(x, other, self.weight, None, "mul")
+        return F.linear(x, self.weight) * other
+
 
 class RMSNorm:
-    """Gemma's RMS norm: in float32, scaled by (1 + weight), cast back to the input's dtype."""
+    """Gemma's RMS norm over the last dimension: in float32, scaled by (1 + weight), cast
+    back to the input's dtype. Several norms' weights stacked (N, D) normalise N heads of a
+    (…, N, D) input at once, each with its own."""
 
-    def __init__(self, norm: nn.Module) -> None:
-        self.scale = (1.0 + norm.weight.detach().float()).contiguous()
-        self.eps = norm.eps
+    def __init__(self, *norms: nn.Module) -> None:
+        weight = torch.stack([norm.weight.detach().float() for norm in norms]).squeeze(0)
+        self.scale = (1.0 + weight).contiguous()
+        self.eps = norms[0].eps
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return F.rms_norm(x.float(), self.scale.shape, self.scale, self.eps).to(x.dtype)
+        normed = F.rms_norm(x.float(), self.scale.shape[-1:], None, self.eps)
+        return (normed * self.scale).to(x.dtype)
 
 
 class _Layer:
@@ -108,9 +125,11 @@ class _Layer:
         self.qkv = PackedLinear(torch.cat([attn.q_proj.weight, attn.k_proj.weight,
                                            attn.v_proj.weight]), dtype)
         self.o = PackedLinear(attn.o_proj.weight, dtype)
-        self.gate_up = PackedLinear(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]), dtype)
+        self.gate, self.up = PackedLinear(mlp.gate_proj.weight, dtype), PackedLinear(
+            mlp.up_proj.weight, dtype)
         self.down = PackedLinear(mlp.down_proj.weight, dtype)
-        self.q_norm, self.k_norm = RMSNorm(attn.q_norm), RMSNorm(attn.k_norm)
+        heads, kv_heads = attn.config.num_attention_heads, attn.config.num_key_value_heads
+        self.qk_norm = RMSNorm(*[attn.q_norm] * heads, *[attn.k_norm] * kv_heads)
         self.input_norm = RMSNorm(layer.input_layernorm)
         self.post_attention_norm = RMSNorm(layer.post_attention_layernorm)
         self.pre_mlp_norm = RMSNorm(layer.pre_feedforward_layernorm)
@@ -177,21 +196,20 @@ class FastGemma3(CausalLM):
             position_ids = torch.arange(past, past + length, device=embeds.device)[None]
         masks = attention_mask or self._default_masks(past, length, position_ids)
         x = embeds.to(self.dtype)
-        rotary = {kind: tuple(t[:, None] for t in self._rotary(x, position_ids, kind))
+        rotary = {kind: tuple(t[:, :, None] for t in self._rotary(x, position_ids, kind))
                   for kind in masks}
         heads, kv_heads, dim = self._heads, self._kv_heads, self._head_dim
         for index, layer in enumerate(self._layers):
-            q, k, v = layer.qkv(layer.input_norm(x)).split(
-                [heads * dim, kv_heads * dim, kv_heads * dim], dim=-1)
+            qk, v = layer.qkv(layer.input_norm(x)).split(
+                [(heads + kv_heads) * dim, kv_heads * dim], dim=-1)
             cos, sin = rotary[layer.kind]
-            q = _rotate(layer.q_norm(q.view(batch, length, heads, dim).transpose(1, 2)), cos, sin)
-            k = _rotate(layer.k_norm(k.view(batch, length, kv_heads, dim).transpose(1, 2)),
-                        cos, sin)
+            qk = _rotate(layer.qk_norm(qk.view(batch, length, heads + kv_heads, dim)), cos, sin)
+            q, k = qk.transpose(1, 2).split([heads, kv_heads], dim=1)
             k, v = cache.update(index, k, v.view(batch, length, kv_heads, dim).transpose(1, 2))
             attended = F.scaled_dot_product_attention(q, k, v, attn_mask=masks[layer.kind],
                                                       scale=self._scale, enable_gqa=True)
             attended = attended.transpose(1, 2).reshape(batch, length, heads * dim)
             x = x + layer.post_attention_norm(layer.o(attended))
-            gate, up = layer.gate_up(layer.pre_mlp_norm(x)).chunk(2, dim=-1)
-            x = x + layer.post_mlp_norm(layer.down(F.gelu(gate, approximate="tanh") * up))
+            normed = layer.pre_mlp_norm(x)
+            x = x + layer.post_mlp_norm(layer.down(layer.up.times(normed, layer.gate.gelu(normed))))
         return self._final_norm(x), (cache if use_cache else None)

@@ -68,6 +68,7 @@ class PalmePlanner(Planner):
         dtype = getattr(torch, fast_dtype) if fast_dtype else None
         useful = dtype is not None and dtype != model.llm.dtype and fast_bf16(model.device)
         self.fast_decoder = StepDecoder(reduced_precision(model, dtype)) if useful else None
+        release_freed_memory()  # loading's temporaries (the tokenizer's JSON, weight copies)
         self.decisions = self.rechecked = 0
         self._prefix: dict[int, tuple[str, object]] = {}  # decoder id → (instruction, KV cache)
         self._prefix_embeds: tuple[str, object] | None = None  # (instruction, (P, H) embeds)
@@ -143,6 +144,18 @@ class PalmePlanner(Planner):
                 _, cache = decoder.model.hidden_states(embeds[None], use_cache=True)
             self._prefix[id(decoder)] = cached = (self.instruction, cache)
         return embeds, copy.deepcopy(cached[1])
+
+
+def release_freed_memory() -> None:
+    """Hands the heap that glibc keeps after frees back to the OS (~30-60 MB of peak RSS
+    after loading a planner); nothing elsewhere."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
