@@ -31,12 +31,13 @@ SUPPORTED_MODEL_TYPES = ("gemma3_text",)
 
 def supports(llm: nn.Module) -> bool:
     """Whether `llm` is a Gemma 3 text model this forward reproduces (GELU-tanh MLP, no
-    attention soft-capping, causal attention)."""
+    attention soft-capping, causal attention, no unmerged LoRA: it copies plain weights)."""
     config = llm.config
     return (getattr(config, "model_type", None) in SUPPORTED_MODEL_TYPES
             and config.hidden_activation == "gelu_pytorch_tanh"
             and config.attn_logit_softcapping is None
-            and not getattr(config, "use_bidirectional_attention", False))
+            and not getattr(config, "use_bidirectional_attention", False)
+            and not any("lora_" in name for name, _ in llm.named_parameters()))
 
 
 @dataclass
@@ -146,8 +147,8 @@ class FastGemma3(CausalLM):
     LM head and the rotary tables stay the original's, shared, not copied.
 
     Args:
-        exact: the model to copy (LoRA merged, if any: the copy is of the current weights);
-            `supports(exact.llm)` must hold.
+        exact: the model to copy (its current weights; LoRA must be merged first,
+            `PalmE.merge_lora`); `supports(exact.llm)` must hold.
         dtype: dtype of the copied layers.
     """
 

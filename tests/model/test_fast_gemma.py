@@ -98,3 +98,19 @@ def test_bf16_copy_stays_near_the_float32_model(model):
     assert approx.dtype == torch.bfloat16
     torch.testing.assert_close(approx.float(), exact, atol=0.1 * exact.abs().max().item(),
                                rtol=0.05)
+
+
+def test_unmerged_lora_is_copied_by_the_generic_path_merged_by_the_lean_one(make_model):
+    model = make_model(inputs=("state", "robot"), lora=True)
+    with torch.no_grad():  # a LoRA that changes the outputs (B starts at zero)
+        for name, param in model.llm.named_parameters():
+            if "lora_B" in name:
+                param.normal_(std=0.05)
+    embeds = model.embed_tokens(torch.arange(3, 30))[None]
+    exact = model.hidden_states(embeds)[0]
+    assert not supports(model.llm)
+    assert isinstance(reduced_precision(model, torch.float32), ReducedPrecisionLM)
+    model.merge_lora()
+    fast = reduced_precision(model, torch.float32)
+    assert isinstance(fast, FastGemma3)
+    _close(fast.hidden_states(embeds)[0], exact)
