@@ -150,12 +150,10 @@ def release_freed_memory() -> None:
     """Hands the heap that glibc keeps after frees back to the OS (~30-60 MB of peak RSS
     after loading a planner); nothing elsewhere."""
     import ctypes
-    import ctypes.util
 
-    name = ctypes.util.find_library("c")
-    libc = ctypes.CDLL(name) if name else None
-    if libc is not None and hasattr(libc, "malloc_trim"):
-        libc.malloc_trim(0)
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own C library
+    if trim is not None:
+        trim(0)
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
