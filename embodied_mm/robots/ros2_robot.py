@@ -1,6 +1,7 @@
 """`Ros2Robot`: the `Robot` interface over ROS 2 topics, for the sim node and real hardware.
 
-Reads `/joint_states` (reordered by joint name) and the perceived objects, and sends each
+Reads `/joint_states` (reordered by joint name) and the perceived objects when it observes
+(newest message, taken on demand: `embodied_mm.ros.latest`), and sends each
 clipped command as a one-point `JointTrajectory` to the arm and gripper controller topics,
 exactly what ros2_control's joint trajectory controllers accept. Commands are paced at the
 control rate. While `/embodied_mm/estop` is true nothing is sent and `send_action` raises
@@ -28,12 +29,12 @@ from embodied_mm.robots.base import Robot, RobotLimits
 from embodied_mm.robots.kinematics import rotation_to_quaternion
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import (
-    MessageError,
     image_from_msg,
     joint_state_from_msg,
     objects_from_markers,
     trajectory_msg,
 )
+from embodied_mm.ros.latest import LatestReader, PolledNode
 from embodied_mm.types import JointAction, Observation
 
 
@@ -61,40 +62,34 @@ class Ros2Robot(Robot):
                  max_age_s: float = 1.0, images: bool = False) -> None:
         super().__init__(limits, control_hz)
         self.node, self.max_age_s = node, max_age_s
-        self._latest: dict[str, tuple[float, object]] = {}  # key -> (received at, message)
-        self._captured: dict[str, float] = {}  # key -> header stamp (capture time)
         self._estop = False
         self._estop_changed = threading.Condition()
         self._next_tick = 0.0
         self._arm_pub = node.create_publisher(JointTrajectory, arm_topic, topics.RELIABLE_QOS)
         self._gripper_pub = node.create_publisher(JointTrajectory, gripper_topic,
                                                   topics.RELIABLE_QOS)
-        node.create_subscription(JointState, topics.JOINT_STATES,
-                                 lambda m: self._store("joints", m), topics.LATEST_QOS)
-        node.create_subscription(MarkerArray, topics.OBJECTS,
-                                 lambda m: self._store("objects", m), topics.RELIABLE_QOS)
         node.create_subscription(Bool, topics.ESTOP, self._on_estop, topics.LATCHED_QOS)
+        # Sensor inputs are read when an observation is taken, not in a callback per message.
+        polled = PolledNode(node)
+        self._readers: dict[str, LatestReader] = {
+            "joints": polled.reader(JointState, topics.JOINT_STATES, topics.LATEST_QOS,
+                                    joint_state_from_msg),
+            "objects": polled.reader(MarkerArray, topics.OBJECTS, topics.NEWEST_RELIABLE_QOS)}
         if images:
             for key, topic in (("rgb", topics.COLOR), ("depth", topics.DEPTH),
                                ("seg", topics.SEGMENTATION)):
-                node.create_subscription(Image, topic, lambda m, k=key: self._store(k, m),
-                                         topics.LATEST_QOS)
+                self._readers[key] = polled.reader(Image, topic, topics.LATEST_QOS)
+        self._readers["joints"].on_error = lambda text: node.get_logger().warning(
+            text, throttle_duration_sec=2.0)  # a malformed message never becomes state
         self.wants_images = images
 
     # -- inputs --------------------------------------------------------------------------------
     def _now(self) -> float:
         return self.node.get_clock().now().nanoseconds * 1e-9
 
-    def _store(self, key: str, msg) -> None:
-        if key == "joints":  # validate at the door: a malformed message never becomes state
-            try:
-                msg = joint_state_from_msg(msg)
-            except MessageError as err:
-                self.node.get_logger().warning(f"dropped /joint_states: {err}",
-                                            throttle_duration_sec=2.0)
-                return
-        self._latest[key] = (self._now(), msg)
-        self._captured[key] = _header_stamp(msg)
+    def _newest(self, key: str) -> tuple[float, object] | None:
+        reader = self._readers.get(key)
+        return reader.latest() if reader is not None else None
 
     def _on_estop(self, msg: Bool) -> None:
         with self._estop_changed:
@@ -107,27 +102,29 @@ class Ros2Robot(Robot):
 
     def age(self, key: str) -> float:
         """Seconds since `key` (joints, objects, rgb, depth, seg) was last received."""
-        received = self._latest.get(key)
-        return float("inf") if received is None else self._now() - received[0]
+        newest = self._newest(key)
+        return float("inf") if newest is None else self._now() - newest[0]
 
     def captured_at(self, key: str) -> float:
         """Header stamp of the newest `key` message (when the camera saw it), 0 if none."""
-        return self._captured.get(key, 0.0)
+        newest = self._newest(key)
+        return 0.0 if newest is None else _header_stamp(newest[1])
 
     def connect(self, timeout_s: float = 10.0) -> None:
         """Waits for the first joint state."""
         deadline = time.monotonic() + timeout_s
-        while "joints" not in self._latest:
+        while self._newest("joints") is None:
             if time.monotonic() > deadline:
                 raise StaleData(f"no {topics.JOINT_STATES} within {timeout_s:.0f} s")
             time.sleep(0.02)
         super().connect()
 
     def _fresh(self, key: str):
-        age = self.age(key)
+        newest = self._newest(key)
+        age = float("inf") if newest is None else self._now() - newest[0]
         if age > self.max_age_s:
             raise StaleData(f"{key} is {age:.1f} s old (max_age_s={self.max_age_s})")
-        return self._latest[key][1]
+        return newest[1]
 
     def _observe(self, images: bool) -> Observation:
         q, width = self._fresh("joints")
@@ -142,8 +139,9 @@ class Ros2Robot(Robot):
         if images and self.wants_images:
             obs.rgb = image_from_msg(self._fresh("rgb"), "rgb8")
             obs.depth = image_from_msg(self._fresh("depth"), "32FC1")
-            if "seg" in self._latest:
-                obs.segmentation = image_from_msg(self._latest["seg"][1], "32SC1")
+            seg = self._newest("seg")
+            if seg is not None:
+                obs.segmentation = image_from_msg(seg[1], "32SC1")
         return obs
 
     def joint_positions(self) -> np.ndarray:

@@ -49,6 +49,10 @@ SENSOR_QOS = qos_profile_sensor_data  # best effort, keep last 5
 LATEST_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                         reliability=ReliabilityPolicy.BEST_EFFORT,
                         durability=DurabilityPolicy.VOLATILE)
+# State read on demand (ros/latest.py) from a reliable publisher: delivered, newest kept.
+NEWEST_RELIABLE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                                 reliability=ReliabilityPolicy.RELIABLE,
+                                 durability=DurabilityPolicy.VOLATILE)
 # Commands and events: every message matters.
 RELIABLE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                           reliability=ReliabilityPolicy.RELIABLE,
