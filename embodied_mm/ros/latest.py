@@ -29,8 +29,12 @@ class PolledNode:
 
     def __init__(self, node: Node) -> None:
         self.owner = node
-        self.node = Node(f"{node.get_name()}_polled", namespace=node.get_namespace(),
-                         context=node.context, start_parameter_services=False)
+        name = f"{node.get_name()}_polled"
+        # Its own name even under the launch's `__node:=` remap of the process's nodes (local
+        # arguments win); topic remaps of the command line still apply to its subscriptions.
+        self.node = Node(name, namespace=node.get_namespace(), context=node.context,
+                         cli_args=["--ros-args", "-r", f"__node:={name}"],
+                         start_parameter_services=False)
 
     def reader(self, msg_type: type, topic: str, qos: QoSProfile,
                convert: Callable | None = None) -> LatestReader:

@@ -30,6 +30,7 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
+from rclpy.subscription import MessageInfo
 from std_msgs.msg import String
 
 from embodied_mm.plan_language import parse_step
@@ -81,6 +82,7 @@ class PlannerNode(Node):
         self._questions: list[str] = []
         self._wake = threading.Condition()
         self._instruction: str | None = None
+        self._instruction_sent = 0  # its source timestamp (ns)
         self._episode_info: dict | None = None
         self._pending: str | None = None  # step published, waiting for its status
         self._finished_at = 0.0
@@ -92,9 +94,10 @@ class PlannerNode(Node):
         threading.Thread(target=self._work, daemon=True).start()
 
     # -- callbacks: store and wake the worker, nothing else -------------------------------------
-    def _on_instruction(self, msg: String) -> None:
+    def _on_instruction(self, msg: String, info: MessageInfo) -> None:
         with self._wake:
             self._instruction = msg.data
+            self._instruction_sent = info["source_timestamp"]
             self._wake.notify_all()
 
     def _on_question(self, msg: String) -> None:
@@ -102,11 +105,15 @@ class PlannerNode(Node):
             self._questions.append(msg.data)
             self._wake.notify_all()
 
-    def _on_episode(self, msg: String) -> None:
+    def _on_episode(self, msg: String, info: MessageInfo) -> None:
         with self._wake:
             self._episode_info = json.loads(msg.data)
-            self._active = False  # a new scene ends whatever episode was running
-            self._pending = None
+            # A scene loaded after the instruction ends that instruction's episode. One sent
+            # before it is the scene it is for, even when its message is handled second (an
+            # executor takes ready messages of different topics in no particular order).
+            if info["source_timestamp"] >= self._instruction_sent:
+                self._active = False
+                self._pending = None
             self._wake.notify_all()
 
     def _on_status(self, msg: DiagnosticStatus) -> None:

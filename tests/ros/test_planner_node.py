@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 
 import numpy as np
@@ -119,6 +120,35 @@ def test_a_step_that_keeps_failing_exhausts_the_step_budget(graph):
     instruction.publish(String(data=episode.instruction))  # the operator retries
     run_until_gave_up()
     assert len(plans) == 6
+
+
+def test_a_scene_ends_the_running_instruction_only_if_it_was_sent_after_it():
+    """The runner sends a scene, then its instruction; the planner may handle the two
+    messages in either order (they are on different topics), so the scene's message, handled
+    second, must not end the episode its instruction just started. A newer scene does."""
+    import rclpy
+
+    from embodied_mm.ros.planner_node import PlannerNode
+
+    episode = TASKS["pick_place"].sample(5)
+    scene = String(data=json.dumps({"task": episode.task, "seed": episode.seed}))
+    rclpy.init(args=["--ros-args", "-p", "overrides:=planner=oracle"],
+               domain_id=random.randint(100, 200))
+    node = PlannerNode()
+    try:
+        node._on_instruction(String(data=episode.instruction), {"source_timestamp": 2})
+        node._on_episode(scene, {"source_timestamp": 1})  # sent first, handled second
+        deadline = time.monotonic() + 10
+        while not node._active and time.monotonic() < deadline:
+            time.sleep(0.02)
+        node._on_episode(scene, {"source_timestamp": 1})  # again, after the worker started it
+        assert node._active
+        node._on_episode(scene, {"source_timestamp": 3})  # a scene loaded after it
+        assert not node._active
+    finally:
+        node.close()
+        node.destroy_node()
+        rclpy.shutdown()
 
 
 @pytest.mark.sim
