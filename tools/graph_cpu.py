@@ -59,10 +59,10 @@ def cpu_seconds(pid: int) -> float:
 
 def stages(mcap_path: Path) -> dict[str, list[float]]:
     """Seconds of each skill-finished → next-plan gap spent before the first object list
-    captured after the skill ended reached the recorder (`fresh_objects`), and after it
+    captured after the skill ended was published (`fresh_objects`), and after it
     (`objects_to_plan`). `fresh_objects` is split again at the frame's capture stamp (the sim
-    stamps a frame when its rendering ends): `to_frame`, then `frame_to_objects`
-    (transport to perception, detection, transport to the recorder)."""
+    stamps a frame with the moment its pose was taken): `to_frame`, then `frame_to_objects`
+    (rendering, transport to perception, detection)."""
     from mcap.reader import make_reader
     from mcap_ros2.decoder import DecoderFactory
 
@@ -76,7 +76,7 @@ def stages(mcap_path: Path) -> dict[str, list[float]]:
         reader = make_reader(f, decoder_factories=[DecoderFactory()])
         for _, channel, message, msg in reader.iter_decoded_messages(
                 topics=[topics.SKILL_STATUS, topics.PLAN, topics.OBJECTS], log_time_order=True):
-            t = message.log_time * 1e-9
+            t = message.publish_time * 1e-9  # the publisher's clock
             if channel.topic == topics.SKILL_STATUS:
                 if msg.name == "executor" and msg.message.split(":")[0] in FINISHED:
                     finished, fresh = t, None

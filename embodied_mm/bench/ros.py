@@ -104,7 +104,8 @@ def bench_image_transport(domain_id: int) -> dict:
 
 
 def replan_latencies(mcap_path: Path) -> list[float]:
-    """Seconds from each finished skill's executor status to the next plan message."""
+    """Seconds from each finished skill's executor status to the next plan message, from
+    their publish times (the publishers' clocks, not when the busy recorder got them)."""
     from mcap.reader import make_reader
     from mcap_ros2.decoder import DecoderFactory
 
@@ -115,7 +116,7 @@ def replan_latencies(mcap_path: Path) -> list[float]:
         reader = make_reader(f, decoder_factories=[DecoderFactory()])
         for _, channel, message, msg in reader.iter_decoded_messages(
                 topics=[topics.SKILL_STATUS, topics.PLAN], log_time_order=True):
-            t = message.log_time * 1e-9
+            t = message.publish_time * 1e-9
             if channel.topic == topics.PLAN:
                 if finished_at is not None:
                     gaps.append(t - finished_at)

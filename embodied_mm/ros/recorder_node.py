@@ -1,6 +1,7 @@
 """`recorder_node`: writes the graph's topics to MCAP with ROS 2 (CDR) message encoding.
 
-Messages are recorded as the serialized bytes received (no re-encoding), with `ros2msg`
+Messages are recorded as the serialized bytes received (no re-encoding), each with its log
+time (received here) and publish time (the publisher's DDS source timestamp), with `ros2msg`
 schemas from the definitions kept in the repo, so `ros2 bag info`, Foxglove and
 `mcap_ros2` read the file. Chunks are small and flushed as they fill, so a crash leaves a file
 readable up to the last chunk; a clean stop (SIGINT/SIGTERM) writes the summary.
@@ -18,6 +19,7 @@ from pathlib import Path
 from mcap.writer import CompressionType, Writer
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
+from rclpy.subscription import MessageInfo
 
 from embodied_mm.ros import topics
 from embodied_mm.ros.mcap_schema import ros_type, schema_text
@@ -63,14 +65,14 @@ class RecorderNode(Node):
             qos = QOS_OF.get(topic, topics.SENSOR_QOS if topic in SENSOR_TOPICS
                              else topics.RELIABLE_QOS)
             self.create_subscription(message_class(type_name), topic,
-                                     lambda data, t=topic: self._write(t, data),
+                                     lambda data, info, t=topic: self._write(t, data, info),
                                      QoSProfile(**_qos_kwargs(qos)), raw=True)
         self.get_logger().info(f"recording {len(wanted)} topics to {self.path}")
 
-    def _write(self, topic: str, data: bytes) -> None:
-        now = time.time_ns()
+    def _write(self, topic: str, data: bytes, info: MessageInfo) -> None:
+        now = time.time_ns()  # log time: when the recorder got it
         self._writer.add_message(self._channels[topic], log_time=now, data=data,
-                                 publish_time=now)
+                                 publish_time=info["source_timestamp"] or now)
         self._count += 1
 
     def close(self) -> None:

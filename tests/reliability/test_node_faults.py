@@ -187,6 +187,9 @@ def test_estop_mid_skill_stops_the_executor_and_nothing_moves_until_released(gra
 
 @pytest.mark.sim
 def test_recorder_killed_leaves_a_readable_mcap(graph, tmp_path):
+    from mcap.exceptions import McapError
+    from mcap.reader import NonSeekingReader
+
     from embodied_mm.teleop.mcap_io import read_messages
 
     path = tmp_path / "run.mcap"
@@ -206,6 +209,15 @@ def test_recorder_killed_leaves_a_readable_mcap(graph, tmp_path):
     assert counts.get(topics.COLOR, 0) >= 2 and counts.get(topics.JOINT_STATES, 0) >= 20, counts
     assert (last_image.width, last_image.height, last_image.encoding) == (320, 240, "rgb8")
     assert len(last_image.data) == 320 * 240 * 3
+    # Each message's publish time is when the sim sent it, before the recorder logged it.
+    times = []
+    with open(path, "rb") as f:
+        try:
+            for _, _, message in NonSeekingReader(f).iter_messages(log_time_order=False):
+                times.append((message.publish_time, message.log_time))
+        except (McapError, EOFError, ValueError, OSError):
+            pass  # the killed writer's last record
+    assert times and all(0 < sent < logged for sent, logged in times)
 
 
 BAD_INSTRUCTIONS = [
