@@ -84,8 +84,8 @@ class SimNode(Node):
         self._frame_pose = np.zeros(0)
         # Frames render on another core, so physics never waits for the camera.
         self._renderer = RenderProcess(camera)
-        self._frame_wanted = False  # a frame was due while one rendered: take it when done
-        self.frames_published = self.frames_rendered = 0
+        self._frame_wanted = False  # a skill ended while a frame rendered: take one when done
+        self.frames_published = self.frames_rendered = self.frames_dropped = 0
 
         self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, topics.SENSOR_QOS)
         self.color_pub = self.create_publisher(Image, topics.COLOR, topics.SENSOR_QOS)
@@ -236,19 +236,27 @@ class SimNode(Node):
         status = status_from_msg(msg)
         if status.get("source") == "executor" and status.get("status") in topics.STEP_FINISHED:
             self._camera_timer.reset()  # the next periodic frame a full period after this one
-            self._camera_tick()
+            self._camera_tick(on_demand=True)
 
-    def _camera_tick(self) -> None:
+    def _camera_tick(self, on_demand: bool = False) -> None:
         """Takes a frame: the last one again, newly stamped, if the world has not moved since
         it was rendered; else the world's pose goes to the render process (stamped now, the
-        moment it shows) and the frame is published when ready (`_publish_rendered_frame`)."""
+        moment it shows) and the frame is published when ready (`_publish_rendered_frame`).
+
+        While a frame renders, a periodic tick is dropped, as a camera drops frames it cannot
+        keep up with (on a machine where rendering takes longer than the period, queueing them
+        kept the render process busy all the time, and a finished skill's frame waited for
+        the one in flight); a frame taken `on_demand` (a skill ended) is taken right after."""
         with self._lock:
             pose = self.world.pose_vector()
             now = self._now()
         if self._frame is not None and _same_pose(pose, self._frame_pose):
             self._publish_frame(now)
         elif not self._renderer.submit(pose, tag=now):
-            self._frame_wanted = True
+            if on_demand:
+                self._frame_wanted = True
+            else:
+                self.frames_dropped += 1
 
     def _publish_rendered_frame(self) -> None:
         frame = self._renderer.result()
@@ -260,7 +268,7 @@ class SimNode(Node):
             self._publish_frame(frame.tag)
         if self._frame_wanted and not self._renderer.busy:
             self._frame_wanted = False
-            self._camera_tick()
+            self._camera_tick(on_demand=True)
 
     def _publish_frame(self, stamp: float) -> None:
         self.frames_published += 1
@@ -281,7 +289,8 @@ class SimNode(Node):
 
     def close(self) -> None:
         self.get_logger().info(f"camera: {self.frames_published} frames published, "
-                               f"{self.frames_rendered} rendered (the rest showed a still world)")
+                               f"{self.frames_rendered} rendered (the rest showed a still world), "
+                               f"{self.frames_dropped} dropped while one rendered")
         self._renderer.close()
         self.world.close()
 
