@@ -47,7 +47,9 @@ class KVCache:
     """Keys and values of the positions read so far, per layer, each (B, KV heads, S, D).
 
     The subset of transformers' `DynamicCache` the decoders use: `get_seq_length`, `crop`,
-    and `copy.deepcopy` for a reusable prefix.
+    and `copy.deepcopy` for a reusable prefix. Its tensors are never changed in place
+    (`update` concatenates, `crop` slices), so a deep copy shares them: copying a prefix for
+    each decision costs two lists, not 36 tensor copies.
     """
 
     keys: list[torch.Tensor] = field(default_factory=list)
@@ -55,6 +57,9 @@ class KVCache:
 
     def get_seq_length(self) -> int:
         return self.keys[0].shape[2] if self.keys else 0
+
+    def __deepcopy__(self, memo: dict) -> KVCache:
+        return KVCache(list(self.keys), list(self.values))
 
     def crop(self, max_length: int) -> None:
         """Keeps the first `max_length` positions; a negative one drops that many from the end
@@ -115,8 +120,11 @@ class RMSNorm:
         self.eps = norms[0].eps
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        normed = F.rms_norm(x.float(), self.scale.shape[-1:], None, self.eps)
-        return (normed * self.scale).to(x.dtype)
+        # Gemma's own formula: on this CPU F.rms_norm runs it as more operator calls (~30 µs
+        # slower a call, ~90 calls a pass) for the same float32 result.
+        xf = x.float()
+        inverse_rms = torch.rsqrt(xf.square().mean(-1, keepdim=True).add_(self.eps))
+        return (xf * inverse_rms * self.scale).to(x.dtype)
 
 
 class _Layer:

@@ -38,6 +38,21 @@ def test_float32_copy_matches_transformers_with_and_without_a_cache(model):
     assert cache.get_seq_length() == 40
 
 
+def test_a_copied_prefix_cache_is_extended_and_cropped_without_touching_the_original(model):
+    """The planner copies an instruction's prefix cache for each decision (sharing tensors)."""
+    fast = FastGemma3(model, torch.float32)
+    embeds = model.embed_tokens(torch.arange(3, 13))[None]
+    _, prefix = fast.hidden_states(embeds, use_cache=True)
+    keys = [k.clone() for k in prefix.keys]
+    mine = copy.deepcopy(prefix)
+    fast.hidden_states(model.embed_tokens(torch.arange(20, 26))[None], cache=mine,
+                       use_cache=True)
+    assert mine.get_seq_length() == 16
+    mine.crop(-3)
+    assert mine.get_seq_length() == 13 and prefix.get_seq_length() == 10
+    assert all(torch.equal(a, b) for a, b in zip(prefix.keys, keys))
+
+
 def test_sliding_layers_forget_positions_a_window_back(model):
     """The tiny LLM's sliding window is 64 positions: a 100-position prompt exercises it."""
     fast = FastGemma3(model, torch.float32)
