@@ -241,7 +241,7 @@ class BenchConfig:
     scene_seeds: int = 5  # scenes per size for decision latency vs scene size
     agreement_seeds: int = 3  # first scenes of each task family (seeds 1000…) for same-steps
     graph_planner: str = "palme"  # planner of the running graph (skill finished → next plan)
-    episodes: int = 32  # oracle episodes per throughput measurement
+    episodes: int = 64  # oracle episodes per throughput measurement
     train_steps: int = 3  # timed training steps per precision
     out: str = "outputs/bench/bench.json"
 
