@@ -102,7 +102,9 @@ class Ros2Robot(Robot):
 
     def age(self, key: str) -> float:
         """Seconds since `key` (joints, objects, rgb, depth, seg) was last received."""
-        newest = self._newest(key)
+        return self._age(self._newest(key))
+
+    def _age(self, newest: tuple[float, object] | None) -> float:
         return float("inf") if newest is None else self._now() - newest[0]
 
     def captured_at(self, key: str) -> float:
@@ -120,8 +122,8 @@ class Ros2Robot(Robot):
         super().connect()
 
     def _fresh(self, key: str):
-        newest = self._newest(key)
-        age = float("inf") if newest is None else self._now() - newest[0]
+        newest = self._newest(key)  # taken once: its age and message go together
+        age = self._age(newest)
         if age > self.max_age_s:
             raise StaleData(f"{key} is {age:.1f} s old (max_age_s={self.max_age_s})")
         return newest[1]
