@@ -23,14 +23,7 @@ def summarize_ms(seconds: Sequence[float]) -> dict:
 
 def timings(fn: Callable[[], object], repeats: int, warmup: int = 0) -> list[float]:
     """Runs `fn` `warmup` times untimed, then `repeats` times timed: the durations (s)."""
-    for _ in range(warmup):
-        fn()
-    durations = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        durations.append(time.perf_counter() - start)
-    return durations
+    return interleaved_timings([fn], repeats, warmup)[0]
 
 
 def interleaved_timings(fns: Sequence[Callable[[], object]], repeats: int,

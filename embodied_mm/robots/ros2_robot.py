@@ -72,15 +72,14 @@ class Ros2Robot(Robot):
         # Sensor inputs are read when an observation is taken, not in a callback per message.
         polled = PolledNode(node)
         self._readers: dict[str, LatestReader] = {
-            "joints": polled.reader(JointState, topics.JOINT_STATES, topics.LATEST_QOS,
-                                    joint_state_from_msg),
+            "joints": polled.reader(  # a malformed message never becomes state
+                JointState, topics.JOINT_STATES, topics.LATEST_QOS, joint_state_from_msg,
+                lambda text: node.get_logger().warning(text, throttle_duration_sec=2.0)),
             "objects": polled.reader(MarkerArray, topics.OBJECTS, topics.NEWEST_RELIABLE_QOS)}
         if images:
             for key, topic in (("rgb", topics.COLOR), ("depth", topics.DEPTH),
                                ("seg", topics.SEGMENTATION)):
                 self._readers[key] = polled.reader(Image, topic, topics.LATEST_QOS)
-        self._readers["joints"].on_error = lambda text: node.get_logger().warning(
-            text, throttle_duration_sec=2.0)  # a malformed message never becomes state
         self.wants_images = images
 
     # -- inputs --------------------------------------------------------------------------------

@@ -37,9 +37,10 @@ class PolledNode:
                          start_parameter_services=False)
 
     def reader(self, msg_type: type, topic: str, qos: QoSProfile,
-               convert: Callable | None = None) -> LatestReader:
+               convert: Callable | None = None,
+               on_error: Callable[[str], None] | None = None) -> LatestReader:
         """A `LatestReader` of `topic`."""
-        return LatestReader(self, msg_type, topic, qos, convert)
+        return LatestReader(self, msg_type, topic, qos, convert, on_error)
 
     def now(self) -> float:
         """The owner node's clock, in seconds."""
@@ -53,17 +54,19 @@ class LatestReader:
         polled: the helper node to subscribe on.
         convert: applied to each taken message; a `ValueError` from it drops that message
             (the previous one stays the newest) and is reported through `on_error`.
+        on_error: called with the text of each such report (default: none).
     """
 
     def __init__(self, polled: PolledNode, msg_type: type, topic: str, qos: QoSProfile,
-                 convert: Callable | None = None) -> None:
+                 convert: Callable | None = None,
+                 on_error: Callable[[str], None] | None = None) -> None:
         self._polled = polled
         self._type, self.topic, self._convert = msg_type, topic, convert
         # No executor spins this node, so the callback never runs; `latest` takes instead.
         self._sub = polled.node.create_subscription(msg_type, topic, lambda _: None, qos)
         self._lock = threading.Lock()
         self._newest: tuple[float, object] | None = None
-        self.on_error: Callable[[str], None] = lambda text: None
+        self._on_error = on_error or (lambda text: None)
 
     def latest(self) -> tuple[float, object] | None:
         """(when it was received, on the owner node's clock; the message, converted), or
@@ -75,7 +78,7 @@ class LatestReader:
                     try:
                         msg = self._convert(msg)
                     except ValueError as err:
-                        self.on_error(f"dropped {self.topic}: {err}")
+                        self._on_error(f"dropped {self.topic}: {err}")
                         continue
                 # The received stamp is on the system clock; re-express its age on the node's.
                 age = max(time.time() - received_ns * 1e-9, 0.0) if received_ns else 0.0

@@ -33,9 +33,9 @@ def _not_empty(msg: String) -> str:
 
 def test_latest_is_the_newest_message_and_bad_ones_never_replace_it(graph):
     polled = PolledNode(graph.probe)
-    reader = polled.reader(String, "/latest_test", topics.NEWEST_RELIABLE_QOS, _not_empty)
     errors: list[str] = []
-    reader.on_error = errors.append
+    reader = polled.reader(String, "/latest_test", topics.NEWEST_RELIABLE_QOS, _not_empty,
+                           errors.append)
     pub = graph.probe.create_publisher(String, "/latest_test", topics.RELIABLE_QOS)
     assert reader.latest() is None
     _wait_for(lambda: pub.get_subscription_count() == 1)
