@@ -189,3 +189,24 @@ def test_camera_frames_reach_another_process_whole_at_640x480(graph):
     whole = set.intersection(*parts.values())
     assert len(frames) >= 10, graph.log("sim")
     assert len(whole) >= 0.9 * len(frames), {k: len(v) for k, v in parts.items()}
+
+
+def test_camera_drops_the_ticks_it_cannot_render_in_time(graph):
+    """A camera faster than rendering (here 200 Hz) drops frames while one renders, as a real
+    one does, instead of queueing them behind it; the drops are counted at shutdown."""
+    graph.start("sim", "sim_node", "camera_hz:=200.0")
+    seen = _listen(graph)
+    assert graph.spin_until(lambda: len(seen["joints"]) > 0, 30), graph.log("sim")
+    arm = graph.probe.create_publisher(JointTrajectory, topics.ARM_TRAJECTORY,
+                                       topics.RELIABLE_QOS)
+    graph.spin_for(0.5)
+    goal = seen["joints"][-1].copy()
+    goal[0] += 0.5
+    arm.publish(trajectory_msg(list(topics.ARM_JOINTS), [goal], [2.0]))  # the world moves
+    graph.spin_for(2.5)
+    assert seen["images"], graph.log("sim")
+    graph.stop("sim")
+    summary = re.search(r"(\d+) rendered .*, (\d+) dropped while one rendered", graph.log("sim"))
+    assert summary, graph.log("sim")
+    rendered, dropped = map(int, summary.groups())
+    assert rendered > 0 and dropped > 0
