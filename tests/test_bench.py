@@ -35,6 +35,19 @@ def test_planner_bench_writes_json_and_agrees_with_the_reference(tmp_path):
     assert summary_lines(saved)[0] == "| benchmark | result |"
 
 
+@pytest.mark.sim
+def test_a_seeds_scenes_of_every_size_share_its_instruction():
+    """The sizes of a seed take turns decision by decision only if they share the instruction
+    (and so its cached prefix); the distractors alone grow."""
+    from embodied_mm.bench.planner import observations
+
+    sized, _ = observations(load_config([]), [3, 5, 10], images=False, scene_seeds=4)
+    assert [len(obs.objects) for _, obs in sized] == [3] * 4 + [5] * 4 + [10] * 4
+    instructions = [instruction for instruction, _ in sized]
+    assert instructions[:4] == instructions[4:8] == instructions[8:]
+    assert len(set(instructions[:4])) > 1
+
+
 @pytest.mark.parametrize("override, message", [
     ("bench.which=[gpu]", "bench.which"), ("bench.repeats=0", "bench.repeats"),
     ("bench.objects=[1]", "bench.objects")])

@@ -55,11 +55,14 @@ def observations(cfg: Config, sizes: list[int], images: bool, scene_seeds: int =
     base = len(family.sample(0).scene)
     camera = CameraConfig(width=cfg.robot.camera.width, height=cfg.robot.camera.height)
     sized, varied = [], []
+    # per seed one task and instruction, on the largest scene cut down: the distractors alone
+    # grow, so a seed's sizes share the instruction's cached prefix and take turns
+    largest = [family.sample(seed, n_distractors=max(0, max(sizes) - base))
+               for seed in range(1000, 1000 + scene_seeds)]
     with TabletopWorld(camera=camera) as world, SimRobot(world, RobotLimits()) as robot:
-        for n in sizes:  # per seed one task and instruction; only the distractors grow
-            for seed in range(1000, 1000 + scene_seeds):
-                episode = family.sample(seed, n_distractors=max(0, n - base))
-                world.reset(episode.scene)
+        for n in sizes:
+            for episode in largest:
+                world.reset(_first_objects(episode, n))
                 sized.append((episode.instruction, robot.get_observation(images=images)))
         for task in TASKS.values():
             for seed in range(1000, 1000 + agreement_seeds):
@@ -67,6 +70,21 @@ def observations(cfg: Config, sizes: list[int], images: bool, scene_seeds: int =
                 world.reset(episode.scene)
                 varied.append((episode.instruction, robot.get_observation(images=images)))
     return sized, varied
+
+
+def _first_objects(episode, n: int) -> tuple:
+    """`episode`'s scene cut to `n` objects: its goal objects and the distractors first in it."""
+    goal = {name for value in episode.goal.values()
+            for name in ([value] if isinstance(value, str) else value)}
+    distractors = n - len(goal)
+    kept = []
+    for name, spec in zip(episode.object_names, episode.scene):
+        if name not in goal:
+            if distractors == 0:
+                continue
+            distractors -= 1
+        kept.append(spec)
+    return tuple(kept)
 
 
 def _checkpoint(cfg: Config):

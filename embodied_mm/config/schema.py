@@ -126,6 +126,7 @@ class ModelConfig:
     held_object: bool = True  # plan prompts say what the gripper holds (`Holding: <obj>.`)
     instruction_first: bool = True  # plan prompts open with `Task: …` (before the objects)
     compact_objects: bool = False  # each object as ≤6 packed vectors + its number (docs/palme.md)
+    compact_groups: list[list[str]] | None = None  # which vectors share a position; None: 6
     describe_weight: float = 0.5  # weight of the loss of those tokens' predictions
     lora: bool = True  # false: frozen LLM (PaLM-E's regime), only the encoders train
     lora_r: int = 8

@@ -32,12 +32,13 @@ Object tokens come in two forms (`ObjectTokens`):
   colour, else ` alone` (`features.partner_weights`); `held_color`, ` same` if the object has
   the colour of the object in the gripper, else ` other` (`features.held_color_weights`).
 
-Compact form (`compact=True`): the same vectors packed into at most six positions per
-object (`COMPACT_GROUPS`), a sum scaled by 1/sqrt(its terms) to stay at a word's scale:
-colour, kind, row, column and relation at a position each, then the free vector with the other
-computed words (free + support + partner + held colour) summed. A prompt then grows by 6
-vectors and the object's number per object instead of 9 vectors and `A … is obj_k.`
-(`PalmEConfig.compact_objects`), which keeps a 10-object decision near a 3-object one.
+Compact form (`groups` given): the same vectors packed into fewer positions per object, the
+vectors of a group summed and scaled by 1/sqrt(its terms) to stay at a word's scale. By
+default (`COMPACT_GROUPS`) six: colour, kind, row, column and relation at a position each,
+then the free vector with the other computed words (free + support + partner + held colour)
+summed. A prompt then grows by 6 vectors and the object's number per object instead of 9
+vectors and `A … is obj_k.` (`PalmEConfig.compact_objects`, `PalmEConfig.compact_groups`),
+which keeps a 10-object decision near a 3-object one.
 
 Every encoder returns `(tokens (B, n, d_llm), logits: dict[str, (B, N, classes)])`.
 
@@ -52,13 +53,17 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from embodied_mm.model.features import (
+    ATTRIBUTES,
     CENTROID_DIM,
     OBJECT_DIM,
+    POSITION_ATTRIBUTES,
     ROBOT_DIM,
     held_color_weights,
     partner_weights,
@@ -68,13 +73,14 @@ from embodied_mm.model.features import (
 
 OBJ, IMG, ROBOT = "obj", "img", "robot"  # placeholder kinds of the multimodal sentence
 FREE = "free"  # the projected vector of an object's remaining features, in `COMPACT_GROUPS`
-# Compact form: which of an object's vectors are summed into one position, in prompt order.
-# Row and column stay apart (summed, digits lose which is which: see docs/palme.md, v15), as
-# does the relation word `spatial_ref` leans on, and colour and kind (so a non-compact
-# checkpoint's weights read colour against the instruction as trained: docs/palme.md, v20).
-# Vectors an encoder lacks are left out; one named in no group gets its own position.
-# Checkpoints record the packing (`PalmE.object_layout`): changing this refuses older compact
-# checkpoints instead of reading them wrong.
+# Compact form: which of an object's vectors are summed into one position, in prompt order;
+# the default of `PalmEConfig.compact_groups` (checkpoints saved before it was a setting were
+# all trained with this). Row and column stay apart (summed, digits lose which is which: see
+# docs/palme.md, v15), as does the relation word `spatial_ref` leans on, and colour and kind
+# (so a non-compact checkpoint's weights read colour against the instruction as trained:
+# docs/palme.md, v20). Vectors an encoder lacks are left out; one named in no group gets its
+# own position. Checkpoints record the packing (`PalmE.object_layout`) and are refused by a
+# model that packs otherwise instead of being read wrong.
 COMPACT_GROUPS = (("color",), ("kind",), ("row",), ("column",), ("relation",),
                   (FREE, "support", "partner", "held_color"))
 # Computed object tokens, in prompt order after the predicted ones: name → the function giving
@@ -86,6 +92,9 @@ COMPUTED_WORDS = {
     "held_color": lambda batch: held_color_weights(batch["objects"], batch["object_mask"],
                                                    batch["robot"]),
 }
+# Every vector an object's tokens may have, the names `COMPACT_GROUPS` and
+# `PalmEConfig.compact_groups` use.
+OBJECT_VECTORS = (*ATTRIBUTES, *POSITION_ATTRIBUTES, FREE, *COMPUTED_WORDS)
 
 
 def mlp(d_in: int, width: int) -> nn.Sequential:
@@ -132,11 +141,12 @@ class ConvBackbone(nn.Module):
         return torch.cat([features, colour], dim=1)
 
 
-def compact_groups(names: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
-    """The compact form's positions for an object with vectors `names`: `COMPACT_GROUPS`
-    restricted to `names`, then each name no group holds on its own."""
-    grouped = [tuple(n for n in group if n in names) for group in COMPACT_GROUPS]
-    listed = {n for group in COMPACT_GROUPS for n in group}
+def compact_groups(names: tuple[str, ...], groups: Sequence[Sequence[str]] = COMPACT_GROUPS
+                   ) -> tuple[tuple[str, ...], ...]:
+    """The compact form's positions for an object with vectors `names`: `groups` restricted
+    to `names`, then each name no group holds on its own."""
+    grouped = [tuple(n for n in group if n in names) for group in groups]
+    listed = {n for group in groups for n in group}
     return tuple(g for g in grouped if g) + tuple((n,) for n in names if n not in listed)
 
 
@@ -149,11 +159,13 @@ class ObjectTokens(nn.Module):
             (classes, d_llm) LLM embeddings of its words, in class order; None for one free
             vector. Entries named in `COMPUTED_WORDS` (`relation`, `support`, …) are not
             predicted: each adds a last token mixed by the weights given to `forward`.
-        compact: sum the tokens into the groups of `COMPACT_GROUPS` (module doc).
+        groups: the compact form's groups of vectors summed into one position each (module
+            doc, `COMPACT_GROUPS`); None for a position per vector.
     """
 
     def __init__(self, width: int, d_llm: int, target_rms: float,
-                 words: dict[str, torch.Tensor] | None = None, compact: bool = False) -> None:
+                 words: dict[str, torch.Tensor] | None = None,
+                 groups: Sequence[Sequence[str]] | None = None) -> None:
         super().__init__()
         words = dict(words or {})
         self.computed = tuple(name for name in COMPUTED_WORDS if name in words)
@@ -167,7 +179,8 @@ class ObjectTokens(nn.Module):
                                  persistent=False)
         self.proj = Projector(width, d_llm, target_rms)
         self.names = (*self.attributes, FREE, *self.computed)  # the vectors, in order
-        self.groups = compact_groups(self.names) if compact else tuple((n,) for n in self.names)
+        self.groups = (compact_groups(self.names, groups) if groups is not None
+                       else tuple((n,) for n in self.names))
         self.per_object = len(self.groups)
 
     def forward(self, features: torch.Tensor, computed: dict[str, torch.Tensor] | None = None
@@ -194,10 +207,11 @@ class StateEncoder(nn.Module):
     placeholder, needs_images = OBJ, False
 
     def __init__(self, d_llm: int, target_rms: float, width: int,
-                 words: dict[str, torch.Tensor] | None = None, compact: bool = False) -> None:
+                 words: dict[str, torch.Tensor] | None = None,
+                 groups: Sequence[Sequence[str]] | None = None) -> None:
         super().__init__()
         self.mlp = mlp(OBJECT_DIM, width)
-        self.tokens = ObjectTokens(width, d_llm, target_rms, words, compact)
+        self.tokens = ObjectTokens(width, d_llm, target_rms, words, groups)
         self.per_placeholder = self.tokens.per_object
 
     def forward(self, batch: dict[str, torch.Tensor]):
@@ -212,13 +226,14 @@ class ObjectsEncoder(nn.Module):
     placeholder, needs_images = OBJ, True
 
     def __init__(self, d_llm: int, target_rms: float, width: int,
-                 words: dict[str, torch.Tensor] | None = None, compact: bool = False) -> None:
+                 words: dict[str, torch.Tensor] | None = None,
+                 groups: Sequence[Sequence[str]] | None = None) -> None:
         super().__init__()
         self.backbone = ConvBackbone(width)
         self.position = mlp(CENTROID_DIM, width)
         self.head = nn.Sequential(nn.Linear(self.backbone.out_channels, width), nn.GELU(),
                                   nn.Linear(width, width))
-        self.tokens = ObjectTokens(width, d_llm, target_rms, words, compact)
+        self.tokens = ObjectTokens(width, d_llm, target_rms, words, groups)
         self.per_placeholder = self.tokens.per_object
 
     def forward(self, batch: dict[str, torch.Tensor]):
@@ -275,14 +290,14 @@ ENCODERS: dict[str, type[nn.Module]] = {
 
 def build_encoder(name: str, d_llm: int, target_rms: float, width: int = 128,
                   image_tokens: int = 4, words: dict[str, torch.Tensor] | None = None,
-                  compact_objects: bool = False) -> nn.Module:
+                  groups: Sequence[Sequence[str]] | None = None) -> nn.Module:
     """The encoder called `name` (a key of `ENCODERS`), projecting to `d_llm`; object
-    encoders anchor their tokens to `words` when given, in the compact form with
-    `compact_objects` (see `ObjectTokens`)."""
+    encoders anchor their tokens to `words` when given, packed into `groups` when given
+    (the compact form, see `ObjectTokens`)."""
     if name not in ENCODERS:
         raise ValueError(f"unknown input {name!r}; choose from {', '.join(ENCODERS)}")
     if name == "image":
         return ImageEncoder(d_llm, target_rms, width, image_tokens)
     if ENCODERS[name].placeholder == OBJ:
-        return ENCODERS[name](d_llm, target_rms, width, words, compact_objects)
+        return ENCODERS[name](d_llm, target_rms, width, words, groups)
     return ENCODERS[name](d_llm, target_rms, width)

@@ -130,12 +130,16 @@ class PalmEConfig:
     # then read the task (is this the block it names? left of the blocks before it?), and the
     # prompt's start is the same for every step of an episode. Off in older checkpoints.
     instruction_first: bool = False
-    # Each object in at most 6 vectors: colour, kind, row, column, relation, and the free
-    # vector summed with the other computed words (`encoders.COMPACT_GROUPS`), named by its
-    # number alone: `<obj>3` instead of `A <obj> is obj_3.`, 7 prompt positions per object
-    # instead of 15, so the prompt (and a decision's latency) grows less with the scene.
-    # Off in older checkpoints.
+    # Each object's vectors packed into fewer (`compact_groups`; by default 6: colour, kind,
+    # row, column, relation, and the free vector summed with the other computed words), named
+    # by its number alone: `<obj>3` instead of `A <obj> is obj_3.`, 7 prompt positions per
+    # object instead of 15, so the prompt (and a decision's latency) grows less with the
+    # scene. Off in older checkpoints.
     compact_objects: bool = False
+    # Which of an object's vectors `compact_objects` sums into one position each, in prompt
+    # order (names from `encoders.OBJECT_VECTORS`); None: `encoders.COMPACT_GROUPS`, the six
+    # positions of every compact checkpoint saved before this was a setting.
+    compact_groups: tuple[tuple[str, ...], ...] | None = None
     describe_weight: float = 0.5  # weight of the loss of the word-anchored tokens' predictions
     # LoRA on the LLM (peft). Off = PaLM-E's frozen-LLM regime: only encoders train.
     lora: bool = False
@@ -160,12 +164,33 @@ class PalmEConfig:
             if getattr(self, flag) and "state" not in self.inputs:
                 raise ValueError(f"model.{flag} reads the objects' state rows: it needs the "
                                  "`state` input")
+        if self.compact_groups is not None:
+            self.compact_groups = tuple(tuple(group) for group in self.compact_groups)
+            self._check_compact_groups()
         if not isinstance(getattr(torch, self.dtype, None), torch.dtype):
             raise ValueError(f"model.dtype must be a torch dtype name, got {self.dtype!r}")
         if self.image_tokens < 1 or self.image_size < 8 or self.encoder_width < 1:
             raise ValueError(f"model.image_tokens, image_size, encoder_width must be positive "
                              f"(image_size >= 8), got {self.image_tokens}, {self.image_size}, "
                              f"{self.encoder_width}")
+
+    def _check_compact_groups(self) -> None:
+        names = [name for group in self.compact_groups for name in group]
+        unknown = sorted(set(names) - set(enc.OBJECT_VECTORS))
+        if not self.compact_objects:
+            raise ValueError("model.compact_groups packs the compact form: it needs "
+                             "model.compact_objects=true")
+        if unknown or len(names) != len(set(names)) or not all(self.compact_groups):
+            raise ValueError(f"model.compact_groups must be non-empty groups of distinct names "
+                             f"from {', '.join(enc.OBJECT_VECTORS)}; got "
+                             f"{[list(g) for g in self.compact_groups]}")
+
+    @property
+    def object_groups(self) -> tuple[tuple[str, ...], ...] | None:
+        """The groups the object encoder packs its vectors into; None: not compact."""
+        if not self.compact_objects:
+            return None
+        return self.compact_groups or enc.COMPACT_GROUPS
 
     @property
     def needs_images(self) -> bool:
@@ -218,7 +243,7 @@ class PalmE(nn.Module, CausalLM):
             torch.manual_seed(config.seed)
             self.encoders = nn.ModuleDict({
                 name: enc.build_encoder(name, d_llm, self.embedding_rms, config.encoder_width,
-                                        config.image_tokens, words, config.compact_objects)
+                                        config.image_tokens, words, config.object_groups)
                 for name in config.inputs})
             if config.lora:
                 self._add_lora()
@@ -526,8 +551,9 @@ class PalmE(nn.Module, CausalLM):
         if layout is not None and layout != self.object_layout():
             raise CheckpointError(
                 f"checkpoint {path} was trained with object tokens packed as {layout}, this "
-                f"code packs them as {self.object_layout()} (`encoders.COMPACT_GROUPS` "
-                "changed); load it with the code it was trained with, or retrain")
+                f"model packs them as {self.object_layout()} (`model.compact_groups`, or "
+                "`encoders.COMPACT_GROUPS` changed); load it with the code it was trained "
+                "with, or retrain")
         try:
             state = load_file(str(Path(path) / WEIGHTS_FILE))
         except Exception as err:  # safetensors raises its own error type for a bad file

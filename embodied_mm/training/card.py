@@ -66,8 +66,9 @@ def _object_tokens(m) -> str:
         " + a matched/alone word (an object of the other kind has its colour)"
         if m.partner_words else "") + (
         " + a same/other word (it has the held object's colour)" if m.held_color_words else "")
-    groups = "; ".join(" + ".join(group) for group in COMPACT_GROUPS)
-    compact = (f"; compact: packed into up to {len(COMPACT_GROUPS)} vectors per object "
+    packing = m.compact_groups or COMPACT_GROUPS
+    groups = "; ".join(" + ".join(group) for group in packing)
+    compact = (f"; compact: packed into up to {len(packing)} vectors per object "
                f"({groups})" if m.compact_objects else "")
     if not anchored:
         return "one free vector per object" + relation + compact

@@ -311,6 +311,41 @@ def test_compact_objects_pack_the_tokens_into_six_vectors_named_by_number(make_m
     assert len(two) - len(one) == 14
 
 
+def test_compact_groups_set_how_many_positions_an_object_takes(make_model, tmp_path):
+    words = dict(position_words=True, relation_words=True, support_words=True,
+                 partner_words=True, instruction_first=True)
+    full = make_model(inputs=("state", "robot"), **words)
+    groups = [["color", "kind"], ["row"], ["column"], ["relation", "free", "support", "partner"]]
+    packed = make_model(inputs=("state", "robot"), compact_objects=True, compact_groups=groups,
+                        **words)
+    assert packed.slots["obj"] == 4
+    packed.encoders.load_state_dict(full.encoders.state_dict())
+    objects = [_on_table("obj_1", "block", "red", 0.5, 0.1),
+               _on_table("obj_2", "bowl", "blue", 0.6, -0.1)]
+    scene = extract(Observation(np.zeros(7), 0.08, np.zeros(7), objects), images=False)
+    batch = collate_samples([Sample(scene, INSTRUCTION)])
+    # colour, kind, row, column, free, relation, support, partner
+    separate = full.encode(batch)[0][0]["obj"].reshape(2, 8, -1)
+    tokens = packed.encode(batch)[0][0]["obj"].reshape(2, 4, -1)
+    torch.testing.assert_close(tokens[:, 0], separate[:, [0, 1]].sum(1) / 2 ** 0.5)
+    torch.testing.assert_close(tokens[:, 3], separate[:, [4, 5, 6, 7]].sum(1) / 2)
+    one, two = (packed.sentence_ids(packed.sentence(n, INSTRUCTION, "nothing")) for n in (1, 2))
+    assert len(two) - len(one) == 5  # 4 vectors and the number
+    # the grouping is part of the checkpoint's config: it loads as saved, and only so
+    packed.save(tmp_path)
+    assert PalmE.from_checkpoint(tmp_path).slots["obj"] == 4
+    default = make_model(inputs=("state", "robot"), compact_objects=True, **words)
+    with pytest.raises(CheckpointError, match="compact_groups"):
+        default.load(tmp_path)
+
+
+@pytest.mark.parametrize("groups, compact", [([["colour"]], True), ([["row", "row"]], True),
+                                             ([["row"], []], True), ([["row"]], False)])
+def test_bad_compact_groups_are_refused_by_name(groups, compact):
+    with pytest.raises(ValueError, match="model.compact_groups"):
+        PalmEConfig(inputs=("state", "robot"), compact_objects=compact, compact_groups=groups)
+
+
 def test_a_checkpoint_packed_with_another_grouping_is_refused(make_model, tmp_path):
     compact = make_model(inputs=("state", "robot"), compact_objects=True, position_words=True)
     compact.save(tmp_path)
@@ -319,7 +354,7 @@ def test_a_checkpoint_packed_with_another_grouping_is_refused(make_model, tmp_pa
     compact.load(tmp_path)
     meta["object_layout"] = [["color", "kind", "free"], ["row"], ["column"]]  # an older grouping
     (tmp_path / "config.json").write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match="packed as .*COMPACT_GROUPS"):
+    with pytest.raises(CheckpointError, match="packed as .*compact_groups"):
         compact.load(tmp_path)
 
 
