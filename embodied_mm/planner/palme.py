@@ -57,6 +57,7 @@ class PalmePlanner(Planner):
 
         from embodied_mm.model.decoding import StepDecoder
         from embodied_mm.model.language_model import fast_bf16, reduced_precision
+        from embodied_mm.model.llm import release_freed_memory
 
         if merge_lora and model.config.lora and not model.merged:
             model.merge_lora()
@@ -68,7 +69,7 @@ class PalmePlanner(Planner):
         dtype = getattr(torch, fast_dtype) if fast_dtype else None
         useful = dtype is not None and dtype != model.llm.dtype and fast_bf16(model.device)
         self.fast_decoder = StepDecoder(reduced_precision(model, dtype)) if useful else None
-        release_freed_memory()  # loading's temporaries (the tokenizer's JSON, weight copies)
+        release_freed_memory()  # loading's temporaries (weight copies)
         self.decisions = self.rechecked = 0
         self._prefix: dict[int, tuple[str, object]] = {}  # decoder id → (instruction, KV cache)
         self._prefix_embeds: tuple[str, object] | None = None  # (instruction, (P, H) embeds)
@@ -144,16 +145,6 @@ class PalmePlanner(Planner):
                 _, cache = decoder.model.hidden_states(embeds[None], use_cache=True)
             self._prefix[id(decoder)] = cached = (self.instruction, cache)
         return embeds, copy.deepcopy(cached[1])
-
-
-def release_freed_memory() -> None:
-    """Hands the heap that glibc keeps after frees back to the OS (~30-60 MB of peak RSS
-    after loading a planner); nothing elsewhere."""
-    import ctypes
-
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own C library
-    if trim is not None:
-        trim(0)
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
