@@ -277,19 +277,28 @@ def test_held_color_words_end_each_object_with_whether_it_has_the_held_colour(ma
             torch.testing.assert_close(row, model.embed_tokens(ids).float().mean(0))
 
 
-def test_compact_objects_pack_the_tokens_into_six_vectors_named_by_number(make_model):
-    words = dict(position_words=True, relation_words=True, support_words=True,
-                 partner_words=True, instruction_first=True)
-    full = make_model(inputs=("state", "robot"), **words)
-    compact = make_model(inputs=("state", "robot"), compact_objects=True, **words)
-    assert full.slots["obj"] == 8 and compact.slots["obj"] == 6
-    compact.encoders.load_state_dict(full.encoders.state_dict())  # the same vectors, packed
+_COMPACT_WORDS = dict(position_words=True, relation_words=True, support_words=True,
+                      partner_words=True, instruction_first=True)
+
+
+def _separate_and_packed(make_model, **packing):
+    """(full model, packed model with the full one's encoder weights, (2, 8, H) separate
+    vectors of a two-object scene: colour, kind, row, column, free, relation, support,
+    partner, and that scene's batch)."""
+    full = make_model(inputs=("state", "robot"), **_COMPACT_WORDS)
+    packed = make_model(inputs=("state", "robot"), compact_objects=True, **packing,
+                        **_COMPACT_WORDS)
+    packed.encoders.load_state_dict(full.encoders.state_dict())  # the same vectors, packed
     objects = [_on_table("obj_1", "block", "red", 0.5, 0.1),
                _on_table("obj_2", "bowl", "blue", 0.6, -0.1)]
     scene = extract(Observation(np.zeros(7), 0.08, np.zeros(7), objects), images=False)
     batch = collate_samples([Sample(scene, INSTRUCTION)])
-    separate = full.encode(batch)[0][0]["obj"].reshape(2, 8, -1)
-    # colour, kind, row, column, free, relation, support, partner
+    return full, packed, full.encode(batch)[0][0]["obj"].reshape(2, 8, -1), batch
+
+
+def test_compact_objects_pack_the_tokens_into_six_vectors_named_by_number(make_model):
+    full, compact, separate, batch = _separate_and_packed(make_model)
+    assert full.slots["obj"] == 8 and compact.slots["obj"] == 6
     packed = compact.encode(batch)[0][0]["obj"].reshape(2, 6, -1)
     # colour, kind, row, column and relation keep a position each, in that order
     torch.testing.assert_close(packed[:, :5], separate[:, [0, 1, 2, 3, 5]])
@@ -312,20 +321,9 @@ def test_compact_objects_pack_the_tokens_into_six_vectors_named_by_number(make_m
 
 
 def test_compact_groups_set_how_many_positions_an_object_takes(make_model, tmp_path):
-    words = dict(position_words=True, relation_words=True, support_words=True,
-                 partner_words=True, instruction_first=True)
-    full = make_model(inputs=("state", "robot"), **words)
     groups = [["color", "kind"], ["row"], ["column"], ["relation", "free", "support", "partner"]]
-    packed = make_model(inputs=("state", "robot"), compact_objects=True, compact_groups=groups,
-                        **words)
+    _, packed, separate, batch = _separate_and_packed(make_model, compact_groups=groups)
     assert packed.slots["obj"] == 4
-    packed.encoders.load_state_dict(full.encoders.state_dict())
-    objects = [_on_table("obj_1", "block", "red", 0.5, 0.1),
-               _on_table("obj_2", "bowl", "blue", 0.6, -0.1)]
-    scene = extract(Observation(np.zeros(7), 0.08, np.zeros(7), objects), images=False)
-    batch = collate_samples([Sample(scene, INSTRUCTION)])
-    # colour, kind, row, column, free, relation, support, partner
-    separate = full.encode(batch)[0][0]["obj"].reshape(2, 8, -1)
     tokens = packed.encode(batch)[0][0]["obj"].reshape(2, 4, -1)
     torch.testing.assert_close(tokens[:, 0], separate[:, [0, 1]].sum(1) / 2 ** 0.5)
     torch.testing.assert_close(tokens[:, 3], separate[:, [4, 5, 6, 7]].sum(1) / 2)
@@ -334,7 +332,7 @@ def test_compact_groups_set_how_many_positions_an_object_takes(make_model, tmp_p
     # the grouping is part of the checkpoint's config: it loads as saved, and only so
     packed.save(tmp_path)
     assert PalmE.from_checkpoint(tmp_path).slots["obj"] == 4
-    default = make_model(inputs=("state", "robot"), compact_objects=True, **words)
+    default = make_model(inputs=("state", "robot"), compact_objects=True, **_COMPACT_WORDS)
     with pytest.raises(CheckpointError, match="compact_groups"):
         default.load(tmp_path)
 
