@@ -32,10 +32,15 @@ import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from typing import TYPE_CHECKING
 
 from embodied_mm.bench.stats import interleaved_timings, summarize_ms
 from embodied_mm.config.schema import Config
 from embodied_mm.types import Observation
+
+if TYPE_CHECKING:
+    from sim.scene import ObjectSpec
+    from sim.tasks.base import Episode
 
 SCENE_TASK = "pick_place"  # scenes of the requested sizes are this family's plus distractors
 
@@ -72,7 +77,7 @@ def observations(cfg: Config, sizes: list[int], images: bool, scene_seeds: int =
     return sized, varied
 
 
-def _first_objects(episode, n: int) -> tuple:
+def _first_objects(episode: Episode, n: int) -> tuple[ObjectSpec, ...]:
     """`episode`'s scene cut to `n` objects: its goal objects and the distractors first in it."""
     goal = {name for value in episode.goal.values()
             for name in ([value] if isinstance(value, str) else value)}
