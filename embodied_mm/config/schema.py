@@ -123,6 +123,7 @@ class ModelConfig:
     support_words: bool = False  # a token saying what the object rests on (docs/palme.md)
     partner_words: bool = False  # a token: does the other kind have its colour (docs/palme.md)
     held_color_words: bool = False  # a token: has it the held object's colour (docs/palme.md)
+    pairing_words: bool = False  # a token: is it with its colour partner (docs/palme.md)
     held_object: bool = True  # plan prompts say what the gripper holds (`Holding: <obj>.`)
     instruction_first: bool = True  # plan prompts open with `Task: …` (before the objects)
     compact_objects: bool = False  # each object as ≤6 packed vectors + its number (docs/palme.md)

@@ -30,7 +30,9 @@ Object tokens come in two forms (`ObjectTokens`):
   `support`, what it rests on, ` table`, ` bowl`, ` block` or ` air`
   (`features.support_weights`); `partner`, ` matched` if an object of the other kind has its
   colour, else ` alone` (`features.partner_weights`); `held_color`, ` same` if the object has
-  the colour of the object in the gripper, else ` other` (`features.held_color_weights`).
+  the colour of the object in the gripper, else ` other` (`features.held_color_weights`);
+  `pairing`, ` home` if it is with an object of the other kind and its colour, ` away` if
+  such an object is elsewhere, ` alone` if none is (`features.pairing_weights`).
 
 Compact form (`groups` given): the same vectors packed into fewer positions per object, the
 vectors of a group summed and scaled by 1/sqrt(its terms) to stay at a word's scale. By
@@ -66,6 +68,7 @@ from embodied_mm.model.features import (
     POSITION_ATTRIBUTES,
     ROBOT_DIM,
     held_color_weights,
+    pairing_weights,
     partner_weights,
     relation_weights,
     support_weights,
@@ -91,6 +94,7 @@ COMPUTED_WORDS = {
     "partner": lambda batch: partner_weights(batch["objects"], batch["object_mask"]),
     "held_color": lambda batch: held_color_weights(batch["objects"], batch["object_mask"],
                                                    batch["robot"]),
+    "pairing": lambda batch: pairing_weights(batch["objects"], batch["object_mask"]),
 }
 # Every vector an object's tokens may have, the names `COMPACT_GROUPS` and
 # `PalmEConfig.compact_groups` use.

@@ -226,14 +226,10 @@ def relation_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.
 SUPPORT_WORDS = ("table", "bowl", "block", "air")
 
 
-def support_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.Tensor:
-    """(B, N, len(SUPPORT_WORDS)) one-hot: what each object rests on; rows of padding are zero.
-
-    A bowl it sits in wins over a block under it, which wins over the table.
-
-    Args:
-        objects: (B, N, OBJECT_DIM) state rows; object_mask: (B, N) real rows.
-    """
+def _resting(objects: torch.Tensor, object_mask: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What each object rests on: (B, N, N) bool [i, j] object i is inside bowl j, (B, N, N)
+    object i is on top of block j, and (B, N) object i is on the table."""
     position = objects[..., :3] * POSITION_SCALE  # xy table-centred, z above the table (m)
     size = objects[..., 3:6] * SIZE_SCALE
     kind = objects[..., KIND_COLUMNS].argmax(-1)  # (B, N)
@@ -244,15 +240,28 @@ def support_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.T
                                                   device=objects.device)
     in_bowl = ((kind == KINDS.index("bowl"))[:, None, :] & others
                & (offset < size[..., 0][:, None, :] / 2 - BOWL_RIM_MARGIN - width / 4)
-               & (z < top + height)).any(-1)
+               & (z < top + height))
     on_block = ((kind == KINDS.index("block"))[:, None, :] & others
                 & (offset < size[..., 0][:, None, :] / 2)
-                & ((z - (top + height / 2)).abs() < STACK_TOLERANCE)).any(-1)
+                & ((z - (top + height / 2)).abs() < STACK_TOLERANCE))
     on_table = (position[..., 2] - size[..., 2] / 2).abs() < TABLE_TOLERANCE
-    support = torch.full_like(kind, SUPPORT_WORDS.index("air"))
+    return in_bowl, on_block, on_table
+
+
+def support_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.Tensor:
+    """(B, N, len(SUPPORT_WORDS)) one-hot: what each object rests on; rows of padding are zero.
+
+    A bowl it sits in wins over a block under it, which wins over the table.
+
+    Args:
+        objects: (B, N, OBJECT_DIM) state rows; object_mask: (B, N) real rows.
+    """
+    in_bowl, on_block, on_table = _resting(objects, object_mask)
+    support = torch.full(object_mask.shape, SUPPORT_WORDS.index("air"), dtype=torch.long,
+                         device=objects.device)
     support[on_table] = SUPPORT_WORDS.index("table")
-    support[on_block] = SUPPORT_WORDS.index("block")
-    support[in_bowl] = SUPPORT_WORDS.index("bowl")
+    support[on_block.any(-1)] = SUPPORT_WORDS.index("block")
+    support[in_bowl.any(-1)] = SUPPORT_WORDS.index("bowl")
     weights = F.one_hot(support, len(SUPPORT_WORDS)).to(objects.dtype)
     return weights * object_mask[..., None].to(objects.dtype)
 
@@ -276,6 +285,35 @@ def partner_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.T
     matched = ((color[:, :, None] == color[:, None, :]) & (color != UNLABELLED)[:, :, None]
                & (kind[:, :, None] != kind[:, None, :]) & object_mask[:, None, :]).any(-1)
     weights = F.one_hot((~matched).long(), len(PARTNER_WORDS)).to(objects.dtype)
+    return weights * object_mask[..., None].to(objects.dtype)
+
+
+# Word-anchored pairing, what `sort_by_color` asks of each object: ` home` when it is with an
+# object of the other kind and its colour (a block inside the bowl of its colour, or that bowl),
+# ` away` when such a partner exists elsewhere, ` alone` when none does. "Is every block
+# sorted?" is then "is no object ` away`?", one word to look for instead of reading support,
+# partner and kind of each object together (docs/palme.md, v30).
+PAIRING_WORDS = ("home", "away", "alone")
+
+
+def pairing_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.Tensor:
+    """(B, N, len(PAIRING_WORDS)) one-hot: is each object with a partner of its colour of the
+    other kind, is such a partner elsewhere, or has it none; rows of padding are zero.
+
+    Args:
+        objects: (B, N, OBJECT_DIM) state rows; object_mask: (B, N) real rows.
+    """
+    color = attribute_labels(objects, object_mask)["color"]  # (B, N), UNLABELLED if unknown
+    kind = objects[..., KIND_COLUMNS].argmax(-1)
+    partner = ((color[:, :, None] == color[:, None, :]) & (color != UNLABELLED)[:, :, None]
+               & (kind[:, :, None] != kind[:, None, :]) & object_mask[:, None, :])
+    in_bowl = _resting(objects, object_mask)[0]  # [i, j]: i inside bowl j
+    together = partner & (in_bowl | in_bowl.transpose(1, 2))
+    pairing = torch.full(object_mask.shape, PAIRING_WORDS.index("alone"), dtype=torch.long,
+                         device=objects.device)
+    pairing[partner.any(-1)] = PAIRING_WORDS.index("away")
+    pairing[together.any(-1)] = PAIRING_WORDS.index("home")
+    weights = F.one_hot(pairing, len(PAIRING_WORDS)).to(objects.dtype)
     return weights * object_mask[..., None].to(objects.dtype)
 
 

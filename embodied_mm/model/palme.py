@@ -12,11 +12,13 @@ encoder output vectors (`<img>` by `image_tokens` of them, `<obj>` by 3 with wor
 object tokens: colour, kind, free; by 5 with position words too: colour, kind, row, column,
 free; one more with relation words: leftmost/rightmost/nearest/farthest; one more with support
 words: what it rests on, table/bowl/block/air; one more with partner words: matched/alone (an
-object of the other kind has its colour); one more, last, with held-colour words: same/other
-(it has the held object's colour); see `encoders.ObjectTokens`) in `inputs_embeds`. Each object
-is described first and then named with the very name the plan uses (`A <obj> is obj_3.`, as
-text would say `a red block is obj_3`), so the name token has read the description and
-referring to the object is copying that name. With `compact_objects` an object is 6 packed
+object of the other kind has its colour); one more with held-colour words: same/other (it has
+the held object's colour); one more with pairing words: home/away/alone (it is with the object
+of the other kind and its colour, which is elsewhere, or has none); see
+`encoders.ObjectTokens`) in `inputs_embeds`. Each object is described first and then named
+with the very name the plan uses (`A <obj> is obj_3.`, as text would say `a red block is
+obj_3`), so the name token has read the description and referring to the object is copying
+that name. With `compact_objects` an object is 6 packed
 vectors and its number (`<obj>3`): 7 positions instead of 15 (`PalmEConfig`). Parts whose input
 is not selected are left out (no `Scene:` without `image`, no object clauses without `state` or
 `objects`). The loss covers the target step and its terminator (the tokenizer's EOS), plus,
@@ -55,6 +57,7 @@ from embodied_mm.model.features import (
     ATTRIBUTES,
     HELD_COLOR_WORDS,
     IMAGE_SIZE,
+    PAIRING_WORDS,
     PARTNER_WORDS,
     POSITION_ATTRIBUTES,
     RELATION_WORDS,
@@ -126,6 +129,11 @@ class PalmEConfig:
     # in the gripper, else ` other` (`features.held_color_weights`), so the bowl for a held
     # block "of its colour" is read in one word; `state` input only.
     held_color_words: bool = False
+    # One more computed token after those: ` home` if the object is with an object of the other
+    # kind and its colour (a block in the bowl of its colour), ` away` if such a partner is
+    # elsewhere, ` alone` if there is none (`features.pairing_weights`), so "is every block
+    # sorted?" is "is no object ` away`?"; `state` input only.
+    pairing_words: bool = False
     # Plan prompts open with the `Task:` clause, before the objects: every object clause can
     # then read the task (is this the block it names? left of the blocks before it?), and the
     # prompt's start is the same for every step of an episode. Off in older checkpoints.
@@ -160,7 +168,8 @@ class PalmEConfig:
         if {"state", "objects"} <= set(self.inputs):
             raise ValueError("model.inputs: `state` and `objects` both give the <obj> tokens; "
                              "choose one")
-        for flag in ("relation_words", "support_words", "partner_words", "held_color_words"):
+        for flag in ("relation_words", "support_words", "partner_words", "held_color_words",
+                     "pairing_words"):
             if getattr(self, flag) and "state" not in self.inputs:
                 raise ValueError(f"model.{flag} reads the objects' state rows: it needs the "
                                  "`state` input")
@@ -267,7 +276,8 @@ class PalmE(nn.Module, CausalLM):
                   **({"relation": RELATION_WORDS} if self.config.relation_words else {}),
                   **({"support": SUPPORT_WORDS} if self.config.support_words else {}),
                   **({"partner": PARTNER_WORDS} if self.config.partner_words else {}),
-                  **({"held_color": HELD_COLOR_WORDS} if self.config.held_color_words else {})}
+                  **({"held_color": HELD_COLOR_WORDS} if self.config.held_color_words else {}),
+                  **({"pairing": PAIRING_WORDS} if self.config.pairing_words else {})}
         words = {}
         for attribute, names in chosen.items():
             rows = []

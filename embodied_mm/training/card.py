@@ -65,7 +65,9 @@ def _object_tokens(m) -> str:
         if m.support_words else "") + (
         " + a matched/alone word (an object of the other kind has its colour)"
         if m.partner_words else "") + (
-        " + a same/other word (it has the held object's colour)" if m.held_color_words else "")
+        " + a same/other word (it has the held object's colour)" if m.held_color_words else "") + (
+        " + a home/away/alone word (with the object of the other kind and its colour, which is"
+        " elsewhere, or none)" if m.pairing_words else "")
     packing = m.compact_groups or COMPACT_GROUPS
     groups = "; ".join(" + ".join(group) for group in packing)
     compact = (f"; compact: packed into up to {len(packing)} vectors per object "

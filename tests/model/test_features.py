@@ -13,6 +13,7 @@ from embodied_mm.model.features import (
     CENTROID_DIM,
     HELD_COLOR_WORDS,
     OBJECT_DIM,
+    PAIRING_WORDS,
     PARTNER_WORDS,
     ROBOT_DIM,
     SUPPORT_WORDS,
@@ -20,6 +21,7 @@ from embodied_mm.model.features import (
     extract,
     held_color_weights,
     object_row,
+    pairing_weights,
     partner_weights,
     support_weights,
 )
@@ -173,3 +175,24 @@ def test_held_color_words_mark_the_bowl_the_oracle_puts_the_held_block_in():
         elif step.startswith("pick("):  # the gripper is empty
             assert same == []
     assert places >= 6  # three episodes of two or three pairs
+
+
+def test_pairing_words_say_a_sort_is_done_exactly_when_no_object_is_away():
+    """`sort_by_color` with distractors, as the oracle plays it: it says `done()` exactly when no
+    object is ` away` from the object of the other kind and its colour."""
+    oracle = _WatchingOracle()
+    runner = EpisodeRunner(oracle)
+    try:
+        for seed in range(2):
+            assert runner.run(EpisodeSpec("sort_by_color", seed=seed, n_distractors=2)).success
+    finally:
+        runner.close()
+    seen = set()
+    for obs, step in zip(oracle.seen, oracle.steps):
+        batch = collate([extract(obs, images=False)])
+        weights = pairing_weights(batch["objects"], batch["object_mask"])[0]
+        assert torch.equal(weights.sum(-1), torch.ones(len(obs.objects)))
+        words = [PAIRING_WORDS[i] for i in weights.argmax(-1).tolist()]
+        assert ("away" in words) == (step != "done()"), (step, words)
+        seen |= set(words)
+    assert seen == {"home", "away", "alone"}  # sorted pairs, pairs to sort, distractors

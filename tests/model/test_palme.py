@@ -45,7 +45,8 @@ def samples(make_obs, images=True):
                                  {"inputs": ("objects", "robot"), "relation_words": True},
                                  {"inputs": ("objects", "robot"), "support_words": True},
                                  {"inputs": ("objects", "robot"), "partner_words": True},
-                                 {"inputs": ("objects", "robot"), "held_color_words": True}])
+                                 {"inputs": ("objects", "robot"), "held_color_words": True},
+                                 {"inputs": ("objects", "robot"), "pairing_words": True}])
 def test_config_rejects(bad):
     with pytest.raises(ValueError, match="model"):
         PalmEConfig(**bad)
@@ -255,6 +256,25 @@ def test_partner_words_end_each_object_with_whether_its_colour_is_matched(make_m
     tokens, _ = model.encode(collate_samples([Sample(scene, INSTRUCTION)]))
     last = tokens[0]["obj"].reshape(3, 5, -1)[:, -1]
     for row, word in zip(last, (" matched", " matched", " alone")):
+        ids = torch.tensor(model.tokenizer.encode(word, add_special_tokens=False))
+        torch.testing.assert_close(row, model.embed_tokens(ids).float().mean(0))
+
+
+def test_pairing_words_end_each_object_with_whether_it_is_with_its_colour_partner(make_model):
+    model = make_model(inputs=("state", "robot"), pairing_words=True)
+    assert model.slots["obj"] == 4  # colour, kind, free, pairing
+    block_in_bowl = ObjectState("obj_1", "block", "red", np.array([0.6, -0.1, 0.03]),
+                                np.array([0, 0, 0, 1.0]), np.full(3, 0.04))
+    red_bowl = dataclasses.replace(_on_table("obj_2", "bowl", "red", 0.6, -0.1),
+                                   size=np.array([0.12, 0.12, 0.05]))
+    objects = [block_in_bowl, red_bowl,
+               _on_table("obj_3", "block", "blue", 0.4, 0.0),
+               _on_table("obj_4", "bowl", "blue", 0.5, 0.2),
+               _on_table("obj_5", "block", "green", 0.4, 0.2)]
+    scene = extract(Observation(np.zeros(7), 0.08, np.zeros(7), objects), images=False)
+    tokens, _ = model.encode(collate_samples([Sample(scene, INSTRUCTION)]))
+    last = tokens[0]["obj"].reshape(5, 4, -1)[:, -1]
+    for row, word in zip(last, (" home", " home", " away", " away", " alone")):
         ids = torch.tensor(model.tokenizer.encode(word, add_special_tokens=False))
         torch.testing.assert_close(row, model.embed_tokens(ids).float().mean(0))
 
