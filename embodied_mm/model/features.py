@@ -273,6 +273,15 @@ def support_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.T
 PARTNER_WORDS = ("matched", "alone")
 
 
+def _colour_partners(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.Tensor:
+    """(B, N, N) bool [i, j]: object j is of the other kind than object i and of its (known)
+    colour."""
+    color = attribute_labels(objects, object_mask)["color"]  # (B, N), UNLABELLED if unknown
+    kind = objects[..., KIND_COLUMNS].argmax(-1)
+    return ((color[:, :, None] == color[:, None, :]) & (color != UNLABELLED)[:, :, None]
+            & (kind[:, :, None] != kind[:, None, :]) & object_mask[:, None, :])
+
+
 def partner_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.Tensor:
     """(B, N, len(PARTNER_WORDS)) one-hot: has each object a partner of its colour of the other
     kind; rows of padding are zero.
@@ -280,10 +289,7 @@ def partner_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.T
     Args:
         objects: (B, N, OBJECT_DIM) state rows; object_mask: (B, N) real rows.
     """
-    color = attribute_labels(objects, object_mask)["color"]  # (B, N), UNLABELLED if unknown
-    kind = objects[..., KIND_COLUMNS].argmax(-1)
-    matched = ((color[:, :, None] == color[:, None, :]) & (color != UNLABELLED)[:, :, None]
-               & (kind[:, :, None] != kind[:, None, :]) & object_mask[:, None, :]).any(-1)
+    matched = _colour_partners(objects, object_mask).any(-1)
     weights = F.one_hot((~matched).long(), len(PARTNER_WORDS)).to(objects.dtype)
     return weights * object_mask[..., None].to(objects.dtype)
 
@@ -303,10 +309,7 @@ def pairing_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.T
     Args:
         objects: (B, N, OBJECT_DIM) state rows; object_mask: (B, N) real rows.
     """
-    color = attribute_labels(objects, object_mask)["color"]  # (B, N), UNLABELLED if unknown
-    kind = objects[..., KIND_COLUMNS].argmax(-1)
-    partner = ((color[:, :, None] == color[:, None, :]) & (color != UNLABELLED)[:, :, None]
-               & (kind[:, :, None] != kind[:, None, :]) & object_mask[:, None, :])
+    partner = _colour_partners(objects, object_mask)
     in_bowl = _resting(objects, object_mask)[0]  # [i, j]: i inside bowl j
     together = partner & (in_bowl | in_bowl.transpose(1, 2))
     pairing = torch.full(object_mask.shape, PAIRING_WORDS.index("alone"), dtype=torch.long,
