@@ -18,8 +18,9 @@ of the other kind and its colour, which is elsewhere, or has none); see
 `encoders.ObjectTokens`) in `inputs_embeds`. Each object is described first and then named
 with the very name the plan uses (`A <obj> is obj_3.`, as text would say `a red block is
 obj_3`), so the name token has read the description and referring to the object is copying
-that name. With `compact_objects` an object is 6 packed
-vectors and its number (`<obj>3`): 7 positions instead of 15 (`PalmEConfig`). Parts whose input
+that name. With `compact_objects` an object is its vectors packed into a few sums and its
+number (`<obj>3`): by default 6 and 7 positions instead of 15, with the shipped checkpoint's
+`compact_groups` 4 and 5 (`PalmEConfig`). Parts whose input
 is not selected are left out (no `Scene:` without `image`, no object clauses without `state` or
 `objects`). The loss covers the target step and its terminator (the tokenizer's EOS), plus,
 with word-anchored object tokens, `describe_weight` × the cross-entropy of each anchored
