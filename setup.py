@@ -74,7 +74,8 @@ setup(
         "ros": ROS_WHEELS,
         "dev": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.5",
                 # the console's browser test drives Debian's chromium + chromium-driver
-                "selenium>=4.20"],
+                "selenium>=4.20",
+                "rosbags>=0.10"],  # reads the graph's MCAP recordings as a ROS 2 bag (tests)
     },
     entry_points={
         "console_scripts": [

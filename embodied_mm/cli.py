@@ -6,6 +6,8 @@ Example:
 
 Bad input (unknown task, unknown key, bad value, unparseable plan text, empty instruction)
 prints one line starting `embodied-mm: error:` and exits with status 2, without a traceback.
+`--cfg` prints the composed configuration and exits; `--help` lists the config groups, their
+options and keys; `-v` / `-q` make the package's log messages more or less verbose.
 """
 
 from __future__ import annotations
@@ -50,16 +52,33 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return ConfigError, PlanError, PlannerError, QuestionError, FileNotFoundError
 
 
+def _common_options() -> dict:
+    """Keyword arguments of `add_parser` giving a Hydra command `--cfg`, `-v`, `-q` and a
+    `--help` that lists the config groups and keys."""
+    from embodied_mm.config.describe import help_epilog
+
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--cfg", action="store_true",
+                         help="print the composed configuration (YAML) and exit")
+    options.add_argument("-v", "--verbose", action="count", default=0,
+                         help="more log messages (-vv: of every library too)")
+    options.add_argument("-q", "--quiet", action="count", default=0,
+                         help="fewer log messages (warnings only; -qq: errors only)")
+    return {"parents": [options], "epilog": help_epilog(),
+            "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="embodied-mm", description="Embodied multimodal planning on a tabletop robot.",
         epilog="Overrides are Hydra key=value pairs, e.g. task=stack seed=3 planner=oracle.")
     sub = parser.add_subparsers(dest="command", metavar="command", required=True)
+    common = _common_options()
     for name, (_, help_text) in COMMANDS.items():
-        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd = sub.add_parser(name, help=help_text, description=help_text, **common)
         cmd.add_argument("overrides", nargs="*", metavar="key=value")
     for name, (_, help_text) in QUESTION_COMMANDS.items():
-        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd = sub.add_parser(name, help=help_text, description=help_text, **common)
         cmd.add_argument("question")
         cmd.add_argument("overrides", nargs="*", metavar="key=value")
     for name, (_, help_text) in RAW_COMMANDS.items():
@@ -73,8 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     errors = _user_errors()
     try:
         from embodied_mm.config import load_config
+        from embodied_mm.config.describe import composed_yaml
+        from embodied_mm.logs import configure_logging
 
-        cfg = load_config(args.overrides)
+        configure_logging(args.verbose, args.quiet)
+        cfg = load_config([*getattr(module, "DEFAULT_OVERRIDES", ()), *args.overrides])
+        if args.cfg:
+            print(composed_yaml(cfg), end="")
+            return 0
         if args.command in QUESTION_COMMANDS:
             return int(module.main(cfg, args.question))
         return int(module.main(cfg))

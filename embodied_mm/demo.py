@@ -1,19 +1,23 @@
-"""`embodied-mm demo`: the main job — the ROS 2 tabletop graph with the planner, a few
-instructions from different task families, the plan printed live, then a summary with the
-paths of the report and the MCAP recording.
+"""`embodied-mm demo`: the main job — the ROS 2 tabletop graph with the PaLM-E planner and
+the shipped checkpoint, a few instructions from different task families, the plan printed
+live, then a summary with the paths of the report and the MCAP recording.
 
 Example:
-    embodied-mm demo                      # ROS 2 graph, 3 episodes, oracle planner
-    embodied-mm demo planner=palme demo.episodes=8
+    embodied-mm demo                      # ROS 2 graph, 3 episodes, PaLM-E planner
+    embodied-mm demo planner=oracle demo.episodes=8
     embodied-mm demo demo.graph=false     # no ROS: one in-process episode per task family
 
 The graph runs `launch/tabletop_sim.launch.yaml` through `embodied-mm launch`: every node is
-its own process over real DDS (localhost-only discovery unless configured otherwise).
+its own process over real DDS (localhost-only discovery unless configured otherwise). The
+PaLM-E planner's LLM is prepared here, before the graph starts (converted from its GGUF
+package once per machine, a minute or two; cached after that), so the planner node loads in
+seconds and the first episode does not wait for it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -26,10 +30,26 @@ from embodied_mm.paths import share_dir
 from embodied_mm.run import run_and_print
 
 DEFAULT_OUT = "outputs/eval"  # eval's default; the demo writes under outputs/demo instead
+# Overrides the CLI applies before the user's: the demo shows the PaLM-E planner by default.
+DEFAULT_OVERRIDES = ("planner=palme",)
+log = logging.getLogger(__name__)
 
 
 def _out_dir(cfg: Config) -> Path:
     return Path("outputs/demo" if cfg.eval.out_dir == DEFAULT_OUT else cfg.eval.out_dir)
+
+
+def prepare_planner(cfg: Config) -> None:
+    """Converts and caches the embedded LLM (once per machine) when the planner needs it."""
+    if cfg.planner.name != "palme" or cfg.planner.llm not in (None, "gemma3-270m"):
+        return
+    from embodied_mm.model.llm import gemma_cache
+
+    log.info("demo: preparing the PaLM-E planner's LLM (Gemma 3 270M; converted once per "
+             "machine, then cached)")
+    start = time.perf_counter()
+    path = gemma_cache()
+    log.info(f"demo: LLM ready in {time.perf_counter() - start:.0f} s ({path})")
 
 
 def demo_graph(cfg: Config) -> dict | None:
@@ -43,6 +63,7 @@ def demo_graph(cfg: Config) -> dict | None:
     argv = [str(share_dir() / "launch" / "tabletop_sim.launch.yaml"),
             f"planner:={cfg.planner.name}", "task:=all", f"episodes:={cfg.demo.episodes}",
             f"seed:={cfg.seed}", f"out_dir:={out_dir}", "log_level:=warn"]
+    prepare_planner(cfg)
     print(f"demo: ROS 2 tabletop graph, planner {cfg.planner.name}, "
           f"{cfg.demo.episodes} episodes")
     code = launch(argv)
@@ -61,6 +82,7 @@ def demo_in_process(cfg: Config) -> dict:
     from sim.tasks import TASKS
 
     out_dir = _out_dir(cfg)
+    prepare_planner(cfg)
     rows, start = [], time.perf_counter()
     with make_runner(cfg) as runner:
         for name in TASKS:

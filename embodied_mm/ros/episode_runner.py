@@ -65,6 +65,8 @@ class EpisodeRunner(Node):
         episodes = int(param(self, "episodes", 0))
         self.timeout_s = float(param(self, "episode_timeout_s", 120.0))
         self.planner_node = str(param(self, "planner_node", "planner"))
+        # A learned planner subscribes once its model is loaded (tens of seconds on a busy CPU).
+        self.planner_wait_s = float(param(self, "planner_wait_s", 120.0))
         self.out_dir = Path(param(self, "out_dir", cfg.eval.out_dir))
         self.planner_name = cfg.planner.name
         self.specs = graph_episodes(cfg, episodes)
@@ -153,7 +155,7 @@ class EpisodeRunner(Node):
         self.get_logger().info(f"{spec.task} seed {spec.seed}: {instruction!r}")
         planner = self._planner_ids()
         with self._cond:  # a respawned planner may not listen yet; go ahead after a while
-            if not self._cond.wait_for(self._planner_listens, 30.0):
+            if not self._cond.wait_for(self._planner_listens, self.planner_wait_s):
                 self.get_logger().warning(f"no {self.planner_node} node subscribes to "
                                           f"{topics.INSTRUCTION}; sending the instruction anyway")
         self.instruction_pub.publish(String(data=instruction))
