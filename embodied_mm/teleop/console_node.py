@@ -8,18 +8,23 @@ and follows jog commands); steps the planner proposes meanwhile are held and, on
 answered so that it replans from the world the operator left. Every episode (from "run" to
 the operator's label) is recorded to its own MCAP in the session folder (`session.py`).
 
+The access token is read from the file named by the `token_file` parameter (mode 0600, as
+`embodied-mm teleop` writes it); with `auto` (the default) a random token is written to
+`OUT_DIR/console_token` (0600). The token never goes to the ROS log, a topic or a parameter:
+the log names the page's address without it, and the file to read it from.
+
 Example:
     python -m embodied_mm.teleop.console_node --ros-args -p out_dir:=outputs/teleop/s1 \
-        -p port:=8765 -p approval:=true
+        -p port:=8765 -p approval:=true     # token in outputs/teleop/s1/console_token
 """
 
 from __future__ import annotations
 
 import json
 import math
-import secrets
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +48,13 @@ from embodied_mm.ros.conversions import (
     to_time,
 )
 from embodied_mm.ros.node_utils import config_from_params, param, run_node
+from embodied_mm.teleop.access import (
+    console_url,
+    exposed,
+    new_token,
+    read_token_file,
+    write_token_file,
+)
 from embodied_mm.teleop.live_episode import LiveEpisode
 from embodied_mm.teleop.overlay import annotate
 from embodied_mm.teleop.recorder import SessionRecorder
@@ -60,8 +72,7 @@ class ConsoleNode(Node):
         cfg = config_from_params(self)
         host = str(param(self, "host", "127.0.0.1"))
         port = int(param(self, "port", 8765))
-        token = str(param(self, "token", "auto"))
-        token = secrets.token_urlsafe(24) if token in ("", "auto") else token
+        token_file = str(param(self, "token_file", "auto"))
         out_dir = str(param(self, "out_dir", "")) or \
             f"outputs/teleop/session_{time.strftime('%Y%m%d_%H%M%S')}"
         self.approval = bool(param(self, "approval", False))
@@ -69,6 +80,11 @@ class ConsoleNode(Node):
 
         self.tasks = sorted(TASKS)
         self.session = Session(out_dir, cfg.planner.name)
+        if token_file in ("", "auto"):  # standalone: a new token, readable by this user only
+            token_file = str(self.session.dir / "console_token")
+            Path(token_file).unlink(missing_ok=True)
+            write_token_file(token_file, new_token())
+        token = read_token_file(token_file)
         self.recorder = SessionRecorder(self, self.session, float(param(self, "image_hz", 4.0)))
         self._lock = threading.RLock()
         self.mode = "planner"
@@ -112,8 +128,12 @@ class ConsoleNode(Node):
 
         self.server = ConsoleServer(self, token, host, port)
         self.server.start()
-        self.get_logger().info(f"operator console: {self.server.url}  (session {out_dir})")
-        print(f"operator console: {self.server.url}", flush=True)
+        # The address without its token: the ROS log goes to a file and to /rosout.
+        self.get_logger().info(f"operator console on {console_url(host, self.server.port)} "
+                               f"(token in {token_file}; session {out_dir})")
+        if exposed(host):
+            self.get_logger().warning(f"the console listens on {host}: other machines can "
+                                      "reach it (plain HTTP; the token is the only guard)")
 
     def _wait_for_recorder(self, *publishers, timeout_s: float = 5.0) -> None:
         """Waits until the recorder's subscriptions match this node's own publishers, so the
@@ -268,6 +288,8 @@ class ConsoleNode(Node):
         except (KeyError, TypeError, ValueError):
             raise CommandError("scene needs task (a family name) and seed (an integer)") \
                 from None
+        if not 0 <= request["seed"] < 2**32:
+            raise CommandError(f"seed must be in 0..{2**32 - 1}, got {request['seed']}")
         if request["task"] not in self.tasks:
             raise CommandError(f"unknown task {request['task']!r}; one of "
                                f"{', '.join(self.tasks)}")

@@ -2,12 +2,18 @@
 
 Every request (page, websocket, API) must carry the session token — as `?token=…`, an
 `Authorization: Bearer …` header, or the cookie the page sets — or it gets 401 (no token) /
-403 (wrong token). The server binds to 127.0.0.1 unless a host is given on purpose. It runs
-its own asyncio loop in a thread and talks to the console through `ConsoleApi`.
+403 (wrong token). A `Host` header naming no address or name of this machine (DNS
+rebinding) and a browser `Origin` other than the console's own are refused with 403 before
+the token is looked at (`access.py`). The server binds to 127.0.0.1 unless a host is given on
+purpose. It runs its own asyncio loop in a thread and talks to the console through
+`ConsoleApi`.
 
 Websocket protocol: the server sends the console state as JSON text five times a second and
 the annotated camera image as binary JPEG; the page sends commands as JSON text
 (`{"cmd": "takeover"}`), each answered with `{"reply": {...}}` or `{"reply": {"error": …}}`.
+Every message gets a reply: one that is not a command (binary, not JSON, invalid UTF-8, too
+deep, a non-finite number) an error naming why, and the connection and the console's state
+stay as they were. Over HTTP the same errors are 400 with a JSON `{"error": …}` body.
 
 Example:
     curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8765/api/state
@@ -18,15 +24,26 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import threading
 from importlib import resources
 from typing import Any, Protocol
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from embodied_mm.teleop.access import (
+    MIN_TOKEN,
+    BadCommand,
+    console_url,
+    decode_command,
+    host_allowed,
+    same_origin,
+)
+
 COOKIE = "embodied_mm_token"
 PUSH_S = 0.2  # state and image push period
 SHUTDOWN_S = 2.0  # how long a stopping server waits for requests still being handled
+log = logging.getLogger(__name__)
 
 
 class ConsoleApi(Protocol):
@@ -47,8 +64,8 @@ class ConsoleServer:
 
     def __init__(self, console: ConsoleApi, token: str, host: str = "127.0.0.1",
                  port: int = 8765) -> None:
-        if len(token) < 16:
-            raise ValueError("the access token must have at least 16 characters")
+        if len(token) < MIN_TOKEN:
+            raise ValueError(f"the access token must have at least {MIN_TOKEN} characters")
         self.console, self.token, self.host, self.port = console, token, host, port
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -61,9 +78,9 @@ class ConsoleServer:
 
     @property
     def url(self) -> str:
-        """The page's address with the token (what the operator opens)."""
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"http://{host}:{self.port}/?token={self.token}"
+        """The page's address with the token (what the operator opens): for a terminal only,
+        never for a log or a topic."""
+        return console_url(self.host, self.port, self.token)
 
     def start(self) -> None:
         """Binds and starts serving; raises OSError naming the address when it is taken."""
@@ -102,6 +119,11 @@ class ConsoleServer:
     # -- auth ----------------------------------------------------------------------------------
     @web.middleware
     async def _auth(self, request: web.Request, handler):
+        if not host_allowed(request.headers.get("Host")):
+            raise web.HTTPForbidden(text="unexpected Host header: open the console by this "
+                                         "machine's address or name")
+        if not same_origin(request.headers.get("Origin"), request.headers.get("Host")):
+            raise web.HTTPForbidden(text="cross-origin request refused")
         given = request.query.get("token") or request.cookies.get(COOKIE)
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
@@ -129,17 +151,22 @@ class ConsoleServer:
         return web.Response(body=jpeg, content_type="image/jpeg")
 
     async def _command(self, request: web.Request) -> web.Response:
-        try:
-            command = await request.json()
-        except json.JSONDecodeError:
-            raise web.HTTPBadRequest(text="the body must be a JSON object") from None
-        reply = await asyncio.to_thread(self._handle, command)
+        _, reply = await self._reply(await request.read())
         return web.json_response(reply, status=400 if "error" in reply else 200)
 
-    def _handle(self, command: Any) -> dict[str, Any]:
-        if not isinstance(command, dict) or not isinstance(command.get("cmd"), str):
-            return {"error": 'a command is a JSON object with a "cmd" string'}
-        return self.console.run_command(command)
+    async def _reply(self, data: str | bytes) -> tuple[str | None, dict[str, Any]]:
+        """(command name, the console's answer) for one page message: an error reply for
+        anything that is not a command or that the console could not carry out."""
+        try:
+            command = decode_command(data)
+        except BadCommand as err:
+            return None, {"error": str(err)}
+        try:
+            return command["cmd"], await asyncio.to_thread(self.console.run_command, command)
+        except Exception as err:  # a console bug must not end the page's connection
+            log.exception("console command %r failed", command["cmd"])
+            return command["cmd"], {"error": f"{command['cmd']!r} failed: "
+                                             f"{type(err).__name__}"}
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=10.0)
@@ -148,16 +175,13 @@ class ConsoleServer:
         self._pages.add(ws)
         try:
             async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
+                if msg.type == WSMsgType.TEXT:
+                    cmd, reply = await self._reply(msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    cmd, reply = None, {"error": "commands are JSON text messages, not binary"}
+                else:
                     continue
-                try:
-                    command = json.loads(msg.data)
-                except json.JSONDecodeError:
-                    command = None
-                reply = await asyncio.to_thread(self._handle, command)
-                await ws.send_str(json.dumps({"reply": reply,
-                                              "cmd": (command or {}).get("cmd")
-                                              if isinstance(command, dict) else None}))
+                await ws.send_str(json.dumps({"reply": reply, "cmd": cmd}))
         finally:
             pusher.cancel()
             self._pages.discard(ws)

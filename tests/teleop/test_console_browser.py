@@ -54,12 +54,15 @@ def test_operator_session_in_the_browser(browser, ros_env, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
+    from embodied_mm.teleop.access import write_token_file
+
     session, port = tmp_path / "session", free_port()
+    token_file = write_token_file(tmp_path / "token", TOKEN)
     log_path = tmp_path / "launch.log"
     launch = subprocess.Popen(
         [sys.executable, "-m", "embodied_mm.cli", "launch", "launch/teleop_eval.launch.yaml",
          "planner:=oracle", "task:=stack", "seed:=3", f"out_dir:={session}", f"port:={port}",
-         f"token:={TOKEN}", "image_hz:=3.0", "camera_hz:=6.0"],
+         f"token_file:={token_file}", "image_hz:=3.0", "camera_hz:=6.0"],
         cwd=REPO, env=ros_env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
         start_new_session=True)
     log = log_path.read_text

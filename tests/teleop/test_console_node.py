@@ -1,9 +1,12 @@
 """The console node on its own (no sim): commands refused with reasons when they make no
-sense, and SIGTERM finalises the open episode's MCAP and the session index."""
+sense, the token in no log and on no command line, and SIGTERM finalises the open episode's
+MCAP and the session index."""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 
@@ -24,12 +27,16 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 def test_commands_and_clean_shutdown(ros_env, tmp_path):
     from mcap.reader import make_reader
 
+    from embodied_mm.teleop.access import write_token_file
+
     session, port = tmp_path / "session", free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "embodied_mm.ros.teleop_console", "--ros-args",
-         "-p", f"out_dir:={session}", "-p", f"port:={port}", "-p", f"token:={TOKEN}"],
-        cwd=REPO, env=ros_env, stdout=open(tmp_path / "console.log", "w"),
-        stderr=subprocess.STDOUT)
+    token_file = write_token_file(tmp_path / "token", TOKEN)
+    ros_env = {**ros_env, "ROS_LOG_DIR": str(tmp_path / "ros_log")}
+    cmd = [sys.executable, "-m", "embodied_mm.ros.teleop_console", "--ros-args",
+           "-p", f"out_dir:={session}", "-p", f"port:={port}", "-p", f"token_file:={token_file}"]
+    assert not any(TOKEN in arg for arg in cmd)
+    proc = subprocess.Popen(cmd, cwd=REPO, env=ros_env,
+                            stdout=open(tmp_path / "console.log", "w"), stderr=subprocess.STDOUT)
     api = ConsoleClient(port)
     try:
         api.wait_until(lambda s: s["mode"] == "planner", 30, "the console",
@@ -55,12 +62,22 @@ def test_commands_and_clean_shutdown(ros_env, tmp_path):
             tmp_path / "console.log").read_text(), 5, "the log line saying why")
         assert api.command("release")["ok"] and api.state()["estop"] is False
         assert api.command("estop")["ok"] and api.state()["estop"] is True
+        # Malformed input is an error reply, never an e-stop or a lost state.
+        assert "finite" in api.command("scene", task="stack", seed=1e300 * 1e300)["error"]
+        assert "seed must be in" in api.command("scene", task="stack", seed=2**40)["error"]
+        assert api.state()["estop"] is True and api.state()["mode"] == "operator"
         # Everything published so far has come back through DDS into the recording.
         api.wait_until(lambda s: s["messages"] >= 5, 10, "the recorder")
     finally:
         # A page still open must not hold the shutdown up.
         with open_page(port):
             stop_console(proc, tmp_path / "console.log")
+    logged = (tmp_path / "console.log").read_text()
+    assert f"operator console on http://127.0.0.1:{port}/ (token in {token_file}" in logged
+    ros_logs = [p.read_text(errors="replace") for p in (tmp_path / "ros_log").rglob("*")
+                if p.is_file()]
+    assert ros_logs and any("operator console on" in text for text in ros_logs)
+    assert all(TOKEN not in text for text in [logged, *ros_logs])
     index = json.loads((session / "session.json").read_text())
     entry = index["episodes"][0]
     assert entry["status"] == "finalised" and entry["label"] is None
@@ -85,10 +102,10 @@ def test_step_approval_forwards_approved_steps_and_answers_rejected_ones(ros_env
 
     monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     port = free_port()
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # no token_file: the console writes a fresh one (0600)
         [sys.executable, "-m", "embodied_mm.ros.teleop_console", "--ros-args",
          "-p", f"out_dir:={tmp_path / 'session'}", "-p", f"port:={port}",
-         "-p", f"token:={TOKEN}", "-p", "approval:=true"],
+         "-p", "approval:=true"],
         cwd=REPO, env=ros_env, stdout=open(tmp_path / "console.log", "w"),
         stderr=subprocess.STDOUT)
     context = rclpy.Context()
@@ -102,7 +119,8 @@ def test_step_approval_forwards_approved_steps_and_answers_rejected_ones(ros_env
     node.create_subscription(DiagnosticStatus, topics.SKILL_STATUS,
                              lambda m: answers.append(status_from_msg(m)), topics.RELIABLE_QOS)
     propose = node.create_publisher(String, topics.PLAN_PROPOSED, topics.RELIABLE_QOS)
-    api = ConsoleClient(port)
+    token_file = tmp_path / "session" / "console_token"
+    api = ConsoleClient(port, "")
 
     def spin_until(predicate, what: str) -> None:
         for _ in range(200):
@@ -112,6 +130,12 @@ def test_step_approval_forwards_approved_steps_and_answers_rejected_ones(ros_env
         pytest.fail(f"timed out waiting for {what}")
 
     try:
+        for _ in range(300):
+            if token_file.is_file() and token_file.stat().st_size:
+                break
+            executor.spin_once(timeout_sec=0.1)
+        assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
+        api.token = token_file.read_text()
         api.wait_until(lambda s: s["approval"] is True, 30, "the console")
         assert api.command("run", instruction="stack the blocks")["ok"]
         spin_until(lambda: propose.get_subscription_count() > 0, "the console to subscribe")
