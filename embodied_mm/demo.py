@@ -60,6 +60,7 @@ def demo_graph(cfg: Config) -> dict | None:
     out_dir = _out_dir(cfg)
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     os.environ.setdefault("RCUTILS_CONSOLE_OUTPUT_FORMAT", "{message}")  # no timestamps
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # nodes: no weight-loading bars
     argv = [str(share_dir() / "launch" / "tabletop_sim.launch.yaml"),
             f"planner:={cfg.planner.name}", "task:=all", f"episodes:={cfg.demo.episodes}",
             f"seed:={cfg.seed}", f"out_dir:={out_dir}", "log_level:=warn"]
