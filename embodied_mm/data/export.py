@@ -10,6 +10,11 @@ and gives no sample (the scene after it is what later samples see). Samples are 
 the `gen-data` format (`embodied_mm/data/shards.py`, split `train`) with an `index.json`, so
 `train.extra_data_dirs=[DIR]` trains on them.
 
+The dataset is written into a temporary folder next to `--out` and renamed into place only
+when every episode was read and written: a failure leaves the previous dataset as it was. A
+bad session (unreadable `session.json`, a missing, damaged or non-MCAP recording), a bad
+`--image-size` or an `--out` that cannot be written is a one-line error with exit status 2.
+
 Example:
     embodied-mm export outputs/teleop/session --out outputs/teleop_data
     embodied-mm train train.data_dir=outputs/data train.extra_data_dirs=[outputs/teleop_data]
@@ -20,7 +25,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from embodied_mm.data.card import INDEX_FILE
-from embodied_mm.data.shards import FORMAT, ShardWriter, pack_scene, remove_shards
+from embodied_mm.data.shards import FORMAT, ShardWriter, pack_scene
 from embodied_mm.robots.kinematics import PandaKinematics, rotation_to_quaternion
 from embodied_mm.types import ObjectState, Observation
 
@@ -111,22 +118,61 @@ def export(session_dir: str | Path, out_dir: str | Path, image_size: int = 96,
 
     Raises:
         FileNotFoundError: `session_dir` is not a teleop session.
-        ExportError: no labelled-success episode to export.
+        ExportError: no labelled-success episode to export, a bad argument or session, or
+            `out_dir` cannot be written; the previous dataset there is left as it was.
     """
-    from embodied_mm.teleop.episode_log import EpisodeLog
     from embodied_mm.teleop.session import load_index
 
+    if not 16 <= image_size <= 1024:
+        raise ExportError(f"--image-size must be in 16..1024, got {image_size}")
     session_dir, out = Path(session_dir), Path(out_dir)
-    index = load_index(session_dir)
+    try:
+        index = load_index(session_dir)
+    except ValueError as err:
+        raise ExportError(str(err)) from None
     chosen = [e for e in index["episodes"] if e.get("label") == "success"]
     if not chosen:
         raise ExportError(f"{session_dir}: no episode labelled success to learn from")
-    out.mkdir(parents=True, exist_ok=True)
-    remove_shards(out)
+    if out.exists() and not (out.is_dir() and (not any(out.iterdir())
+                                                or (out / INDEX_FILE).is_file())):
+        raise ExportError(f"--out {out}: exists and is not a dataset folder; not replacing it")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as err:
+        raise ExportError(f"--out {out}: cannot write there ({err.strerror})") from None
+    try:
+        result = _write(session_dir, index, chosen, staging, image_size, shard_size)
+        _swap_in(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Renames `staging` to `out`, replacing an earlier dataset there in two renames."""
+    staging.chmod(0o755)  # mkdtemp made it 0700
+    old = out.with_name(f".{out.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(staging, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write(session_dir: Path, index: dict[str, Any], chosen: list[dict], out: Path,
+           image_size: int, shard_size: int) -> dict[str, Any]:
+    """Writes the shards and `index.json` of `chosen` episodes into the empty folder `out`."""
+    from embodied_mm.teleop.episode_log import EpisodeLog
+    from embodied_mm.teleop.mcap_io import RecordingError
+
     writer = ShardWriter(out, "train", shard_size)
     kinematics, exported, sources = PandaKinematics(), [], Counter()
     for entry in chosen:
-        log = EpisodeLog.read(session_dir / entry["file"])
+        try:
+            log = EpisodeLog.read(session_dir / entry["file"])
+        except RecordingError as err:
+            raise ExportError(str(err)) from None
         scenes, samples = episode_samples(log, entry, image_size, kinematics)
         writer.add(scenes, samples)
         sources.update(s["source"] for s in samples)
@@ -147,9 +193,7 @@ def export(session_dir: str | Path, out_dir: str | Path, image_size: int = 96,
         "samples_by_source": dict(sources), "episodes": exported,
         "skipped_episodes": [e["id"] for e in index["episodes"] if e.get("label") != "success"],
     }
-    tmp = out / f".{INDEX_FILE}.tmp"
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, out / INDEX_FILE)
+    (out / INDEX_FILE).write_text(json.dumps(result, indent=2))
     return result
 
 
@@ -164,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or str(Path(args.session_dir) / "dataset")
     try:
         result = export(args.session_dir, out, args.image_size)
-    except (FileNotFoundError, ExportError) as err:
+    except (FileNotFoundError, ExportError, OSError) as err:
         print(f"embodied-mm export: error: {err}", file=sys.stderr)
         return 2
     train = result["splits"]["train"]

@@ -1,13 +1,16 @@
 """`embodied-mm report DIR`: eval_info.json + report.html for a teleop session or an eval run.
 
 For a teleop session folder (`session.json` + one MCAP per episode) every episode is read back
-from its MCAP: the operator's label (success), interventions (take-overs + rejected steps),
-autonomy (fraction of the episode's time under planner control), time to `done()`, and the
-sim's own verdict where it had one. For an `embodied-mm eval` (or graph) output folder the rows
-of its `eval_info.json` are used, with no interventions and full autonomy. Both get the same
-`eval_info.json` (DESIGN.md format plus those numbers) and `report.html`: per-task table,
-plots (success rate, interventions per episode, time to completion) and, where episodes were
-recorded, a thumbnail and a WebM video (VP8) per episode under `media/`.
+from its MCAP (a file cut short by a crash up to its last whole chunk, with a warning naming
+the file and the byte offset, and `truncated_at_byte` in its row; a missing or unreadable
+recording is an error, never an episode read as empty): the operator's label (success),
+interventions (take-overs + rejected steps), autonomy (fraction of the episode's time under
+planner control), time to `done()`, and the sim's own verdict where it had one. For an
+`embodied-mm eval` (or graph) output folder the rows of its `eval_info.json` are used, with
+no interventions and full autonomy. Both get the same `eval_info.json` (DESIGN.md format plus
+those numbers) and `report.html`: per-task table, plots (success rate, interventions per
+episode, time to completion) and, where episodes were recorded, a thumbnail and a WebM video
+(VP8) per episode under `media/`.
 
 Example:
     embodied-mm report outputs/teleop/session
@@ -42,10 +45,7 @@ def session_rows(session_dir: Path) -> tuple[str, list[dict[str, Any]]]:
     index = load_index(session_dir)
     rows = []
     for entry in index["episodes"]:
-        path = session_dir / entry["file"]
-        if not path.is_file():
-            continue
-        log = EpisodeLog.read(path)
+        log = EpisodeLog.read(session_dir / entry["file"])
         label = log.label or {}
         sim_success = label.get("sim_success", entry.get("sim_success"))
         operator_label = label.get("label", entry.get("label"))
@@ -68,6 +68,7 @@ def session_rows(session_dir: Path) -> tuple[str, list[dict[str, Any]]]:
             else (operator_label == "success") == bool(sim_success),
             "episode": entry["id"], "mcap": entry["file"],
             "finalised": entry.get("status") == "finalised",
+            "truncated_at_byte": log.truncated_at,
             "intervention_steps": [r["index"] for r in log.step_records if r["intervention"]],
         }
         row.update(write_media(log.frames, session_dir / "media", Path(entry["file"]).stem,

@@ -56,13 +56,19 @@ class EpisodeLog:
     joints: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     markers: list[tuple[float, list[dict[str, Any]]]] = field(default_factory=list)
     topics: dict[str, int] = field(default_factory=dict)  # topic -> message count
+    truncated_at: int | None = None  # byte offset reading stopped at, for a cut-short file
 
     @classmethod
     def read(cls, path: str | Path, images: bool = True) -> EpisodeLog:
-        """Reads the file (up to its last whole chunk if the writer was killed)."""
+        """Reads the file (up to its last whole chunk if the writer was killed, with a warning).
+
+        Raises:
+            RecordingError: the file is missing, a folder or not an MCAP file.
+        """
         log = cls(Path(path))
         records: dict[int, dict] = {}
-        for topic, time_ns, msg in read_messages(path):
+        for topic, time_ns, msg in read_messages(path, on_truncated=lambda at: setattr(
+                log, "truncated_at", at)):
             if not log.topics:  # the first message starts the episode's clock
                 log.start_ns = time_ns
             log.topics[topic] = log.topics.get(topic, 0) + 1

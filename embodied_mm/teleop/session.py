@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from embodied_mm.teleop.mcap_io import EpisodeWriter
 
 INDEX_FILE = "session.json"
 FORMAT = "embodied_mm.teleop_session/1"
+_EPISODE_FILE = re.compile(r"[\w.-]+\.mcap")  # a plain name: no folder, no "..", no "/"
 
 # Everything an episode file may hold (topic -> type); images are rate-limited by the recorder.
 RECORDED_TOPICS: dict[str, str] = {
@@ -40,13 +42,30 @@ RECORDED_TOPICS: dict[str, str] = {
 
 
 def load_index(session_dir: str | Path) -> dict[str, Any]:
-    """Reads `session.json`; raises FileNotFoundError naming the folder when there is none."""
+    """Reads and checks `session.json`.
+
+    Raises:
+        FileNotFoundError: the folder has no `session.json`.
+        ValueError: it is not valid JSON or not a session index; the text names the file.
+    """
     path = Path(session_dir) / INDEX_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{session_dir} is not a teleop session (no {INDEX_FILE})")
-    index = json.loads(path.read_text())
-    if index.get("format") != FORMAT:
+    try:
+        index = json.loads(path.read_bytes())
+    except (ValueError, RecursionError) as err:  # also invalid UTF-8
+        raise ValueError(f"{path}: not valid JSON ({str(err)[:80]})") from None
+    if not isinstance(index, dict) or index.get("format") != FORMAT:
         raise ValueError(f"{path} is not an {FORMAT} index")
+    episodes = index.get("episodes")
+    if not isinstance(episodes, list):
+        raise ValueError(f"{path}: 'episodes' must be a list")
+    for i, entry in enumerate(episodes):
+        if not (isinstance(entry, dict) and isinstance(entry.get("id"), int)
+                and isinstance(entry.get("file"), str)
+                and _EPISODE_FILE.fullmatch(entry["file"])):
+            raise ValueError(f"{path}: episode entry {i + 1} needs an integer id and a file "
+                             "named like episode_0001.mcap in the session folder")
     return index
 
 

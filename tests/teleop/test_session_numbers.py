@@ -62,6 +62,10 @@ def _status(session: Session, t: float, step: str, status: str, reason: str = ""
 
 @pytest.fixture
 def session_dir(tmp_path):
+    return write_session(tmp_path)
+
+
+def write_session(tmp_path):
     """Episode 1 (0–20 s): pick succeeds; place is interrupted by a take-over at 6 s; the
     operator dictates place at 8 s and hands back at 11 s; the planner's step is rejected once;
     done() at 16 s; labelled success (sim agrees). Episode 2: labelled failure, no sim."""
