@@ -6,6 +6,11 @@ here and evaluated later, by `resolve.py`. Attribute types follow `launch_yaml`,
 type coercion: text attributes must be YAML strings (`default: '3'`, not `default: 3`),
 `respawn_delay` a float (`2.0`), `scoped` a bool, as `ros2 launch` requires them.
 
+YAML aliases are allowed, but a file is refused before it is parsed when, with its aliases
+expanded, it holds more than `MAX_NODES` YAML nodes or nests deeper than `MAX_DEPTH` (an
+"alias bomb" of a few kB would otherwise expand to gigabytes), or when an alias refers to a
+node that contains it (a recursive alias).
+
 Example:
     >>> import tempfile
     >>> f = Path(tempfile.mkdtemp()) / "x.launch.yaml"
@@ -28,6 +33,8 @@ from embodied_mm.launch_runner.substitutions import SubstitutionError, parse_tem
 
 __all__ = ["LaunchError", "LaunchFile", "load_launch_file"]
 
+MAX_NODES = 50_000  # YAML nodes with aliases expanded; the shipped files hold a few hundred
+MAX_DEPTH = 100  # YAML nesting levels; a group adds about four
 _STR, _BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{t}" for t in ("str", "bool", "int", "float"))
 _PROCESS_ATTRS = {"name", "cwd", "env", "output", "respawn", "respawn_delay",
                   "respawn_max_retries", "on_exit", "sigterm_timeout", "sigkill_timeout"}
@@ -58,11 +65,44 @@ def load_launch_file(path: Path) -> LaunchFile:
         mark = err.problem_mark or err.context_mark
         raise LaunchError(Where(shown, mark.line + 1 if mark else 0),
                           f"invalid YAML: {err.problem}") from err
+    except RecursionError:
+        raise LaunchError(Where(shown, 1), "YAML nested too deeply to read") from None
+    if root is not None:
+        _check_size(root, shown)
     if not (isinstance(root, yaml.MappingNode) and len(root.value) == 1
             and root.value[0][0].value == "launch"):
         raise LaunchError(Where(shown, 1), "a launch file is a mapping with one key, 'launch'")
     entities = _Parser(shown, loader).entities(root.value[0][1], "launch")
     return LaunchFile(path.absolute(), shown, entities)
+
+
+def _check_size(root: yaml.Node, shown: str) -> None:
+    """Walks the node graph as the parser will (aliases expanded), without recursion; raises
+    LaunchError past `MAX_NODES` nodes or `MAX_DEPTH` levels, or on a recursive alias."""
+    on_path: set[int] = set()
+    todo: list[tuple[yaml.Node, int, bool]] = [(root, 0, False)]
+    visited = 0
+    while todo:
+        node, depth, leaving = todo.pop()
+        if leaving:
+            on_path.discard(id(node))
+            continue
+        where = Where(shown, node.start_mark.line + 1)
+        if id(node) in on_path:
+            raise LaunchError(where, "recursive YAML alias: a node contains itself")
+        visited += 1
+        if visited > MAX_NODES:
+            raise LaunchError(Where(shown, 1), f"more than {MAX_NODES} YAML nodes with aliases "
+                                               "expanded (nested aliases?)")
+        if depth > MAX_DEPTH:
+            raise LaunchError(where, f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, yaml.ScalarNode):
+            continue
+        on_path.add(id(node))
+        todo.append((node, depth, True))
+        children = node.value if isinstance(node, yaml.SequenceNode) else \
+            [n for pair in node.value for n in pair]
+        todo.extend((child, depth + 1, False) for child in reversed(children))
 
 
 @dataclass

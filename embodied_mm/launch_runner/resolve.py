@@ -14,6 +14,10 @@ Unlike launch_ros, which writes `{name, value}` params to a temporary parameters
 are passed as `-p name:=value` (a YAML literal, as rcl reads it): the same values reach the
 node, but a `-p` always wins over a `--params-file`, whatever their order in the file.
 
+Includes nest at most `MAX_INCLUDE_DEPTH` files deep, and one launch visits at most
+`MAX_ENTITIES` tags over all its files (a file that includes another many times, which
+includes another many times, … would otherwise grow without bound).
+
 Example:
     >>> import tempfile
     >>> f = Path(tempfile.mkdtemp()) / "x.launch.yaml"
@@ -47,6 +51,8 @@ _NAMESPACE = re.compile(r"/|(/[A-Za-z_][A-Za-z0-9_]*)+")
 _PLAIN_STRING = re.compile(r"[A-Za-z_/][A-Za-z0-9_./-]*")
 _YAML_WORDS = {"y", "yes", "n", "no", "true", "false", "on", "off", "null", "~"}
 _OUTPUTS = ("screen", "log", "both", "own_log")
+MAX_INCLUDE_DEPTH = 16
+MAX_ENTITIES = 10_000
 
 
 def resolve_launch(path: Path, arguments: Mapping[str, str],
@@ -89,6 +95,7 @@ def _yaml_text(value: object) -> str:
 class _Resolver:
     def __init__(self) -> None:
         self.specs: list[ProcessSpec] = []
+        self.visited = 0  # tags visited, over every included file
 
     def text(self, text: Text, scope: Scope) -> str:
         try:
@@ -116,6 +123,10 @@ class _Resolver:
     def visit(self, entities: tuple[model.Entity, ...], scope: Scope,
               stack: tuple[Path, ...]) -> None:
         for e in entities:
+            self.visited += 1
+            if self.visited > MAX_ENTITIES:
+                raise LaunchError(e.where, f"the launch visits more than {MAX_ENTITIES} tags "
+                                           "(an include repeated many times?)")
             if e.condition and self.truth(e.condition.expression, scope) == e.condition.negate:
                 continue
             match e:
@@ -165,6 +176,9 @@ class _Resolver:
                                             f"not {path.name}")
         if path.resolve() in stack:
             raise LaunchError(e.file.where, f"include: {path} includes itself")
+        if len(stack) >= MAX_INCLUDE_DEPTH:
+            raise LaunchError(e.file.where, f"include: more than {MAX_INCLUDE_DEPTH} files "
+                                            "deep")
         for name, value in e.args:
             scope.configs[self.text(name, scope)] = self.text(value, scope)
         included = Scope(scope.configs, path.absolute(), scope.env)  # same dict: not scoped
