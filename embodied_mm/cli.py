@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 # subcommand -> (module with `main(cfg) -> int`, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -68,6 +70,36 @@ def _common_options() -> dict:
             "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
+MAX_SEED = 2**32 - 1  # numpy's seed range
+MIN_IMAGE_SIZE = 16  # px; the image encoder's patch grid needs a few patches
+OUTPUT_DIRS = {"eval": ("eval", "out_dir"), "gen-data": ("data", "out_dir"),
+               "train": ("train", "out_dir")}
+
+
+def check_arguments(command: str, cfg) -> None:
+    """Raises ConfigError naming the first bad override of `command`, before anything runs."""
+    from embodied_mm.config import ConfigError
+
+    for group in ("", "eval", "data", "train"):
+        seed = (getattr(cfg, group) if group else cfg).seed
+        if not 0 <= seed <= MAX_SEED:
+            key = f"{group}.seed" if group else "seed"
+            raise ConfigError(f"{key} must be in 0..{MAX_SEED}, got {seed}")
+    if command == "gen-data" and cfg.data.image_size < MIN_IMAGE_SIZE:
+        raise ConfigError(f"data.image_size must be >= {MIN_IMAGE_SIZE}, got "
+                          f"{cfg.data.image_size}")
+    if command in OUTPUT_DIRS:
+        group, name = OUTPUT_DIRS[command]
+        path = Path(getattr(getattr(cfg, group), name))
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(f"{group}.{name}={path}: cannot create it ({err.strerror})") \
+                from None
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ConfigError(f"{group}.{name}={path}: not writable")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="embodied-mm", description="Embodied multimodal planning on a tabletop robot.",
@@ -100,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cfg:
             print(composed_yaml(cfg), end="")
             return 0
+        check_arguments(args.command, cfg)
         if args.command in QUESTION_COMMANDS:
             return int(module.main(cfg, args.question))
         return int(module.main(cfg))

@@ -6,6 +6,10 @@ A suite file is YAML or JSON: a list of entries (or `{episodes: [...]}`), each w
     - {task: stack, seed: 3}
     - {task: pick_place, seed: 7, n_distractors: 4}
     - {task: pick_place, seed: 8, instruction: "put the red block in the blue bowl"}
+
+Every entry is checked before any episode runs; a bad file or entry is a `ConfigError` naming
+the file and the entry (YAML nested too deeply, seeds outside 0..2**32-1, too many
+distractors, a non-text instruction).
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from embodied_mm.config.schema import Config, ConfigError
 from embodied_mm.eval.rollout import EpisodeSpec
 
 SUITE_KEYS = {"task", "seed", "instruction", "n_distractors", "template_id"}
+MAX_SEED = 2**32 - 1  # numpy's seed range
+MAX_DISTRACTORS = 20  # more objects than the table holds: the scene sampler gives up anyway
+MAX_INSTRUCTION = 500  # characters, as the operator console allows
 
 
 def episodes_for(cfg: Config) -> list[EpisodeSpec]:
@@ -38,9 +45,13 @@ def load_suite(path: str | Path, tasks) -> list[EpisodeSpec]:
     if not path.is_file():
         raise ConfigError(f"eval.suite: no such file {path}")
     try:
-        data = yaml.safe_load(path.read_text())  # JSON is valid YAML
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))  # JSON is valid YAML
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML/JSON: {str(err).splitlines()[0]}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from None
     if isinstance(data, dict):
         data = data.get("episodes")
     if not isinstance(data, list) or not data:
@@ -57,14 +68,26 @@ def load_suite(path: str | Path, tasks) -> list[EpisodeSpec]:
         if entry.get("task") not in tasks:
             raise ConfigError(f"{where}: unknown task {entry.get('task')!r}; "
                               f"choose one of: {', '.join(tasks)}")
-        if not isinstance(entry.get("seed"), int):
-            raise ConfigError(f"{where}: seed must be an integer")
+        seed = entry.get("seed")
+        if not _integer(seed) or not 0 <= seed <= MAX_SEED:
+            raise ConfigError(f"{where}: seed must be an integer in 0..{MAX_SEED}")
         n_distractors = entry.get("n_distractors", 0)
-        if not isinstance(n_distractors, int) or n_distractors < 0:
-            raise ConfigError(f"{where}: n_distractors must be an integer >= 0")
+        if not _integer(n_distractors) or not 0 <= n_distractors <= MAX_DISTRACTORS:
+            raise ConfigError(f"{where}: n_distractors must be an integer in "
+                              f"0..{MAX_DISTRACTORS}")
+        template_id = entry.get("template_id")
+        if template_id is not None and not _integer(template_id):
+            raise ConfigError(f"{where}: template_id must be an integer")
         instruction = entry.get("instruction")
-        if instruction is not None and not str(instruction).strip():
+        if instruction is not None and not isinstance(instruction, str):
+            raise ConfigError(f"{where}: instruction must be text")
+        if instruction is not None and not instruction.strip():
             raise ConfigError(f"{where}: instruction is empty")
-        specs.append(EpisodeSpec(entry["task"], entry["seed"], instruction, n_distractors,
-                                 entry.get("template_id")))
+        if instruction is not None and len(instruction) > MAX_INSTRUCTION:
+            raise ConfigError(f"{where}: instruction longer than {MAX_INSTRUCTION} characters")
+        specs.append(EpisodeSpec(entry["task"], seed, instruction, n_distractors, template_id))
     return specs
+
+
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
