@@ -37,7 +37,8 @@ setup(
     description="PaLM-E-style embodied planning on a ROS 2 + PyBullet tabletop robot",
     python_requires=">=3.11",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*", "sim", "sim.*"]),
-    package_data={f"{PACKAGE}.ros": ["msg/*/*.msg"], f"{PACKAGE}.teleop": ["static/*"],
+    package_data={f"{PACKAGE}.ros": ["msg/*/*.msg", "msg/type_hashes.json"],
+                  f"{PACKAGE}.teleop": ["static/*"],
                   "sim": ["assets/franka_panda/*", "assets/franka_panda/meshes/*/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),

@@ -41,9 +41,9 @@ def _machine() -> dict:
 def benchmarks() -> dict[str, Callable[[Config], dict]]:
     """Benchmark name → function (imported lazily: each pulls in its own dependencies)."""
     from embodied_mm.bench.planner import bench_planner
-    from embodied_mm.bench.ros import bench_ros
     from embodied_mm.bench.sim import bench_sim
     from embodied_mm.bench.training import bench_training
+    from embodied_mm.ros.bench import bench_ros
 
     return {"planner": bench_planner, "sim": bench_sim, "ros": bench_ros,
             "train": bench_training}

@@ -33,6 +33,7 @@ from embodied_mm.config.schema import Config
 from embodied_mm.eval.report import summarize, write_report
 from embodied_mm.eval.rollout import EpisodeReport, EpisodeSpec
 from embodied_mm.eval.suite import load_suite
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import objects_from_markers, status_from_msg
 from embodied_mm.ros.node_utils import config_from_params, param, run_node
@@ -76,15 +77,15 @@ class EpisodeRunner(Node):
         self._episode: dict | None = None
         self._objects: list[str] = []
         self.request_pub = self.create_publisher(String, topics.EPISODE_REQUEST,
-                                                 topics.RELIABLE_QOS)
+                                                 ros_qos.RELIABLE_QOS)
         self.instruction_pub = self.create_publisher(String, topics.INSTRUCTION,
-                                                     topics.RELIABLE_QOS)
-        self.create_subscription(String, topics.EPISODE, self._on_episode, topics.LATCHED_QOS)
-        self.create_subscription(String, topics.PLAN, self._on_plan, topics.RELIABLE_QOS)
+                                                     ros_qos.RELIABLE_QOS)
+        self.create_subscription(String, topics.EPISODE, self._on_episode, ros_qos.LATCHED_QOS)
+        self.create_subscription(String, topics.PLAN, self._on_plan, ros_qos.RELIABLE_QOS)
         self.create_subscription(DiagnosticStatus, topics.SKILL_STATUS, self._on_status,
-                                 topics.RELIABLE_QOS)
+                                 ros_qos.RELIABLE_QOS)
         self.create_subscription(MarkerArray, topics.OBJECTS, self._on_objects,
-                                 topics.RELIABLE_QOS)
+                                 ros_qos.RELIABLE_QOS)
         self.success_client = self.create_client(Trigger, topics.CHECK_SUCCESS)
         if self.specs:
             threading.Thread(target=self._run_all, daemon=True).start()

@@ -9,7 +9,7 @@ and `LatestReader.latest` takes them when asked.
 
 Example:
     polled = PolledNode(node)                 # one helper per node
-    joints = polled.reader(JointState, "/joint_states", topics.LATEST_QOS)
+    joints = polled.reader(JointState, "/joint_states", qos.LATEST_QOS)
     newest = joints.latest()                  # (received at, message) or None
 """
 

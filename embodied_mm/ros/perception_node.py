@@ -24,6 +24,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
 from visualization_msgs.msg import MarkerArray
 
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import (
     MessageError,
@@ -64,18 +65,18 @@ class PerceptionNode(Node):
         self._camera = None
         self._new_frame = threading.Event()
         self._closing = False
-        self.objects_pub = self.create_publisher(MarkerArray, topics.OBJECTS, topics.RELIABLE_QOS)
+        self.objects_pub = self.create_publisher(MarkerArray, topics.OBJECTS, ros_qos.RELIABLE_QOS)
         self.features_pub = self.create_publisher(Float32MultiArray, topics.OBJECT_FEATURES,
-                                                  topics.RELIABLE_QOS)
+                                                  ros_qos.RELIABLE_QOS)
         for key, topic in (("rgb", topics.COLOR), ("depth", topics.DEPTH)):
             self.create_subscription(Image, topic, lambda m, k=key: self._store(k, m),
-                                     topics.LATEST_QOS)
+                                     ros_qos.LATEST_QOS)
         if self.mode == "gt":
             self.create_subscription(Image, topics.SEGMENTATION,
-                                     lambda m: self._store("seg", m), topics.LATEST_QOS)
+                                     lambda m: self._store("seg", m), ros_qos.LATEST_QOS)
             self.create_subscription(String, topics.EPISODE, self._on_episode,
-                                     topics.LATCHED_QOS)
-        self.create_subscription(CameraInfo, topics.COLOR_INFO, self._on_info, topics.LATEST_QOS)
+                                     ros_qos.LATCHED_QOS)
+        self.create_subscription(CameraInfo, topics.COLOR_INFO, self._on_info, ros_qos.LATEST_QOS)
         threading.Thread(target=self._work, daemon=True).start()
         self.get_logger().info(f"perception mode {self.mode}")
 

@@ -41,10 +41,11 @@ from std_msgs.msg import String
 
 from embodied_mm.plan_language import parse_step
 from embodied_mm.planner import PlannerError, build_planner
-from embodied_mm.robots.ros2_robot import Ros2Robot, StaleData
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import status_from_msg, status_msg
 from embodied_mm.ros.node_utils import config_from_params, param, run_node
+from embodied_mm.ros.ros2_robot import Ros2Robot, StaleData
 from embodied_mm.types import SkillCall
 
 # A node that just started (or was respawned) may get an instruction before the latched scene
@@ -75,16 +76,16 @@ class PlannerNode(Node):
         # The robot view gives fresh-checked observations; this node never commands it.
         self.inputs = Ros2Robot(self, max_age_s=self.max_age_s,
                                 images=self.planner.needs_images)
-        self.plan_pub = self.create_publisher(String, topics.PLAN, topics.RELIABLE_QOS)
+        self.plan_pub = self.create_publisher(String, topics.PLAN, ros_qos.RELIABLE_QOS)
         self.status_pub = self.create_publisher(DiagnosticStatus, topics.SKILL_STATUS,
-                                                topics.RELIABLE_QOS)
+                                                ros_qos.RELIABLE_QOS)
         self.create_subscription(String, topics.INSTRUCTION, self._on_instruction,
-                                 topics.RELIABLE_QOS)
+                                 ros_qos.RELIABLE_QOS)
         self.create_subscription(DiagnosticStatus, topics.SKILL_STATUS, self._on_status,
-                                 topics.RELIABLE_QOS)
-        self.create_subscription(String, topics.EPISODE, self._on_episode, topics.LATCHED_QOS)
-        self.answer_pub = self.create_publisher(String, topics.ANSWER, topics.RELIABLE_QOS)
-        self.create_subscription(String, topics.QUESTION, self._on_question, topics.RELIABLE_QOS)
+                                 ros_qos.RELIABLE_QOS)
+        self.create_subscription(String, topics.EPISODE, self._on_episode, ros_qos.LATCHED_QOS)
+        self.answer_pub = self.create_publisher(String, topics.ANSWER, ros_qos.RELIABLE_QOS)
+        self.create_subscription(String, topics.QUESTION, self._on_question, ros_qos.RELIABLE_QOS)
         self._questions: list[str] = []
         self._wake = threading.Condition()
         self._instruction: str | None = None

@@ -1,14 +1,10 @@
-"""Topic and service names and QoS profiles of the graph (DESIGN.md, "ROS 2 graph")."""
+"""Topic and service names, message types and joint names of the graph (docs/design.md).
+
+Plain strings, no rclpy: the MCAP readers, `embodied-mm report` and `export` use them without
+a ROS 2 install. The QoS profiles live in `embodied_mm.ros.qos`.
+"""
 
 from __future__ import annotations
-
-from rclpy.qos import (
-    DurabilityPolicy,
-    HistoryPolicy,
-    QoSProfile,
-    ReliabilityPolicy,
-    qos_profile_sensor_data,
-)
 
 COLOR = "/camera/color/image_raw"
 COLOR_INFO = "/camera/color/camera_info"
@@ -44,24 +40,6 @@ TELEOP_LABEL = "/embodied_mm/teleop/label"  # std_msgs/String JSON: operator's e
 ARM_JOINTS = tuple(f"panda_joint{i}" for i in range(1, 8))
 FINGER_JOINTS = ("panda_finger_joint1", "panda_finger_joint2")
 
-SENSOR_QOS = qos_profile_sensor_data  # best effort, keep last 5
-# Subscribers that only want the newest sample.
-LATEST_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                        reliability=ReliabilityPolicy.BEST_EFFORT,
-                        durability=DurabilityPolicy.VOLATILE)
-# State read on demand (ros/latest.py) from a reliable publisher: delivered, newest kept.
-NEWEST_RELIABLE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                                 reliability=ReliabilityPolicy.RELIABLE,
-                                 durability=DurabilityPolicy.VOLATILE)
-# Commands and events: every message matters.
-RELIABLE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                          reliability=ReliabilityPolicy.RELIABLE,
-                          durability=DurabilityPolicy.VOLATILE)
-# State a late joiner must still get (e-stop, loaded episode).
-LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                         reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
 # Message type of every topic (package/Type), for the recorder and tools.
 TOPIC_TYPES: dict[str, str] = {
     COLOR: "sensor_msgs/Image",
@@ -87,3 +65,16 @@ TOPIC_TYPES: dict[str, str] = {
     TELEOP_STEPS: "std_msgs/String",
     TELEOP_LABEL: "std_msgs/String",
 }
+
+QOS_NAMES = frozenset({"SENSOR_QOS", "LATEST_QOS", "NEWEST_RELIABLE_QOS", "RELIABLE_QOS",
+                       "LATCHED_QOS"})
+
+
+def __getattr__(name: str):
+    """`topics.RELIABLE_QOS` & co. for modules that still take QoS from here: loads rclpy
+    only when a QoS profile is asked for (PEP 562)."""
+    if name in QOS_NAMES:
+        from embodied_mm.ros import qos
+
+        return getattr(qos, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -45,12 +45,13 @@ def _publish_images(domain_id: int, seconds: float) -> None:
     import rclpy
     from sensor_msgs.msg import Image
 
+    from embodied_mm.ros import qos as ros_qos
     from embodied_mm.ros import topics
     from embodied_mm.ros.conversions import image_to_msg
 
     rclpy.init(domain_id=domain_id)
     node = rclpy.create_node("bench_camera")
-    pub = node.create_publisher(Image, topics.COLOR, topics.SENSOR_QOS)
+    pub = node.create_publisher(Image, topics.COLOR, ros_qos.SENSOR_QOS)
     frame = np.random.default_rng(0).integers(0, 256, (*IMAGE_SIZE, 3), dtype=np.uint8)
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -67,6 +68,7 @@ def bench_image_transport(domain_id: int) -> dict:
     import rclpy
     from sensor_msgs.msg import Image
 
+    from embodied_mm.ros import qos as ros_qos
     from embodied_mm.ros import topics
 
     context = rclpy.Context()
@@ -80,7 +82,7 @@ def bench_image_transport(domain_id: int) -> dict:
         latencies.append(now - (msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9))
         arrivals.append(now)
 
-    node.create_subscription(Image, topics.COLOR, on_image, topics.SENSOR_QOS)
+    node.create_subscription(Image, topics.COLOR, on_image, ros_qos.SENSOR_QOS)
     executor = rclpy.executors.SingleThreadedExecutor(context=context)
     executor.add_node(node)
     publisher = get_context("spawn").Process(target=_publish_images,
