@@ -1,6 +1,7 @@
 """`TabletopEnv`: the tabletop world as a gymnasium env whose action is one plan step.
 
-Importing this module registers the id `embodied_mm/Tabletop-v0`. An action is plan text such
+Importing this module registers the id `embodied_mm/Tabletop-v0` with `max_episode_steps` (the
+longest family's step budget; each family truncates at its own). An action is plan text such
 as `pick(obj_2)`; the env parses it against the scene and runs the matching skill to its end at
 control rate (one `step` = one skill). Text that does not parse moves nothing and returns
 reward 0 with the parser's message in `info["error"]`. `done()` / `cannot()` end the episode
@@ -36,6 +37,8 @@ MAX_OBJECTS = 12
 OBJECT_FEATURES = 10
 PLAN_CHARSET = string.ascii_lowercase + string.digits + "_(), "
 MAX_GRIPPER_WIDTH = 0.1  # m, above the Panda's 0.08 so physics overshoot stays in the box
+# gymnasium's TimeLimit for the registered id: no family's episode needs more steps.
+MAX_EPISODE_STEPS = max(task.max_steps for task in TASKS.values())
 
 
 class TabletopEnv(gymnasium.Env):
@@ -148,4 +151,5 @@ class TabletopEnv(gymnasium.Env):
 
 
 if ENV_ID not in gymnasium.registry:
-    gymnasium.register(id=ENV_ID, entry_point="sim.env:TabletopEnv")
+    gymnasium.register(id=ENV_ID, entry_point="sim.env:TabletopEnv",
+                       max_episode_steps=MAX_EPISODE_STEPS)

@@ -48,6 +48,18 @@ def test_passes_gymnasium_env_checker(make_env):
     assert messages == []
 
 
+def test_registered_with_the_longest_family_budget_as_time_limit():
+    spec = gymnasium.spec(ENV_ID)
+    assert spec.max_episode_steps == max(task.max_steps for task in TASKS.values())
+
+
+@pytest.mark.sim
+def test_made_env_is_time_limited(make_env):
+    env = make_env(task="stack")
+    assert isinstance(env, gymnasium.wrappers.TimeLimit)
+    assert env.spec.max_episode_steps == gymnasium.spec(ENV_ID).max_episode_steps
+
+
 def test_reimport_does_not_register_twice():
     # In a subprocess, so reloading does not swap the env class under the other tests.
     code = ("import importlib, gymnasium, sim.env; importlib.reload(sim.env); "
