@@ -76,7 +76,9 @@ setup(
         "dev": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.5",
                 # the console's browser test drives Debian's chromium + chromium-driver
                 "selenium>=4.20",
-                "rosbags>=0.10"],  # reads the graph's MCAP recordings as a ROS 2 bag (tests)
+                "rosbags>=0.10",  # reads the graph's MCAP recordings as a ROS 2 bag (tests)
+                # a plain `colcon build` of this package in a workspace (integration test)
+                "colcon-core>=0.15", "colcon-ros>=0.5"],
     },
     entry_points={
         "console_scripts": [
