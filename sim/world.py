@@ -33,7 +33,7 @@ FINGER_JOINTS = (9, 10)
 ARM_FORCES = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0)  # N·m, Panda ratings
 FINGER_FORCE = 20.0  # N per finger
 TABLE_COLOR = (0.78, 0.70, 0.58, 1.0)
-# pybullet_data's Panda with lighter visual meshes (tools/simplify_panda_meshes.py): the same
+# pybullet_data's Panda with lighter visual meshes (`python -m sim.simplify_meshes`): the same
 # URDF and collision meshes, so the same physics; frames render in ~55% of the time (the
 # original's 100k visual triangles were ~34 ms of a 58 ms 320×240 frame) and differ from the
 # original's only along the arm's outline (≥ 0.99 IoU of its mask, objects' masks identical).

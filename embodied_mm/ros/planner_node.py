@@ -11,16 +11,13 @@ from the perceived object list (`source: perception`); a question outside the gr
 an absent object, or asked without fresh inputs gets `{question, error}`.
 
 A learned planner runs torch on `torch_threads` threads (0: torch's default, one per core).
-`configs/ros/planner.yaml` sets 1: in the sim graph the planner shares two cores with the
-sim, perception, executor and recorder, and two threads that must meet at every matmul lose
-more to whichever node takes a core than a second thread gains (decision median 105-110 ms
-with one thread vs 139-155 ms with two over three graph runs each on 2026-11-28's AMD VM;
-155 vs 191 ms on 2026-12-02's Intel VM, `tools/graph_cpu.py`).
+`configs/ros/planner.yaml` sets 1: in the sim graph the planner shares the cores with the sim,
+perception, executor and recorder, and two threads that must meet at every matmul lose more
+to whichever node takes a core than a second thread gains.
 
 Joint states and objects are read when a decision needs them (`Ros2Robot`, through
-`embodied_mm.ros.latest`), not in a callback per message: at 100 Hz joint states the spinning
-thread took 17% of a core and kept taking the GIL from the thread running the LLM (decision
-median in the graph 306 -> 155 ms on 2026-12-02's VM).
+`embodied_mm.ros.latest`), not in a callback per message: a callback per 100 Hz joint state
+would keep taking the GIL from the thread running the LLM.
 
 Example:
     python -m embodied_mm.ros.planner_node --ros-args -p overrides:=planner=oracle \

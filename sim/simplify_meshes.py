@@ -11,7 +11,7 @@ triangles are kept whole. The URDF, the collision meshes,
 the materials and the texture are copied unchanged: physics is the same, only drawing is cheaper.
 
 Run once (needs `pip install fast-simplification`); the result is committed:
-    .venv/bin/python tools/simplify_panda_meshes.py
+    python -m sim.simplify_meshes
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "sim" / "assets" / "franka_panda"
+OUT = Path(__file__).resolve().parent / "assets" / "franka_panda"
 # Material groups up to this many triangles are kept whole: they are the small dark details
 # (finger pads, the hand's stripe) that decimation would thin out, and cost little to draw.
 SMALL_GROUP = 2000
