@@ -86,7 +86,7 @@ def simplify(path: Path, out: Path, keep: float, texture: np.ndarray) -> tuple[i
 
     mtllib, groups, positions, uvs = read_obj(path)
     lines = [f"# {path.name} from pybullet_data, large single-colour parts decimated to "
-             f"{keep:.0%} (tools/simplify_panda_meshes.py)", mtllib]
+             f"{keep:.0%} (python -m sim.simplify_meshes)", mtllib]
     offset, before, after = 0, 0, 0
     for (material, _), corners in colour_groups(groups, uvs, texture).items():
         used, local = np.unique(corners[:, :, 0], return_inverse=True)
