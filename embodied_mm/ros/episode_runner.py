@@ -57,7 +57,7 @@ def graph_episodes(cfg: Config, episodes: int) -> list[EpisodeSpec]:
                         cfg.task.template_id) for i in range(episodes)]
 
 
-class EpisodeRunner(Node):
+class EpisodeRunnerNode(Node):
     """Runs the episodes and sets `exit_code` (0 = all episodes were run and reported)."""
 
     def __init__(self) -> None:
@@ -246,7 +246,7 @@ class EpisodeRunner(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(EpisodeRunner, args)
+    return run_node(EpisodeRunnerNode, args)
 
 
 if __name__ == "__main__":
