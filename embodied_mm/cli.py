@@ -103,7 +103,8 @@ def check_arguments(command: str, cfg) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="embodied-mm", description="Embodied multimodal planning on a tabletop robot.",
-        epilog="Overrides are Hydra key=value pairs, e.g. task=stack seed=3 planner=oracle.")
+        epilog="Overrides are Hydra key=value pairs, e.g. task=stack seed=3 planner=oracle; "
+               "`embodied-mm COMMAND --help` lists the config groups and keys.")
     sub = parser.add_subparsers(dest="command", metavar="command", required=True)
     common = _common_options()
     for name, (_, help_text) in COMMANDS.items():
