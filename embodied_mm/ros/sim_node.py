@@ -3,8 +3,12 @@
 Publishes the camera (colour, depth, segmentation, CameraInfo) and `/joint_states`; follows
 `trajectory_msgs/JointTrajectory` on the arm and gripper controller topics the way
 ros2_control's joint trajectory controller does (time-parameterised points, joint names in any
-order, a new trajectory replaces the old one); latches on `/embodied_mm/estop`. Episodes are
-loaded from `/embodied_mm/episode_request` (JSON `{task, seed, n_distractors, template_id}`)
+order, a new trajectory replaces the old one). Whoever publishes the trajectory, the arm's
+command passes the same `SafetyGate` as a skill's `Robot.send_action` at every physics tick
+(joint limits, joint speed, workspace box) with its acceleration bounded (`CommandRamp`):
+every command source is held to the skills' limits. Latches on `/embodied_mm/estop`: any
+node may engage it, only the console or the executor may release it (`estop.py`). Episodes
+are loaded from `/embodied_mm/episode_request` (JSON `{task, seed, n_distractors, template_id}`)
 and described on the latched `/embodied_mm/episode`; `/embodied_mm/reset` reloads the current
 one and `/embodied_mm/check_success` judges it on the world state. Camera frames render in a
 second process (`sim.render_process`), so physics and joint states never wait for the camera.
@@ -22,7 +26,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import Bool, String
+from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
@@ -37,7 +41,9 @@ from embodied_mm.ros.conversions import (
     status_from_msg,
     to_time,
 )
+from embodied_mm.ros.estop import RELEASE_NODES, EStopLatch
 from embodied_mm.ros.node_utils import config_from_params, param, run_node
+from embodied_mm.ros.safety import CommandRamp, SafetyGate
 from embodied_mm.ros.trajectory import TrajectoryFollower
 
 # A camera frame is re-rendered only when some joint or object moved more than this (m, rad,
@@ -72,7 +78,7 @@ class SimNode(Node):
         self._lock = threading.Lock()  # one PyBullet client: one caller at a time
         self._arm = TrajectoryFollower(topics.ARM_JOINTS, JOINT_LOWER, JOINT_UPPER)
         self._gripper = TrajectoryFollower(topics.FINGER_JOINTS, np.zeros(2), np.full(2, 0.04))
-        self._estop = False
+        self._ramp = CommandRamp(SafetyGate(), self.world.joint_state()[0])
         self._episode = None
         self._episode_request: dict = {}
         self._initial_objects = []
@@ -99,7 +105,8 @@ class SimNode(Node):
         self.create_subscription(JointTrajectory, topics.GRIPPER_TRAJECTORY,
                                  lambda m: self._on_trajectory(m, self._gripper, "gripper"),
                                  topics.RELIABLE_QOS)
-        self.create_subscription(Bool, topics.ESTOP, self._on_estop, topics.LATCHED_QOS)
+        self._estop = EStopLatch(self, self._on_estop, param(
+            self, "estop_release_nodes", list(RELEASE_NODES)))
         self.create_subscription(String, topics.EPISODE_REQUEST, self._on_episode_request,
                                  topics.RELIABLE_QOS)
         self.create_subscription(String, topics.PLAN, self._on_plan, topics.RELIABLE_QOS)
@@ -133,6 +140,7 @@ class SimNode(Node):
             self._renderer.load(episode.scene)
             q, width = self.world.joint_state()
             self._arm.hold(q)
+            self._ramp.reset(q)
             self._gripper.hold(np.full(2, width / 2))
             self._initial_objects = self.world.object_states()
             self._frame = None  # new bodies: segmentation ids may differ at the same poses
@@ -184,7 +192,7 @@ class SimNode(Node):
     # -- control -------------------------------------------------------------------------------
     def _on_trajectory(self, msg: JointTrajectory, follower: TrajectoryFollower,
                        which: str) -> None:
-        if self._estop:
+        if self._estop.engaged:
             self.get_logger().warning(f"e-stop active: {which} trajectory ignored",
                                    throttle_duration_sec=2.0)
             return
@@ -200,16 +208,15 @@ class SimNode(Node):
         q, width = self.world.joint_state()
         return q if follower is self._arm else np.full(2, width / 2)
 
-    def _on_estop(self, msg: Bool) -> None:
-        engaged = bool(msg.data)
-        if engaged and not self._estop:
+    def _on_estop(self, engaged: bool) -> None:
+        if engaged:
             with self._lock:
                 q, width = self.world.joint_state()
-            self._arm.hold(q)  # stop where it is; stays until a trajectory after release
-            self._gripper.hold(np.full(2, width / 2))
-        self._estop = engaged
-        self.get_logger().warning("E-STOP engaged: holding position" if self._estop
-                               else "e-stop released")
+                self._arm.hold(q)  # stop where it is; stays until a trajectory after release
+                self._ramp.reset(q)
+                self._gripper.hold(np.full(2, width / 2))
+        self.get_logger().warning("E-STOP engaged: holding position" if engaged
+                                  else "e-stop released")
 
     def _physics_tick(self) -> None:
         self._step_physics()
@@ -223,7 +230,10 @@ class SimNode(Node):
             steps = int(np.clip(round(behind * 240), 0, 48))
             if steps == 0:
                 return
-            arm, fingers = self._arm.target(now), self._gripper.target(now)
+            # The command holds for `steps` physics steps: the speed limit is over that time.
+            arm = self._ramp.step(self._arm.target(now), steps / 240,
+                                  self.world.joint_state()[0])
+            fingers = self._gripper.target(now)
             self.world.command_joints(arm, float(fingers.sum()))
             self.world.step(steps)
             if behind * 240 > 48:  # far behind (slow machine): don't try to catch up

@@ -32,33 +32,10 @@ class TrajectoryFollower:
 
     def set(self, msg: JointTrajectory, start: float, current: np.ndarray) -> None:
         """Replaces the trajectory; raises MessageError (keeping the old one) if malformed."""
-        if not msg.points:
-            raise MessageError("trajectory has no points")
-        names = list(msg.joint_names)
-        unknown = [n for n in names if n not in self.joints]
-        missing = [j for j in self.joints if j not in names]
-        if unknown:
-            raise MessageError(f"unknown joint(s) {', '.join(unknown)}; "
-                               f"this controller has {', '.join(self.joints)}")
-        # The gripper's two fingers are coupled: one finger name is enough.
-        if missing and not (len(self.joints) == 2 and len(names) == 1):
-            raise MessageError(f"trajectory misses joint(s) {', '.join(missing)}")
-        order = [names.index(j) if j in names else 0 for j in self.joints]
-        points, times = [], []
-        for i, point in enumerate(msg.points):
-            if len(point.positions) != len(names):
-                raise MessageError(f"point {i} has {len(point.positions)} positions for "
-                                   f"{len(names)} joints")
-            values = np.asarray(point.positions, float)[order]
-            if not np.all(np.isfinite(values)):
-                raise MessageError(f"point {i} holds NaN or infinite positions")
-            points.append(np.clip(values, self.lower, self.upper))
-            times.append(start + point.time_from_start.sec + point.time_from_start.nanosec * 1e-9)
-        if np.any(np.diff(times) < 0):
-            raise MessageError("trajectory point times must not decrease")
+        points, offsets = ordered_points(msg, self.joints)
         current = np.clip(np.asarray(current, float), self.lower, self.upper)
-        self._times = np.array([start, *times])
-        self._points = np.vstack([current, *points])
+        self._times = np.array([start, *(start + offsets)])
+        self._points = np.vstack([current, *np.clip(points, self.lower, self.upper)])
 
     def target(self, now: float) -> np.ndarray:
         """Position target at time `now` (s)."""
@@ -70,3 +47,37 @@ class TrajectoryFollower:
         span = max(self._times[i + 1] - self._times[i], 1e-9)
         alpha = (now - self._times[i]) / span
         return (1 - alpha) * self._points[i] + alpha * self._points[i + 1]
+
+
+def ordered_points(msg: JointTrajectory, joints: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(positions (N, len(joints)) in the order of `joints`, time_from_start (N,) s) of `msg`.
+
+    Raises:
+        MessageError: no points, an unknown or missing joint (the two gripper fingers are
+            coupled: one finger name is enough), a point of the wrong length or with NaN or
+            infinite positions, or decreasing times.
+    """
+    if not msg.points:
+        raise MessageError("trajectory has no points")
+    names = list(msg.joint_names)
+    unknown = [n for n in names if n not in joints]
+    missing = [j for j in joints if j not in names]
+    if unknown:
+        raise MessageError(f"unknown joint(s) {', '.join(unknown)}; "
+                           f"this controller has {', '.join(joints)}")
+    if missing and not (len(joints) == 2 and len(names) == 1):
+        raise MessageError(f"trajectory misses joint(s) {', '.join(missing)}")
+    order = [names.index(j) if j in names else 0 for j in joints]
+    points, times = [], []
+    for i, point in enumerate(msg.points):
+        if len(point.positions) != len(names):
+            raise MessageError(f"point {i} has {len(point.positions)} positions for "
+                               f"{len(names)} joints")
+        values = np.asarray(point.positions, float)[order]
+        if not np.all(np.isfinite(values)):
+            raise MessageError(f"point {i} holds NaN or infinite positions")
+        points.append(values)
+        times.append(point.time_from_start.sec + point.time_from_start.nanosec * 1e-9)
+    if np.any(np.diff(times) < 0):
+        raise MessageError("trajectory point times must not decrease")
+    return np.array(points), np.array(times)

@@ -22,6 +22,7 @@ import time
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
+from reliability_helpers import release_estop
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 from trajectory_msgs.msg import JointTrajectory
@@ -178,7 +179,8 @@ def test_estop_mid_skill_stops_the_executor_and_nothing_moves_until_released(gra
     graph.spin_for(1.0)
     assert not [t for t in sent if t > pressed + 0.5]  # the executor stopped sending
     joints.clear()
-    estop.publish(Bool(data=False))
+    release_estop(graph)
+    assert graph.spin_until(lambda: "e-stop released" in graph.log("sim"), 5)
     graph.spin_for(2.0)
     assert len(joints) >= 3 and np.abs(np.asarray(joints) - joints[0]).max() < 0.005
     assert len(plans) == planned and not [t for t in sent if t > pressed + 0.5]

@@ -1,0 +1,65 @@
+"""The e-stop latch: anyone may engage `/embodied_mm/estop`; only named nodes may release it.
+
+`true` from any publisher engages the e-stop at once (stopping must never need permission).
+`false` releases it only when the publishing node is one of `release_nodes` (default: the
+operator console `teleop_console` and the `executor`); the publisher is identified by the
+global id DDS gives each message, looked up in the ROS graph. A refused release is logged
+with the publisher's name and the e-stop stays engaged.
+
+Without SROS2 (DDS security) a process on the same domain could still name its node
+`teleop_console`: this guard stops stray and mistaken releases, not an attacker who can
+already publish on the domain. docs/reliability.md says how to lock it down with SROS2.
+
+Example:
+    latch = EStopLatch(node, on_change=lambda engaged: print("engaged" if engaged else "off"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rclpy.node import Node
+from std_msgs.msg import Bool
+
+from embodied_mm.ros import topics
+
+RELEASE_NODES = ("teleop_console", "executor")
+
+
+class EStopLatch:
+    """Subscribes to the e-stop topic on `node` and calls `on_change(engaged)` on a change.
+
+    Args:
+        node: the node to subscribe on (its logger reports refused releases).
+        on_change: called with the new state, from the subscription callback.
+        release_nodes: node names whose `false` releases the e-stop.
+    """
+
+    def __init__(self, node: Node, on_change: Callable[[bool], None],
+                 release_nodes: Sequence[str] = RELEASE_NODES) -> None:
+        self.node, self.on_change = node, on_change
+        self.release_nodes = tuple(release_nodes)
+        self.engaged = False
+        node.create_subscription(Bool, topics.ESTOP, self._on_message, topics.LATCHED_QOS)
+
+    def sender(self, info: dict) -> str | None:
+        """The name of the node that published the message with `info`, None if unknown."""
+        gid = (info.get("publisher_gid") or {}).get("data")
+        for endpoint in self.node.get_publishers_info_by_topic(topics.ESTOP):
+            if gid is not None and bytes(endpoint.endpoint_gid) == bytes(gid):
+                return endpoint.node_name
+        return None
+
+    def _on_message(self, msg: Bool, info: dict) -> None:
+        engaged = bool(msg.data)
+        if engaged == self.engaged:
+            return
+        if not engaged:
+            sender = self.sender(info)
+            if sender not in self.release_nodes:
+                self.node.get_logger().warning(
+                    f"e-stop release from {sender or 'an unknown publisher'} refused: only "
+                    f"{', '.join(self.release_nodes)} may release it")
+                return
+        self.engaged = engaged
+        self.on_change(engaged)
