@@ -63,9 +63,9 @@ def load_suite(path: str | Path, tasks) -> list[EpisodeSpec]:
             raise ConfigError(f"{where}: expected a mapping with task and seed")
         unknown = set(entry) - SUITE_KEYS
         if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
                               f"allowed: {', '.join(sorted(SUITE_KEYS))}")
-        if entry.get("task") not in tasks:
+        if not isinstance(entry.get("task"), str) or entry["task"] not in tasks:
             raise ConfigError(f"{where}: unknown task {entry.get('task')!r}; "
                               f"choose one of: {', '.join(tasks)}")
         seed = entry.get("seed")

@@ -56,15 +56,20 @@ def load_launch_file(path: Path) -> LaunchFile:
     hold substitutions); raises `LaunchError` naming the file, line and tag."""
     shown = display_path(path)
     try:
-        loader = yaml.SafeLoader(path.read_text())
+        text = path.read_bytes().decode("utf-8")
     except OSError as err:
         raise LaunchError(None, f"cannot read launch file {shown}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise LaunchError(None, f"{shown} is not UTF-8 text (byte {err.start})") from None
     try:
+        loader = yaml.SafeLoader(text)
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         raise LaunchError(Where(shown, mark.line + 1 if mark else 0),
                           f"invalid YAML: {err.problem}") from err
+    except yaml.YAMLError as err:  # e.g. a control character, found before parsing
+        raise LaunchError(Where(shown, 1), f"invalid YAML: {err}") from None
     except RecursionError:
         raise LaunchError(Where(shown, 1), "YAML nested too deeply to read") from None
     if root is not None:

@@ -87,3 +87,14 @@ def test_the_cli_prints_one_line_and_exits_2(tmp_path, capsys):
     assert main([str(path), "--print"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("embodied-mm launch: error: ")
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"launch: []\x1f\n", "invalid YAML"),  # a control character (found by the fuzz test)
+    (b"launch: [\xff]\n", "not UTF-8 text"),
+])
+def test_unreadable_text_is_a_launch_error(tmp_path, data, message):
+    path = tmp_path / "a.launch.yaml"
+    path.write_bytes(data)
+    error, _, _ = _run(path)
+    assert message in error

@@ -27,3 +27,7 @@ def graph(tmp_path):
     g = _ros_fixtures().Graph(random.randint(20, 99), tmp_path)
     yield g
     g.close()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "fuzz: hypothesis fuzzing, bounded in time (CI runs it)")

@@ -63,3 +63,12 @@ def test_a_suite_file_that_is_not_utf8_is_refused(tmp_path):
     path.write_bytes(b"- {task: stack, seed: 1, instruction: \xff}")
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_suite(path, TASKS)
+
+
+@pytest.mark.parametrize("text", ["- task: []\n  seed: 1", "- {1: x, task: stack, seed: 1}"])
+def test_odd_keys_and_task_types_are_config_errors(tmp_path, text):
+    """Found by the fuzz test: an unhashable task and mixed-type keys were TypeErrors."""
+    path = tmp_path / "suite.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError):
+        load_suite(path, TASKS)
