@@ -115,6 +115,10 @@ class Launch:
                 signal.signal(signum, handler)
         return self.exit_code
 
+    def pids(self) -> dict[str, int]:
+        """Label -> pid of each process running now (for tools that watch or fault them)."""
+        return {self.specs[i].label: r.proc.pid for i, r in list(self._running.items())}
+
     def _handle_signals(self) -> dict[int, object]:
         if threading.current_thread() is not threading.main_thread():
             return {}

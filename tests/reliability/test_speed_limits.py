@@ -100,7 +100,7 @@ def test_the_gates_command_never_exceeds_the_limits(stream):
     """Whatever targets arrive, at whatever period, the command the sim's PD controller gets
     moves each joint at most its speed limit, stays in the joint limits and keeps the tool in
     the workspace box (or brings it closer). (Its acceleration is bounded too, except where a
-    new target close ahead leaves no room to slow down: then it stops short.)"""
+    new target lies closer than the distance it needs to slow down: then it brakes harder.)"""
     from embodied_mm.ros.safety import CommandRamp, SafetyGate
 
     gate = SafetyGate()
