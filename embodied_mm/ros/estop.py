@@ -42,24 +42,31 @@ class EStopLatch:
         self.engaged = False
         node.create_subscription(Bool, topics.ESTOP, self._on_message, topics.LATCHED_QOS)
 
-    def sender(self, info: dict) -> str | None:
-        """The name of the node that published the message with `info`, None if unknown."""
-        gid = (info.get("publisher_gid") or {}).get("data")
-        for endpoint in self.node.get_publishers_info_by_topic(topics.ESTOP):
-            if gid is not None and bytes(endpoint.endpoint_gid) == bytes(gid):
-                return endpoint.node_name
-        return None
-
     def _on_message(self, msg: Bool, info: dict) -> None:
         engaged = bool(msg.data)
         if engaged == self.engaged:
             return
-        if not engaged:
-            sender = self.sender(info)
-            if sender not in self.release_nodes:
-                self.node.get_logger().warning(
-                    f"e-stop release from {sender or 'an unknown publisher'} refused: only "
-                    f"{', '.join(self.release_nodes)} may release it")
-                return
+        if not engaged and not release_allowed(self.node, info, self.release_nodes):
+            return
         self.engaged = engaged
         self.on_change(engaged)
+
+
+def sender_name(node: Node, info: dict) -> str | None:
+    """The name of the node that published the e-stop message with `info`, None if unknown."""
+    gid = (info.get("publisher_gid") or {}).get("data")
+    for endpoint in node.get_publishers_info_by_topic(topics.ESTOP):
+        if gid is not None and bytes(endpoint.endpoint_gid) == bytes(gid):
+            return endpoint.node_name
+    return None
+
+
+def release_allowed(node: Node, info: dict,
+                    release_nodes: Sequence[str] = RELEASE_NODES) -> bool:
+    """Whether the release with `info` came from one of `release_nodes`; logs a refusal."""
+    sender = sender_name(node, info)
+    if sender in release_nodes:
+        return True
+    node.get_logger().warning(f"e-stop release from {sender or 'an unknown publisher'} "
+                              f"refused: only {', '.join(release_nodes)} may release it")
+    return False

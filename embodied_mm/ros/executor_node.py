@@ -4,7 +4,8 @@ Steps are parsed against the currently perceived objects; invalid text is refuse
 `invalid`) and nothing moves. Skills drive the robot only through `Ros2Robot`, i.e. the
 trajectory-controller topics, so the same node drives the sim node and a real arm. Status goes
 to `/embodied_mm/skill_status`: `running`, then `succeeded`/`failed` with a reason, `terminal`
-for done()/cannot(), `estop` when the e-stop stopped the skill.
+for done()/cannot(), `estop` when the e-stop stopped the skill. Any node may engage the e-stop;
+a release counts only from the console or the executor (`embodied_mm/ros/estop.py`).
 
 Teleoperation: while `/embodied_mm/teleop/active` is true the operator has control. Taking
 over stops the running skill (status `aborted`, reason "operator took over"); between steps,
@@ -33,6 +34,7 @@ from embodied_mm.robots.base import RobotLimits
 from embodied_mm.robots.ros2_robot import EStopActive, Ros2Robot, StaleData
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import status_msg
+from embodied_mm.ros.estop import release_allowed
 from embodied_mm.ros.node_utils import config_from_params, param, run_node
 from embodied_mm.teleop.jog import Jog
 from embodied_mm.types import JointAction
@@ -43,9 +45,15 @@ class OperatorTookOver(RuntimeError):
 
 
 class _PreemptibleRobot(Ros2Robot):
-    """`Ros2Robot` whose running skill stops at the next command once `preempted` is set."""
+    """`Ros2Robot` whose running skill stops at the next command once `preempted` is set, and
+    whose e-stop, like the sim's, is released only by the console or the executor."""
 
     preempted = False
+
+    def _on_estop(self, msg: Bool, info: dict) -> None:
+        if not msg.data and self.estopped and not release_allowed(self.node, info):
+            return
+        super()._on_estop(msg)
 
     def _command(self, action: JointAction) -> None:
         if self.preempted:

@@ -178,6 +178,9 @@ def test_estop_mid_skill_stops_the_executor_and_nothing_moves_until_released(gra
     planned = len(plans)
     graph.spin_for(1.0)
     assert not [t for t in sent if t > pressed + 0.5]  # the executor stopped sending
+    estop.publish(Bool(data=False))  # not the console: every node keeps the e-stop
+    for node in ("sim", "executor"):
+        assert graph.spin_until(lambda: "release from probe refused" in graph.log(node), 5)
     joints.clear()
     release_estop(graph)
     assert graph.spin_until(lambda: "e-stop released" in graph.log("sim"), 5)
