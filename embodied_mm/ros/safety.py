@@ -33,11 +33,12 @@ from embodied_mm.robots.base import WORKSPACE_TOLERANCE, Robot, RobotLimits
 from embodied_mm.types import JointAction, Observation
 
 MAX_ACCELERATION = 7.5  # rad/s², the Panda's lowest rated joint acceleration (joint 2)
-# How far (in time at full speed) the command may run ahead of the measured position: a joint
-# that cannot keep up (a heavy load, a contact) must not build up a lag it then makes up for
-# at more than its speed limit. One control period, as `Robot.send_action` steps from the
-# measured position.
-MAX_LEAD_S = 0.05
+# How far (in time at full speed) the command may run ahead of the measured position. The sim's
+# joints are PD position-controlled (sim/world.py: gain 0.3 at 240 Hz), which asks a joint for
+# 72 × its error in rad/s: a lead of 1/72 s asks for exactly the speed limit, and a joint left
+# further behind (a heavy load, a contact) would make up for it faster. 16 ms lets the
+# force-limited wrist reach its limit; random raw trajectories then peak at 1.04× it.
+MAX_LEAD_S = 0.016
 
 
 class UnsafeTrajectory(ValueError):

@@ -140,6 +140,9 @@ def test_sim_killed_mid_skill_planner_refuses_stale_inputs(graph):
 
     assert graph.spin_until(lambda: of("executor", "running"), 60), graph.log("planner")
     graph.stop("sim", signal.SIGKILL)
+    # The step the executor runs was planned before the kill; its message may reach this
+    # probe after the executor's status (two publishers: no order between them).
+    assert graph.spin_until(lambda: plans, 5)
     planned_before = len(plans)
     # Only what is said after the kill counts (a slow start-up may have had its own).
     stale_before = len(of("planner", "stale"))
@@ -180,7 +183,7 @@ def test_estop_mid_skill_stops_the_executor_and_nothing_moves_until_released(gra
     assert not [t for t in sent if t > pressed + 0.5]  # the executor stopped sending
     estop.publish(Bool(data=False))  # not the console: every node keeps the e-stop
     for node in ("sim", "executor"):
-        assert graph.spin_until(lambda: "release from probe refused" in graph.log(node), 5)
+        assert graph.spin_until(lambda n=node: "release from probe refused" in graph.log(n), 5)
     joints.clear()
     release_estop(graph)
     assert graph.spin_until(lambda: "e-stop released" in graph.log("sim"), 5)

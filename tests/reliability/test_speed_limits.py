@@ -26,13 +26,7 @@ MAX_SPEED = LIMITS.joint_velocity * LIMITS.velocity_scale  # rad/s, 1.09–1.31
 # Speeds are averaged over one control period: PyBullet's instantaneous joint velocity spikes
 # at contacts (3.6x the limit while grasping, in-process, with every command clipped).
 WINDOW_S = 0.05
-SPEED_SLACK = 1.15  # measured/limit for skills and jog: PD tracking overshoot
-# Raw trajectories jumping anywhere at any time (targets up to 1.2 rad apart, 1 ms to reach
-# them: ~1000 rad/s asked for) make PyBullet's PD controller overshoot more while following
-# its bounded command (worst seen 1.9×; the command itself never exceeds the limits, see
-# `test_the_gates_command_never_exceeds_the_limits`); before the gate the arm followed them at
-# 150–300× its limit.
-RAW_SLACK = 2.0
+SPEED_SLACK = 1.15  # measured/limit: PD tracking overshoot (worst seen 1.04)
 WORKSPACE_SLACK = 0.02  # m the measured tool may overshoot the box the commands respect
 
 # Targets around HOME, where no link reaches the table: a link crashing into the table or a
@@ -85,7 +79,7 @@ def test_raw_trajectories_never_move_the_sim_arm_faster_than_its_limits(graph):
     graph.spin_for(0.5)
     measured = speeds(states)
     worst = (measured / MAX_SPEED).max()
-    assert worst <= RAW_SLACK, f"a joint moved at {worst:.2f}x its limit"
+    assert worst <= SPEED_SLACK, f"a joint moved at {worst:.2f}x its limit"
     assert (measured.max(axis=0) > 0.5 * MAX_SPEED).any(), "the arm should have moved fast"
     assert all(np.all(q >= JOINT_LOWER - 1e-3) and np.all(q <= JOINT_UPPER + 1e-3)
                for _, q in states)
