@@ -58,7 +58,7 @@ def run(cfg: Config, echo: Callable[[str], None] = print) -> EpisodeReport:
     if cfg.task.name == "all":
         raise ConfigError("run takes one task family, not task=all (use `embodied-mm eval`)")
     spec = EpisodeSpec(cfg.task.name, cfg.seed, cfg.instruction, cfg.task.n_distractors,
-                       cfg.task.template_id)
+                       cfg.task.template_id, cfg.task.language, cfg.task.absent)
     with make_runner(cfg) as runner:
         return run_and_print(runner, spec, cfg.planner.name, echo)
 

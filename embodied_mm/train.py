@@ -33,12 +33,11 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from embodied_mm.config.schema import Config, ConfigError
+from embodied_mm.config.schema import Config, ConfigError, DataConfig
 from embodied_mm.model.palme import CheckpointError, PalmE, PalmEConfig
 from embodied_mm.planner.base import PlannerError
 from embodied_mm.training.card import TrainingRun, write_card
 from embodied_mm.training.checkpoint import find_checkpoint, save_checkpoint
-from embodied_mm.training.counterfactual import with_counterfactuals
 from embodied_mm.training.data import (
     BatchOrder,
     heldout_samples,
@@ -48,10 +47,10 @@ from embodied_mm.training.data import (
 )
 from embodied_mm.training.distributed import distributed, wrap
 from embodied_mm.training.heldout import HeldOut, evaluate_heldout
+from embodied_mm.training.language import with_language
 from embodied_mm.training.trainer import Trainer
 
 METRICS_FILE = "metrics.jsonl"
-FINAL_EVAL_SEED = 1000  # closed-loop episodes after training use seeds 1000, 1001, …
 
 
 def model_config(cfg: Config) -> PalmEConfig:
@@ -117,15 +116,19 @@ def train(cfg: Config, progress: bool = True,
             was trained with another model config and `train.resume` is true).
         FileNotFoundError: no dataset in `train.data_dir`.
     """
-    model_cfg, t = model_config(cfg), cfg.train
+    model_cfg = model_config(cfg)
+    if data is None:
+        cfg = prepare_datasets(cfg, progress)
+    t = cfg.train
     torch.set_num_threads(t.num_threads)
     out = Path(t.out_dir)
     with distributed() as dist:
         train_set, val_set = data if data is not None else load_splits(
             t.data_dir, *t.extra_data_dirs, kinds=t.kinds)
         try:
-            train_set = with_counterfactuals(weight_tasks(train_set, t.task_weights), train_set,
-                                             t.counterfactuals)
+            weighted = weight_tasks(train_set, t.task_weights, t.kind_weights)
+            train_set = with_language(weighted, train_set, t.rewordings, t.absent_references,
+                                      t.seed)
         except ValueError as err:
             raise ConfigError(str(err)) from None
         heldout = heldout_samples(val_set, t.eval_samples)
@@ -158,6 +161,36 @@ def train(cfg: Config, progress: bool = True,
         run.eval_info = final_eval(cfg, final, progress)
         write_card(final, cfg, run)
     return final
+
+
+def prepare_datasets(cfg: Config, progress: bool = True) -> Config:
+    """`train.datasets`: generates each listed dataset that does not exist yet (`gen-data`
+    with those `data.*` values) and returns `cfg` training on all of them.
+
+    Raises:
+        ConfigError: an unknown or bad `data` key in an entry, or missing datasets under
+            torchrun (generate them first: one process should not race the others).
+    """
+    t = cfg.train
+    if not t.datasets:
+        return cfg
+    from embodied_mm.data.generate import generate
+
+    dirs = []
+    for n, overrides in enumerate(t.datasets):
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(DataConfig)})
+        if unknown:
+            raise ConfigError(f"train.datasets[{n}]: unknown data key(s) {unknown}")
+        data_cfg = dataclasses.replace(cfg.data, **overrides)
+        if read_index(data_cfg.out_dir) is None:
+            if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+                raise ConfigError(f"train.datasets[{n}]: no dataset at {data_cfg.out_dir}; "
+                                  "run the same command without torchrun once to generate it")
+            print(f"train.datasets[{n}]: generating {data_cfg.out_dir}", file=sys.stderr)
+            generate(dataclasses.replace(cfg, data=data_cfg), progress)
+        dirs.append(data_cfg.out_dir)
+    train_cfg = dataclasses.replace(t, data_dir=dirs[0], extra_data_dirs=dirs[1:])
+    return dataclasses.replace(cfg, train=train_cfg)
 
 
 def _warm_start(model: PalmE, path: str, verbose: bool) -> None:
@@ -248,18 +281,29 @@ def _short(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def final_eval(cfg: Config, checkpoint: Path, progress: bool = True) -> dict:
-    """Closed-loop sim evaluation of `checkpoint` with the palme planner on every task family
-    (`train.final_eval_episodes` each, seeds from 1000) into `train.out_dir/final_eval/`."""
+def final_eval(cfg: Config, checkpoint: Path, progress: bool = True) -> dict[str, dict]:
+    """The standard evaluations (`eval.standard`) of `checkpoint` with the palme planner,
+    `train.final_eval_episodes` per family, into `train.out_dir/final_eval/<name>/`: name ->
+    eval_info (vqa_info for `vqa`)."""
     from embodied_mm.eval.evaluate import evaluate
+    from embodied_mm.eval.standard import configure, evaluations
 
-    eval_cfg = dataclasses.replace(
-        cfg, task=dataclasses.replace(cfg.task, name="all", template_id=None),
-        planner=dataclasses.replace(cfg.planner, name="palme", checkpoint=str(checkpoint)),
-        eval=dataclasses.replace(cfg.eval, episodes=cfg.train.final_eval_episodes,
-                                 seed=FINAL_EVAL_SEED, suite=None,
-                                 out_dir=str(Path(cfg.train.out_dir) / "final_eval")))
-    return evaluate(eval_cfg, progress)
+    planner = dataclasses.replace(cfg.planner, name="palme", checkpoint=str(checkpoint))
+    out = Path(cfg.train.out_dir) / "final_eval"
+    max_distractors = _max_distractors(cfg.train)
+    results = {}
+    for name in evaluations(max_distractors):
+        eval_cfg = configure(dataclasses.replace(cfg, planner=planner), name,
+                             cfg.train.final_eval_episodes, out, max_distractors)
+        results[name] = evaluate(eval_cfg, progress)
+    return results
+
+
+def _max_distractors(t) -> int:
+    """The most distractors any training dataset's scenes had (2 without an index)."""
+    found = [index["config"]["data"]["max_distractors"] for index in _indexes(t)
+             if "config" in index]
+    return max(found, default=2)
 
 
 def main(cfg: Config) -> int:

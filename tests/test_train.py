@@ -6,6 +6,7 @@ import copy
 import json
 import os
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,17 +21,16 @@ from embodied_mm.model.palme import Sample
 from embodied_mm.plan_language import parse_step
 from embodied_mm.planner.palme import PalmePlanner
 from embodied_mm.train import METRICS_FILE, train
-from embodied_mm.training.counterfactual import (
-    CounterfactualInstructions,
-    block_colours,
-    named_block_colour,
-    with_counterfactuals,
-)
 from embodied_mm.training.data import BatchOrder, heldout_samples, load_splits, weight_tasks
 from embodied_mm.training.heldout import object_args
 from embodied_mm.types import ObjectState, Observation
 
 COLORS = ("red", "green", "blue", "yellow")
+# The camera-only inputs: the computed scene words read state rows, so they are off.
+CAMERA_ONLY = ("model.inputs=[objects,robot]", "model.relation_words=false",
+               "model.support_words=false", "model.held_color_words=false",
+               "model.pairing_words=false", "model.compact_objects=false",
+               "model.compact_groups=null")
 TEMPLATES = ("pick up the {} block", "grasp the {} block")  # the second one is held out
 
 
@@ -193,7 +193,7 @@ def write_dataset(root) -> None:
 def test_trains_from_a_gen_data_directory(tmp_path):
     """The default data path: `train.data_dir`'s train split (plan + VQA) and val split."""
     write_dataset(tmp_path)
-    cfg = config(tmp_path / "out", f"train.data_dir={tmp_path}", "model.inputs=[objects,robot]",
+    cfg = config(tmp_path / "out", f"train.data_dir={tmp_path}", *CAMERA_ONLY,
                  "model.image_size=32", "train.steps=4", "train.eval_every=2",
                  "train.batch_size=4")
     final = train(cfg, progress=False)
@@ -210,7 +210,7 @@ def test_trains_on_several_datasets_together(tmp_path):
     write_dataset(first)
     write_dataset(second)
     cfg = config(tmp_path / "out", f"train.data_dir={first}", f"train.extra_data_dirs=[{second}]",
-                 "model.inputs=[objects,robot]", "model.image_size=32", "train.steps=2",
+                 *CAMERA_ONLY, "model.image_size=32", "train.steps=2",
                  "train.eval_every=2", "train.batch_size=4")
     final = train(cfg, progress=False)
     assert read_metrics(tmp_path / "out")[-1]["n_eval"] == 12  # both val splits
@@ -218,26 +218,32 @@ def test_trains_on_several_datasets_together(tmp_path):
     assert "train samples: 40" in card and card.count("| train | 16 | 16 | 4 |") == 2
 
 
-def test_counterfactuals_swap_the_named_colour_for_an_absent_one_and_say_cannot(tmp_path):
+def test_kind_weights_repeat_plan_or_vqa_samples(tmp_path):
     write_dataset(tmp_path)
-    train_set, _ = load_splits(tmp_path, kinds=("plan",))
-    first_steps = [s for s in (train_set[i] for i in range(len(train_set))) if not s.done]
-    made = CounterfactualInstructions(train_set, copies=2)
-    assert len(made) == 2 * len(first_steps)
-    for i in range(len(made)):
-        source, counterfactual = first_steps[i // 2], made[i]
-        colour = named_block_colour(counterfactual.instruction)
-        assert counterfactual.target == "cannot()" and counterfactual.scene is not None
-        assert colour not in block_colours(source) and colour not in source.instruction
-        assert counterfactual.instruction == source.instruction.replace(
-            named_block_colour(source.instruction), colour)
-    again = CounterfactualInstructions(train_set, copies=2)  # the same set in every run
-    assert [again[i].instruction for i in range(len(again))] == [
-        made[i].instruction for i in range(len(made))]
-    assert with_counterfactuals(train_set, train_set, 0) is train_set
-    assert len(with_counterfactuals(train_set, train_set, 1)) == len(train_set) + len(first_steps)
-    with pytest.raises(ConfigError, match="train.counterfactuals must be >= 0"):
-        config(tmp_path / "out", "train.counterfactuals=-1")
+    train_set, _ = load_splits(tmp_path)
+    kinds = [train_set[i].kind for i in range(len(train_set))]
+    weighted = weight_tasks(train_set, {}, {"plan": 3})
+    assert len(weighted) == 3 * kinds.count("plan") + kinds.count("vqa")
+    with pytest.raises(ConfigError, match="train.kind_weights"):
+        config(tmp_path / "out", "train.kind_weights={plan:-1}")
+
+
+def test_datasets_are_generated_when_missing_and_bad_keys_named(tmp_path, monkeypatch):
+    made = []
+    monkeypatch.setattr("embodied_mm.data.generate.generate",
+                        lambda cfg, progress: made.append(cfg.data) or write_dataset(
+                            Path(cfg.data.out_dir)))
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a").mkdir()
+    write_dataset(tmp_path / "a")  # exists: not generated again
+    cfg = config(tmp_path / "out", f"train.datasets=[{{out_dir: {tmp_path / 'a'}}},"
+                 f"{{out_dir: {tmp_path / 'b'}, seed: 7}}]")
+    prepared = train_module.prepare_datasets(cfg, progress=False)
+    assert [d.out_dir for d in made] == [str(tmp_path / "b")] and made[0].seed == 7
+    assert prepared.train.data_dir == str(tmp_path / "a")
+    assert prepared.train.extra_data_dirs == [str(tmp_path / "b")]
+    with pytest.raises(ConfigError, match="train.datasets\\[0\\]: unknown data key"):
+        train_module.prepare_datasets(config(tmp_path / "out", "train.datasets=[{fly: 1}]"))
 
 
 def test_task_weights_repeat_a_family_and_name_unknown_ones(tmp_path):

@@ -8,6 +8,7 @@ bad key and value.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -25,11 +26,24 @@ class TaskConfig:
 
     name: str = "pick_place"
     n_distractors: int = 0  # extra objects not named in the goal: scenes can outgrow training
-    template_id: int | None = None  # fix the instruction template (held-out template evals)
+    # Which side of the language split words the instruction (embodied_mm.language): `train`
+    # or `heldout` (nouns, colour spellings and constructions training never sees).
+    language: str = "train"
+    # `color` / `kind` / `noun` / `mixed`: the instruction names something the scene lacks and
+    # only `cannot()` with nothing moved succeeds (absent-reference evaluation); `none`: off.
+    absent: str = "none"
+    template_id: int | None = None  # a fixed template instead of the generator (-1 = the last)
 
     def __post_init__(self) -> None:
+        from embodied_mm.language import ABSENT_MODES, SIDES
+
         _require(self.n_distractors >= 0,
                  f"task.n_distractors must be >= 0, got {self.n_distractors}")
+        _require(self.language in SIDES,
+                 f"task.language must be one of {', '.join(SIDES)}, got {self.language!r}")
+        _require(self.absent in ("none", "mixed", *ABSENT_MODES),
+                 f"task.absent must be none, mixed or one of {', '.join(ABSENT_MODES)}, got "
+                 f"{self.absent!r}")
 
 
 @dataclass
@@ -74,9 +88,15 @@ class EvalConfig:
     workers: int = 1
     # One world fault per episode, mid-skill (embodied_mm/eval/perturb.py): recovery tests.
     perturb: str = "none"  # none | knock | grasp_fail | remove | mixed
+    # Scene questions instead of episodes (embodied_mm/eval/vqa.py): `episodes` scenes per
+    # family, `questions_per_scene` balanced questions each; writes vqa_info.json.
+    vqa: bool = False
+    questions_per_scene: int = 11
 
     def __post_init__(self) -> None:
         _require(self.episodes >= 1, f"eval.episodes must be >= 1, got {self.episodes}")
+        _require(self.questions_per_scene >= 1,
+                 f"eval.questions_per_scene must be >= 1, got {self.questions_per_scene}")
         _require(self.workers >= 1, f"eval.workers must be >= 1, got {self.workers}")
         _require(self.perturb in PERTURBATIONS, f"eval.perturb must be one of "
                  f"{', '.join(PERTURBATIONS)}, got {self.perturb!r}")
@@ -119,15 +139,18 @@ class ModelConfig:
     image_tokens: int = 4
     object_words: bool = True  # object tokens anchored to the LLM's colour/kind words
     position_words: bool = True  # and to digit words for the object's row/column on the table
-    relation_words: bool = False  # a leftmost/rightmost/nearest/farthest token (docs/palme.md)
-    support_words: bool = False  # a token saying what the object rests on (docs/palme.md)
+    relation_words: bool = True  # a leftmost/rightmost/nearest/farthest token (docs/palme.md)
+    support_words: bool = True  # a token saying what the object rests on (docs/palme.md)
     partner_words: bool = False  # a token: does the other kind have its colour (docs/palme.md)
-    held_color_words: bool = False  # a token: has it the held object's colour (docs/palme.md)
-    pairing_words: bool = False  # a token: is it with its colour partner (docs/palme.md)
+    held_color_words: bool = True  # a token: has it the held object's colour (docs/palme.md)
+    pairing_words: bool = True  # a token: is it with its colour partner (docs/palme.md)
     held_object: bool = True  # plan prompts say what the gripper holds (`Holding: <obj>.`)
     instruction_first: bool = True  # plan prompts open with `Task: …` (before the objects)
-    compact_objects: bool = False  # each object as ≤6 packed vectors + its number (docs/palme.md)
-    compact_groups: list[list[str]] | None = None  # which vectors share a position; None: 6
+    compact_objects: bool = True  # each object as a few packed vectors + its number
+    # which vectors share a position (None: encoders.COMPACT_GROUPS)
+    compact_groups: list[list[str]] | None = field(default_factory=lambda: [
+        ["color", "kind", "relation"], ["row"], ["column"],
+        ["free", "support", "held_color", "pairing"]])
     describe_weight: float = 0.5  # weight of the loss of those tokens' predictions
     lora: bool = True  # false: frozen LLM (PaLM-E's regime), only the encoders train
     lora_r: int = 8
@@ -146,9 +169,7 @@ class DataConfig:
     out_dir: str = "outputs/data"
     episodes_per_task: int = 300  # train episodes per task family (one sample per plan step)
     seed: int = 0  # train episodes use seeds seed … seed+episodes_per_task-1
-    # Held out of training for evaluation: template index per family (-1 = the last one).
-    holdout_templates: list[int] = field(default_factory=lambda: [-1])
-    val_episodes_per_task: int = 20  # held-out-template episodes, seeds 100_000+
+    val_episodes_per_task: int = 20  # held-out-language episodes, seeds 100_000+
     max_distractors: int = 2  # each episode draws 0..max distractors
     vqa_per_step: int = 1  # scene questions added per plan-step sample
     image_size: int = 96
@@ -181,9 +202,18 @@ class TrainConfig:
     # many times per epoch; 0 leaves the family out). configs/train/default.yaml lists every
     # family at 1, so an override naming an unknown family is an unknown key.
     task_weights: dict[str, int] = field(default_factory=dict)
-    # Per `pick_place` first step that names its block by colour, this many extra `cannot()`
-    # samples with that colour swapped for one no block has (`training.counterfactual`).
-    counterfactuals: int = 0
+    # The same per sample kind (`plan`, `vqa`), multiplied with the family's weight.
+    kind_weights: dict[str, int] = field(default_factory=dict)
+    # Datasets this training needs, as `data.*` overrides of `gen-data` (e.g. {out_dir: …,
+    # episodes_per_task: 250}); each one whose out_dir holds no dataset yet is generated first,
+    # and they replace data_dir/extra_data_dirs. Empty: train on data_dir (+ extra_data_dirs).
+    datasets: list[dict[str, Any]] = field(default_factory=list)
+    # Views of the training set, each plan sample worded afresh from its goal's words on the
+    # train side of the language split (`training.language.Reworded`); 1 = as generated.
+    rewordings: int = 1
+    # `cannot()` samples per plan sample: the same scene, the instruction changed to name a
+    # colour, kind or thing the scene lacks (`training.language.AbsentReferences`); 0 = none.
+    absent_references: float = 0.0
     out_dir: str = "outputs/train"
     steps: int = 3000
     batch_size: int = 8
@@ -211,8 +241,12 @@ class TrainConfig:
         _require(self.lr > 0, f"train.lr must be > 0, got {self.lr}")
         bad = {k: v for k, v in self.task_weights.items() if not isinstance(v, int) or v < 0}
         _require(not bad, f"train.task_weights must be integers >= 0, got {bad}")
-        _require(self.counterfactuals >= 0,
-                 f"train.counterfactuals must be >= 0, got {self.counterfactuals}")
+        bad = {k: v for k, v in self.kind_weights.items()
+               if k not in ("plan", "vqa") or not isinstance(v, int) or v < 0}
+        _require(not bad, f"train.kind_weights must map plan/vqa to integers >= 0, got {bad}")
+        _require(self.rewordings >= 1, f"train.rewordings must be >= 1, got {self.rewordings}")
+        _require(self.absent_references >= 0,
+                 f"train.absent_references must be >= 0, got {self.absent_references}")
         _require(self.autocast in ("auto", "bf16", "none"),
                  f"train.autocast must be auto, bf16 or none, got {self.autocast!r}")
 

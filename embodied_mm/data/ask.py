@@ -72,7 +72,8 @@ def sample_scene(cfg: Config, images: bool) -> tuple[str, Observation]:
     if cfg.task.name not in TASKS:
         raise ConfigError(f"ask needs one task family, got task={cfg.task.name}; "
                           f"choose one of: {', '.join(TASKS)}")
-    episode = TASKS[cfg.task.name].sample(cfg.seed, cfg.task.n_distractors, cfg.task.template_id)
+    episode = TASKS[cfg.task.name].sample(cfg.seed, cfg.task.n_distractors, cfg.task.template_id,
+                                          cfg.task.language)
     camera = CameraConfig(width=cfg.robot.camera.width, height=cfg.robot.camera.height)
     with TabletopWorld(gui=cfg.gui, camera=camera) as world:
         world.reset(episode.scene)

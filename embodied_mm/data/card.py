@@ -56,7 +56,6 @@ def _split_counts(episodes: list[dict], split: str, writer: ShardWriter) -> dict
 def write_index(out_dir: Path, cfg: Config, episodes: list[dict],
                 writers: dict[str, ShardWriter], seconds: float, version: int) -> dict:
     """Writes `index.json` (atomically, after the shards) and returns it."""
-    from embodied_mm.data.generate import holdout_ids
     from sim.tasks import TASKS
 
     splits = {s: _split_counts(episodes, s, writers[s]) for s in SPLITS}
@@ -67,10 +66,8 @@ def write_index(out_dir: Path, cfg: Config, episodes: list[dict],
         "format": FORMAT, "generator_version": version, "command": command(cfg),
         "config": {"data": dataclasses.asdict(cfg.data), "robot": dataclasses.asdict(cfg.robot),
                    "planner": {"name": "oracle", "max_steps": cfg.planner.max_steps}},
-        "holdout_templates": {
-            name: {str(i): task.templates[i]
-                   for i in holdout_ids(len(task.templates), cfg.data.holdout_templates)}
-            for name, task in TASKS.items()},
+        "families": [name for name in TASKS if not cfg.data.tasks or name in cfg.data.tasks],
+        "language": {"train": "train", "val": "heldout"},  # language side of each split
         "splits": splits,
         "failed_episodes": [{k: e[k] for k in ("split", "task", "seed", "outcome", "steps")}
                             for e in episodes if not e["success"]],
@@ -105,22 +102,23 @@ def write_card(out_dir: Path, index: dict) -> None:
         "## Per task family", "",
         "| family | train episodes | train plan | train vqa | val episodes | val plan | "
         "val vqa | failures |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for task in index["holdout_templates"]:
+    for task in index["families"]:
         tr, va = (splits[s]["per_task"].get(task, {}) for s in SPLITS)
         cells = [tr.get(k, 0) for k in ("episodes", "plan", "vqa")] + [
             va.get(k, 0) for k in ("episodes", "plan", "vqa")]
         failed = tr.get("failed", 0) + va.get("failed", 0)
         lines.append(f"| {task} | " + " | ".join(map(str, cells)) + f" | {failed} |")
-    lines += ["", "## Held-out templates", "",
-              "Never used for training; the `val` split uses only these:", ""]
-    lines += [f"- {task} #{i}: \"{text}\"" for task, held in index["holdout_templates"].items()
-              for i, text in held.items()]
+    lines += ["", "## Language", "",
+              "Instructions come from the language generator (`embodied_mm.language`): the "
+              "`train` split is worded from its train side, the `val` split from its held-out "
+              "side (nouns, colour spellings and constructions never trained on). Plan samples "
+              "keep the goal's `words`, so training can re-word them.", ""]
     lines += ["", "## Seeds and sampling", "",
               f"- train: seeds {data['seed']}..{data['seed'] + data['episodes_per_task'] - 1} "
-              "per family, templates other than the held-out ones;",
+              "per family, train-side wording;",
               f"- val: seeds 100000..{100000 + data['val_episodes_per_task'] - 1} per family, "
-              "held-out templates only;",
-              f"- each episode draws 0..{data['max_distractors']} distractors and its template "
+              "held-out-side wording;",
+              f"- each episode draws 0..{data['max_distractors']} distractors and its wording "
               "from its own seed, so any worker count gives the same data;",
               *([f"- one world fault per episode (`data.perturb={data['perturb']}`, as "
                  "`eval.perturb`): samples after it are the oracle's recovery;"]

@@ -4,12 +4,13 @@ Example:
     embodied-mm gen-data data.out_dir=outputs/data data.episodes_per_task=300 data.workers=2
 
 Every task family (or those in `data.tasks`) runs `data.episodes_per_task` train episodes
-(seeds `data.seed + i`) with instruction templates other than the held-out ones
-(`data.holdout_templates`), and `data.val_episodes_per_task` validation episodes (seeds
-`VAL_SEED + i`) with only the held-out templates. Each episode draws 0..`data.max_distractors`
-distractors and its template from its own seed. The oracle plans closed loop; each of its
-decisions becomes one `plan` sample (scene features, instruction, steps done, next step) plus
-`data.vqa_per_step` `vqa` samples about the same observation. Episodes the oracle fails are
+(seeds `data.seed + i`) worded from the `train` side of the language split
+(`embodied_mm.language`), and `data.val_episodes_per_task` validation episodes (seeds
+`VAL_SEED + i`) worded from the `heldout` side. Each episode draws 0..`data.max_distractors`
+distractors from its own seed. The oracle plans closed loop; each of its decisions becomes one
+`plan` sample (scene features, instruction, the goal's `words`, steps done, next step) plus
+`data.vqa_per_step` `vqa` samples about the same observation. Training re-words plan samples
+from their `words` (`training.language`), so one rollout serves many instructions. Episodes the oracle fails are
 dropped and counted. Output: shards (`embodied_mm/data/shards.py`), `index.json` and a dataset
 card `README.md`. With `data.workers > 1` episodes run in spawned processes; the result is
 identical to one worker's because an episode depends only on its family and seed.
@@ -33,23 +34,9 @@ from embodied_mm.data.vqa import sample_questions
 from embodied_mm.eval.rollout import EpisodeRunner, EpisodeSpec
 from embodied_mm.planner.oracle import OraclePlanner
 
-GENERATOR_VERSION = 1  # bump when the same config would produce different samples
+GENERATOR_VERSION = 2  # bump when the same config would produce different samples
 VAL_SEED = 100_000  # validation episodes use seeds VAL_SEED + i
-
-
-def holdout_ids(n_templates: int, holdout: list[int]) -> list[int]:
-    """Held-out template indices of a family with `n_templates` (-1 = the last one).
-
-    Raises:
-        ConfigError: an index is out of range, or every template would be held out.
-    """
-    ids = sorted({i % n_templates for i in holdout if -n_templates <= i < n_templates})
-    if len(ids) != len(set(holdout)):
-        raise ConfigError(f"data.holdout_templates {holdout} has an index outside "
-                          f"-{n_templates}..{n_templates - 1} (or a repeat)")
-    if len(ids) == n_templates:
-        raise ConfigError(f"data.holdout_templates {holdout} holds out every template")
-    return ids
+LANGUAGE_OF_SPLIT = {"train": "train", "val": "heldout"}  # language side of each split
 
 
 def episode_specs(data: DataConfig) -> list[tuple[str, EpisodeSpec]]:
@@ -68,15 +55,13 @@ def episode_specs(data: DataConfig) -> list[tuple[str, EpisodeSpec]]:
     specs = []
     for split, first, count in (("train", data.seed, data.episodes_per_task),
                                 ("val", VAL_SEED, data.val_episodes_per_task)):
-        for name, task in families.items():
-            held = holdout_ids(len(task.templates), data.holdout_templates)
-            allowed = held if split == "val" else [
-                i for i in range(len(task.templates)) if i not in held]
+        language = LANGUAGE_OF_SPLIT[split]
+        for name in families:
             for seed in range(first, first + count):
                 rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
                 n_distractors = int(rng.integers(data.max_distractors + 1))
-                template_id = allowed[int(rng.integers(len(allowed)))]
-                specs.append((split, EpisodeSpec(name, seed, None, n_distractors, template_id)))
+                specs.append((split, EpisodeSpec(name, seed, None, n_distractors,
+                                                 language=language)))
     return specs
 
 
@@ -93,7 +78,7 @@ class RecordingOracle(OraclePlanner):
 
     def start(self, spec: EpisodeSpec) -> None:
         """Clears the recording and labels the samples of the next episode."""
-        self.meta = {"task": spec.task, "seed": spec.seed, "template_id": spec.template_id,
+        self.meta = {"task": spec.task, "seed": spec.seed, "language": spec.language,
                      "n_distractors": spec.n_distractors}
         self.scenes, self.samples = [], []
 
@@ -105,6 +90,7 @@ class RecordingOracle(OraclePlanner):
         self.scenes.append(pack_scene(extract(obs, images=True, image_size=self.image_size)))
         base = {**self.meta, "scene": step, "step": step}
         self.samples.append({**base, "kind": "plan", "instruction": self.instruction,
+                             "words": self._episode.words,
                              "done": [str(c) for c in done], "target": text,
                              "question_type": ""})
         rng = np.random.default_rng([self.meta["seed"], zlib.crc32(self.meta["task"].encode()),

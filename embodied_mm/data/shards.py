@@ -23,6 +23,7 @@ print(len(s['samples']), s['samples'][0]['target'])"
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -106,8 +107,12 @@ class ShardWriter:
         self._pending: list[tuple[dict, dict]] = []  # (sample, its packed scene)
 
     def add(self, scenes: list[dict], samples: list[dict]) -> None:
-        """Adds one episode: its packed scenes and samples (`sample["scene"]` indexes `scenes`)."""
-        self._pending += [(s, scenes[s["scene"]]) for s in samples]
+        """Adds one episode: its packed scenes and samples (`sample["scene"]` indexes `scenes`).
+
+        Samples are stored as fresh copies of their JSON form: objects shared between samples
+        would pickle differently in one process than after a worker pool, and the shards of
+        any worker count must be byte for byte the same."""
+        self._pending += [(json.loads(json.dumps(s)), scenes[s["scene"]]) for s in samples]
         while len(self._pending) >= self.shard_size:
             self._write(self._pending[:self.shard_size])
             self._pending = self._pending[self.shard_size:]

@@ -30,7 +30,12 @@ _worker_runner: EpisodeRunner | None = None
 
 
 def evaluate(cfg: Config, progress: bool = True) -> dict:
-    """Runs the episodes `cfg` describes; writes and returns the eval_info dict."""
+    """Runs the episodes `cfg` describes; writes and returns the eval_info dict (with
+    `eval.vqa`, asks scene questions instead: `embodied_mm.eval.vqa`)."""
+    if cfg.eval.vqa:
+        from embodied_mm.eval.vqa import evaluate_vqa
+
+        return evaluate_vqa(cfg, progress)
     specs = episodes_for(cfg)
     start = time.perf_counter()
     rows = _run_all(cfg, specs, progress)
@@ -87,6 +92,12 @@ def _run_in_worker(spec: EpisodeSpec) -> dict:
 def main(cfg: Config) -> int:
     info = evaluate(cfg)
     out_dir = Path(cfg.eval.out_dir)
+    if cfg.eval.vqa:
+        print(f"{'question type':<16}{'accuracy':>9}{'questions':>10}")
+        for kind, row in [*info["per_type"].items(), ("overall", info["overall"])]:
+            print(f"{kind:<16}{row['accuracy']:>9.2f}{row['n_questions']:>10}")
+        print(f"wrote {out_dir / 'vqa_info.json'}")
+        return 0
     print(f"{'task':<16}{'success':>9}{'episodes':>10}")
     for task, row in info["per_task"].items():
         print(f"{task:<16}{row['success_rate']:>9.2f}{row['n_episodes']:>10}")

@@ -75,9 +75,10 @@ def _rate(successes: list[bool]) -> dict[str, Any]:
 
 
 def cannot_rate(eval_info: dict[str, Any]) -> float | None:
-    """Fraction of feasible episodes (every family but `infeasible`) whose last step was
-    `cannot()`: a planner that gives up on doable tasks; None without such episodes."""
-    feasible = [row for row in eval_info["per_episode"] if row["task"] != "infeasible"]
+    """Fraction of feasible episodes (not `infeasible`, not naming something absent) whose last
+    step was `cannot()`: a planner that gives up on doable tasks; None without such episodes."""
+    feasible = [row for row in eval_info["per_episode"]
+                if row.get("feasible", row["task"] != "infeasible")]
     if not feasible:
         return None
     return sum(bool(row["steps"]) and row["steps"][-1] == "cannot()"

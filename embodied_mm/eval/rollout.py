@@ -20,13 +20,16 @@ from embodied_mm.planner.base import Planner
 @dataclass(frozen=True)
 class EpisodeSpec:
     """Which episode to run: a task family and seed, optionally a custom instruction and a
-    distractor count (as an `eval.suite` entry gives them)."""
+    distractor count (as an `eval.suite` entry gives them), the language side of its wording
+    and an absent-reference change (`Task.sample`)."""
 
     task: str
     seed: int
     instruction: str | None = None
     n_distractors: int = 0
     template_id: int | None = None
+    language: str = "train"
+    absent: str = "none"
 
 
 @dataclass
@@ -44,6 +47,7 @@ class EpisodeReport:
     n_objects: int = 0
     sim_s: float = 0.0
     perturbation: dict | None = None  # the injected fault (`eval.perturb`), if any
+    feasible: bool = True  # false: `infeasible`, or an instruction naming something absent
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,8 +95,9 @@ class EpisodeRunner:
 
         if spec.task not in TASKS:
             raise KeyError(f"unknown task {spec.task!r}; tasks: {', '.join(TASKS)}")
-        task = TASKS[spec.task]
-        episode = task.sample(spec.seed, spec.n_distractors, spec.template_id)
+        episode = TASKS[spec.task].sample(spec.seed, spec.n_distractors, spec.template_id,
+                                          spec.language, spec.absent)
+        task = TASKS[episode.task]  # `infeasible` when the instruction names something absent
         instruction = spec.instruction or episode.instruction
         self.world.reset(episode.scene)
         if on_start is not None:
@@ -115,7 +120,8 @@ class EpisodeRunner:
             skill_outcomes=[{"step": r.text, "status": r.status, "reason": r.reason}
                             for r in result.records],
             n_objects=len(episode.scene), sim_s=round(self.world.sim_time, 2),
-            perturbation=fault.to_dict() if fault is not None else None)
+            perturbation=fault.to_dict() if fault is not None else None,
+            feasible=episode.task != "infeasible")
 
     def close(self) -> None:
         self.robot.disconnect()

@@ -35,7 +35,7 @@ def episodes_for(cfg: Config) -> list[EpisodeSpec]:
         return load_suite(cfg.eval.suite, TASKS)
     names = list(TASKS) if cfg.task.name == "all" else [cfg.task.name]
     return [EpisodeSpec(name, cfg.eval.seed + i, None, cfg.task.n_distractors,
-                        cfg.task.template_id)
+                        cfg.task.template_id, cfg.task.language, cfg.task.absent)
             for name in names for i in range(cfg.eval.episodes)]
 
 

@@ -317,7 +317,7 @@ class StepDecoder:
                 scores = self.scores(hidden, node.choices)
                 best, runner_up = scores.topk(2).values.tolist()
                 margin = min(margin, best - runner_up)
-                token = int(node.choices[scores.argmax()])
+                token = int(node.choices[int(scores.argmax())])
             else:
                 token = next(iter(node.children))
             pending.append(token)

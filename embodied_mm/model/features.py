@@ -360,11 +360,12 @@ def held_objects(objects: torch.Tensor, object_mask: torch.Tensor,
         robot: (B, ROBOT_DIM) robot rows (end-effector position at 8:11, metres).
     """
     position = objects[..., :3] * POSITION_SCALE
-    position[..., :2] += torch.as_tensor(TABLE.center, dtype=objects.dtype)
+    position[..., :2] += torch.as_tensor(TABLE.center, dtype=objects.dtype, device=objects.device)
     distance = (position - robot[:, None, 8:11]).norm(dim=-1)
     distance = distance.masked_fill(~object_mask, float("inf"))
     nearest, index = distance.min(dim=-1) if distance.shape[1] else (
-        torch.full((len(robot),), float("inf")), torch.zeros(len(robot), dtype=torch.long))
+        torch.full((len(robot),), float("inf"), device=robot.device),
+        torch.zeros(len(robot), dtype=torch.long, device=robot.device))
     held = (nearest < HOLD_RADIUS) & (robot[:, 7] < GRIPPER_OPEN)
     return [int(i) if h else None for i, h in zip(index.tolist(), held.tolist())]
 

@@ -36,18 +36,18 @@ class TrainingRun:
     samples_per_s: float
     metrics: Sequence[dict[str, Any]]  # the metrics.jsonl rows
     indexes: Sequence[dict[str, Any]] = ()  # index.json of each dataset trained on
-    eval_info: dict[str, Any] | None = None  # the closed-loop eval_info.json
+    # the standard evaluations (`eval.standard`): name -> eval_info.json (vqa_info.json)
+    eval_info: dict[str, dict[str, Any]] | None = None
     bf16: bool = False  # whether steps ran under bf16 autocast (`train.autocast` resolved)
 
 
 def index_lines(index: dict[str, Any]) -> list[str]:
-    """Markdown lines about a `gen-data` dataset from its `index.json`: command, held-out
-    templates, counts per split."""
+    """Markdown lines about a `gen-data` dataset from its `index.json`: command, language
+    side of each split, counts per split."""
     lines = [f"- made with: `{index['command']}`"] if "command" in index else []
-    held = [f"{task} #{i} \"{text}\"" for task, templates in
-            index.get("holdout_templates", {}).items() for i, text in templates.items()]
-    if held:
-        lines.append("- held-out templates (val split only): " + "; ".join(held))
+    if "language" in index:
+        lines.append("- wording: " + ", ".join(f"{split} split from the {side} language side"
+                                               for split, side in index["language"].items()))
     splits = index.get("splits", {})
     if splits:
         lines += ["", "| split | episodes | plan samples | vqa samples |", "|---|---:|---:|---:|",
@@ -118,7 +118,7 @@ def render(cfg: Config, run: TrainingRun) -> str:
             f"{task} ×{w}" for task, w in sorted(t.task_weights.items()) if w != 1)]
           if any(w != 1 for w in t.task_weights.values()) else []),
         f"- train samples: {run.train_samples:,}; held-out plan-step samples (val split, "
-        f"held-out instruction templates): {run.val_samples:,}",
+        f"held-out language): {run.val_samples:,}",
         *(line for index in run.indexes for line in ["", *index_lines(index)]),
         "", "## Training", "",
         f"- command: `{run.command}`",
@@ -131,7 +131,7 @@ def render(cfg: Config, run: TrainingRun) -> str:
            "(`train.init_from`); that run's own card tells how it was trained"]
           if t.init_from else []),
         "", "## Held-out metrics", "",
-        "Next step decoded with the grammar-constrained decoder on held-out-template samples; "
+        "Next step decoded with the grammar-constrained decoder on held-out-language samples; "
         "object accuracy counts the target steps that name objects.", "",
         "| step | train loss | next-step accuracy | object-index accuracy | samples |",
         "|---:|---:|---:|---:|---:|",
@@ -139,11 +139,31 @@ def render(cfg: Config, run: TrainingRun) -> str:
           f"{_fmt(r['object_accuracy'])} | {r['n_eval']} |" for r in run.metrics),
     ]
     if run.eval_info:
-        out += ["", "## Closed-loop evaluation (sim)", "",
-                f"Planner `palme` on every task family, seeds from 1000; "
-                f"{run.eval_info['overall']['n_episodes']} episodes.", "",
-                *markdown_comparison({"success rate": run.eval_info})]
+        out += evaluation_lines(run.eval_info, t.final_eval_episodes)
     return "\n".join(out) + "\n"
+
+
+def evaluation_lines(results: dict[str, dict[str, Any]], episodes: int) -> list[str]:
+    """The card's evaluation section: success per family in each closed-loop evaluation, VQA
+    accuracy per question type, and the command of each column."""
+    from embodied_mm.eval.standard import SEED, commands
+
+    episodes_info = {name: info for name, info in results.items() if "per_task" in info}
+    out = ["", "## Evaluation (closed loop in the sim)", "",
+           f"Planner `palme`, every task family, {episodes} episodes per family, seeds from "
+           f"{SEED} (never trained on). Success is the family's predicate on the world state; "
+           "in `absent reference` it is `cannot()` with nothing moved.", "",
+           *markdown_comparison(episodes_info)]
+    vqa = results.get("vqa")
+    if vqa:
+        out += ["", "Scene questions on held-out scenes (decoding constrained to each type's "
+                "answers):", "", "| question type | accuracy | questions |", "|---|---:|---:|",
+                *(f"| {kind} | {row['accuracy']:.2f} | {row['n_questions']} |"
+                  for kind, row in vqa["per_type"].items()),
+                f"| **overall** | **{vqa['overall']['accuracy']:.2f}** | "
+                f"{vqa['overall']['n_questions']} |"]
+    out += ["", "Reproduce a column:", "", "```", *commands(episodes), "```"]
+    return out
 
 
 def write_card(directory: str | Path, cfg: Config, run: TrainingRun) -> Path:

@@ -49,11 +49,14 @@ def load_splits(data_dir: str | Path, *extra_dirs: str | Path,
 
 def item_records(dataset: Dataset) -> list[dict]:
     """The stored sample record (task, kind, step, instruction, …) of every item of a
-    `PlanDataset` or a `ConcatDataset` of them, in item order."""
-    from torch.utils.data import ConcatDataset
+    `PlanDataset`, or a `ConcatDataset` or `Subset` of them, in item order."""
+    from torch.utils.data import ConcatDataset, Subset
 
     if isinstance(dataset, ConcatDataset):
         return [record for part in dataset.datasets for record in item_records(part)]
+    if isinstance(dataset, Subset):
+        records = item_records(dataset.dataset)
+        return [records[i] for i in dataset.indices]
     records = getattr(dataset, "records", None)
     if records is None:
         raise ValueError(f"cannot read the sample records (task families) of a "
@@ -66,25 +69,32 @@ def item_tasks(dataset: Dataset) -> list[str]:
     return [r["task"] for r in item_records(dataset)]
 
 
-def weight_tasks(dataset: Dataset, weights: Mapping[str, int]) -> Dataset:
-    """`dataset` with each item of family f repeated `weights.get(f, 1)` times (0 drops it).
+def weight_tasks(dataset: Dataset, weights: Mapping[str, int],
+                 kind_weights: Mapping[str, int] | None = None) -> Dataset:
+    """`dataset` with each item of family f and kind k (plan/vqa) repeated
+    `weights.get(f, 1) * kind_weights.get(k, 1)` times (0 drops it).
 
     Raises:
-        ValueError: a family weighted other than 1 has no samples in the dataset (the
+        ValueError: a family or kind weighted other than 1 has no samples in the dataset (the
             weight would silently change nothing), or nothing is left.
     """
-    if all(w == 1 for w in weights.values()):
+    kind_weights = kind_weights or {}
+    if all(w == 1 for w in [*weights.values(), *kind_weights.values()]):
         return dataset
     from torch.utils.data import Subset
 
-    tasks = item_tasks(dataset)
-    missing = sorted(f for f, w in weights.items() if w != 1 and f not in tasks)
-    if missing:
-        raise ValueError(f"train.task_weights: no training samples of {', '.join(missing)} "
-                         f"(the data has {', '.join(sorted(set(tasks)))})")
-    indices = [i for i, task in enumerate(tasks) for _ in range(weights.get(task, 1))]
+    records = item_records(dataset)
+    for name, key, table in (("task_weights", "task", weights),
+                             ("kind_weights", "kind", kind_weights)):
+        have = {r[key] for r in records}
+        missing = sorted(f for f, w in table.items() if w != 1 and f not in have)
+        if missing:
+            raise ValueError(f"train.{name}: no training samples of {', '.join(missing)} "
+                             f"(the data has {', '.join(sorted(have))})")
+    indices = [i for i, r in enumerate(records)
+               for _ in range(weights.get(r["task"], 1) * kind_weights.get(r["kind"], 1))]
     if not indices:
-        raise ValueError("train.task_weights leave no training samples")
+        raise ValueError("train.task_weights and train.kind_weights leave no training samples")
     return Subset(dataset, indices)
 
 

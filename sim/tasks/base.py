@@ -1,7 +1,11 @@
-"""What every task family provides: templates, a seeded scene sampler, success, an oracle.
+"""What every task family provides: a seeded scene sampler, its goal's words, success, an oracle.
 
 A family samples an `Episode` (instruction + scene + goal, all from one seed) and judges it on
-world state. Its oracle is closed loop: it looks at the current observation and the steps done
+world state. The instruction is the goal's words (`embodied_mm.language.render`) rendered from
+the language side asked for (`train` or `heldout`), or one of the family's fixed `templates`
+when a template id is given (the wordings the first checkpoints were trained on). With
+`absent` set, one thing the instruction names is changed into something the scene lacks and the
+episode becomes an `infeasible` one: `cannot()` with nothing moved is the only success. Its oracle is closed loop: it looks at the current observation and the steps done
 so far and writes the next step in the plan language, so it recovers from failed skills the way
 a learned planner must.
 """
@@ -34,7 +38,8 @@ class Episode:
     instruction: str
     scene: tuple[ObjectSpec, ...]
     goal: dict[str, Any] = field(default_factory=dict)
-    template_id: int = 0
+    template_id: int | None = None
+    words: dict[str, Any] = field(default_factory=dict)  # the goal's words (language.render)
 
     @property
     def object_names(self) -> list[str]:
@@ -122,6 +127,18 @@ def describe(spec: ObjectSpec) -> str:
     return f"{spec.color} {spec.kind}"
 
 
+def ref(spec: ObjectSpec) -> dict[str, str]:
+    """The language ref of an object: its kind and colour (`embodied_mm.language.render`)."""
+    return {"kind": spec.kind, "color": spec.color}
+
+
+def template_text(value: Any) -> Any:
+    """A ref as the fixed templates say it (`red block`); other values unchanged."""
+    if isinstance(value, dict) and "color" in value:
+        return f"{value['color']} {value.get('noun') or value['kind']}"
+    return value
+
+
 class Task(abc.ABC):
     """A task family. Subclasses set `name` and `templates` and implement the four parts."""
 
@@ -129,16 +146,35 @@ class Task(abc.ABC):
     templates: ClassVar[tuple[str, ...]]
     max_steps: ClassVar[int] = 10
 
-    def sample(self, seed: int, n_distractors: int = 0, template_id: int | None = None) -> Episode:
-        """Samples an episode; the same seed (and arguments) gives the same episode."""
+    def sample(self, seed: int, n_distractors: int = 0, template_id: int | None = None,
+               language: str = "train", absent: str = "none") -> Episode:
+        """Samples an episode; the same seed (and arguments) gives the same episode.
+
+        Args:
+            seed: the episode seed (scene, goal and wording).
+            n_distractors: extra objects the goal does not name.
+            template_id: use this fixed template (`templates`, -1 = the last) instead of the
+                language generator.
+            language: `train` or `heldout`: which side of the lexicon the wording comes from.
+            absent: `none`, or `color` / `kind` / `noun` / `mixed`: name one thing the scene
+                lacks; the episode is then an `infeasible` one (see the module docstring).
+        """
+        from embodied_mm.language import ABSENT_MODES, SIDES, make_absent, render
+
         if n_distractors < 0:
             raise ConfigError(f"n_distractors must be >= 0, got {n_distractors}")
+        if language not in SIDES:
+            raise ConfigError(f"task.language must be one of {', '.join(SIDES)}, got "
+                              f"{language!r}")
+        if absent not in ("none", "mixed", *ABSENT_MODES):
+            raise ConfigError(f"task.absent must be none, mixed or one of "
+                              f"{', '.join(ABSENT_MODES)}, got {absent!r}")
         n = len(self.templates)
         if template_id is not None and not -n <= template_id < n:
             raise ConfigError(f"{self.name} has templates 0..{n - 1} (or -{n}..-1 from the "
                               f"end), got {template_id}")
         if template_id is not None:
-            template_id %= n  # -1 = the last template, the one gen-data holds out
+            template_id %= n
         rng = np.random.default_rng([seed, _stable_hash(self.name)])
         for _ in range(50):
             builder = SceneBuilder(rng)
@@ -147,17 +183,35 @@ class Task(abc.ABC):
             except SceneFull:
                 continue
             scene, names = builder.build()
-            tid = int(rng.integers(len(self.templates))) if template_id is None else template_id
             goal = {key: names.get(role, role) if isinstance(role, str) else
                     [names[r] for r in role] for key, role in goal_roles.items()}
-            instruction = self.templates[tid].format(**words)
-            return Episode(self.name, seed, instruction, scene, goal, tid)
+            words = {**words, "others": _unnamed(words, scene)}
+            task = self.name
+            if absent != "none" and self.name != "infeasible":
+                mode = str(rng.choice(ABSENT_MODES)) if absent == "mixed" else absent
+                changed = make_absent(words, [(s.color, s.kind) for s in scene], rng,
+                                      language, mode)
+                if changed is None:
+                    continue
+                words, goal, task = changed, {"absent": mode, "family": self.name}, "infeasible"
+            if template_id is not None:
+                instruction = self.templates[template_id].format(
+                    **{k: template_text(v) for k, v in self.template_words(words).items()})
+            else:
+                instruction = render(words, np.random.default_rng([seed, 7919]), language)
+            return Episode(task, seed, instruction, scene, goal, template_id, words)
         raise ConfigError(f"{self.name}: could not fit a scene with {n_distractors} "
-                          "distractors on the table; try fewer")
+                          "distractors on the table (or name something absent in it); try "
+                          "fewer")
+
+    def template_words(self, words: dict[str, Any]) -> dict[str, Any]:
+        """The fixed templates' slot values for goal `words` (refs become `red block`)."""
+        return words
 
     @abc.abstractmethod
     def sample_scene(self, scene: SceneBuilder, n_distractors: int) -> tuple[dict, dict]:
-        """Adds objects to `scene`; returns (template words, goal: key -> role or [roles])."""
+        """Adds objects to `scene`; returns (goal words for `embodied_mm.language.render`,
+        goal: key -> role or [roles])."""
 
     @abc.abstractmethod
     def success(self, episode: Episode, initial: Sequence[ObjectState], final: Observation,
@@ -167,6 +221,16 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def oracle(self, episode: Episode, obs: Observation, done: Sequence[SkillCall]) -> SkillCall:
         """The next plan step for the current observation."""
+
+
+def _unnamed(words: dict[str, Any], scene: Sequence[ObjectSpec]) -> list[list[str]]:
+    """[colour, kind] of the scene's objects the goal does not name, for clauses that may
+    mention them; none for `sort` and relational referents (a mention could be the referent)."""
+    refs = [words[k] for k in ("mover", "target") if k in words] + list(words.get("levels", []))
+    if words.get("frame") == "sort" or any("relation" in r for r in refs):
+        return []
+    named = {(r["color"], r["kind"]) for r in refs}
+    return [[s.color, s.kind] for s in scene if (s.color, s.kind) not in named]
 
 
 def _stable_hash(text: str) -> int:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from embodied_mm.scene import moved
 from embodied_mm.types import SkillCall
-from sim.tasks.base import Episode, SceneBuilder, Task, describe
+from embodied_mm.plan_language import ZONES
+from sim.tasks.base import Episode, SceneBuilder, Task, describe, ref
 
 
 class Infeasible(Task):
@@ -34,14 +35,27 @@ class Infeasible(Task):
         block = scene.add("block")
         bowl = scene.add("bowl")
         scene.add_distractors(n_distractors)
-        words = {
-            "block": describe(block),
-            "bowl": describe(bowl),
-            "absent_block": f"{scene.pick_color('block')} block",
-            "absent_bowl": f"{scene.pick_color('bowl')} bowl",
-            "side": str(scene.rng.choice(["left", "right"])),
-        }
+        absent_block = {"kind": "block", "color": scene.pick_color("block")}
+        absent_bowl = {"kind": "bowl", "color": scene.pick_color("bowl")}
+        side = str(scene.rng.choice(["left", "right"]))
+        zone = str(scene.rng.choice(ZONES))
+        goals = (  # what is asked: an absent object, or a bowl (a fixture) moved
+            {"frame": "place", "mover": absent_block, "target": ref(bowl)},
+            {"frame": "place", "mover": ref(block), "target": absent_block},
+            {"frame": "place", "mover": ref(block), "target": absent_bowl},
+            {"frame": "place", "mover": ref(bowl), "target": ref(block)},
+            {"frame": "push", "mover": ref(bowl), "side": side, "direction": side},
+            {"frame": "zone", "mover": ref(bowl), "zone": zone},
+        )
+        words = goals[int(scene.rng.integers(len(goals)))]
+        # The fixed templates name their own impossibility; these are their slot values.
+        words["template"] = {"block": describe(block), "bowl": describe(bowl),
+                             "absent_block": f"{absent_block['color']} block",
+                             "absent_bowl": f"{absent_bowl['color']} bowl", "side": side}
         return words, {}
+
+    def template_words(self, words):
+        return words["template"]
 
     def success(self, episode: Episode, initial, final, steps) -> bool:
         said_cannot = bool(steps) and steps[-1].name == "cannot"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.tasks.base import PutOnTask, SceneBuilder, describe
+from sim.tasks.base import PutOnTask, SceneBuilder, ref
 
 
 class PickPlace(PutOnTask):
@@ -21,5 +21,8 @@ class PickPlace(PutOnTask):
         block = scene.add("block", role="block")
         bowl = scene.add("bowl", role="bowl")
         scene.add_distractors(n_distractors)
-        return {"block": describe(block), "bowl": describe(bowl)}, {"block": "block",
-                                                                    "target": "bowl"}
+        return {"frame": "place", "mover": ref(block), "target": ref(bowl)}, {
+            "block": "block", "target": "bowl"}
+
+    def template_words(self, words):
+        return {"block": words["mover"], "bowl": words["target"]}

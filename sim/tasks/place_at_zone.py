@@ -8,7 +8,7 @@ from embodied_mm.plan_language import ZONES
 from embodied_mm.scene import held_block
 from embodied_mm.table import TABLE
 from embodied_mm.types import SkillCall
-from sim.tasks.base import Episode, SceneBuilder, Task, describe, free_zone
+from sim.tasks.base import Episode, SceneBuilder, Task, free_zone, ref
 
 ZONE_WORDS = {
     "left": "left side", "right": "right side", "front": "front edge", "back": "back edge",
@@ -37,8 +37,11 @@ class PlaceAtZone(Task):
 
         block = scene.add("block", role="block", keep_out=near_zone)
         scene.add_distractors(n_distractors, keep_out=near_zone)
-        return {"block": describe(block), "zone": ZONE_WORDS[zone]}, {"block": "block",
-                                                                      "zone": zone}
+        return {"frame": "zone", "mover": ref(block), "zone": zone}, {"block": "block",
+                                                                       "zone": zone}
+
+    def template_words(self, words):
+        return {"block": words["mover"], "zone": ZONE_WORDS[words["zone"]]}
 
     def success(self, episode: Episode, initial, final, steps) -> bool:
         block = final.object(episode.goal["block"])

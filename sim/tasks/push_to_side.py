@@ -6,7 +6,7 @@ import numpy as np
 
 from embodied_mm.table import DIRECTION_VECTORS, SIDE_OF_DIRECTION, TABLE
 from embodied_mm.types import SkillCall
-from sim.tasks.base import Episode, SceneBuilder, Task, describe
+from sim.tasks.base import Episode, SceneBuilder, Task, ref
 
 CORRIDOR_HALF_WIDTH = 0.07  # m kept clear on each side of the push path
 
@@ -39,10 +39,13 @@ class PushToSide(Task):
 
         scene.add_distractors(n_distractors, keep_out=in_corridor)
         side = SIDE_OF_DIRECTION[direction]
-        direction_words = {"forward": "away from the robot", "backward": "towards the robot"}
-        words = {"block": describe(block), "side": side,
-                 "direction": direction_words.get(direction, direction)}
+        words = {"frame": "push", "mover": ref(block), "side": side, "direction": direction}
         return words, {"block": "block", "side": side, "direction": direction}
+
+    def template_words(self, words):
+        direction_words = {"forward": "away from the robot", "backward": "towards the robot"}
+        return {"block": words["mover"], "side": words["side"],
+                "direction": direction_words.get(words["direction"], words["direction"])}
 
     def success(self, episode: Episode, initial, final, steps) -> bool:
         block = final.object(episode.goal["block"])

@@ -32,7 +32,7 @@ class SortByColor(Task):
             other = "bowl" if kind == "block" else "block"
             scene.add(kind, scene.pick_color(kind, exclude=scene.used_colors(other)))
         pairs_roles = [[f"block_{i}", f"bowl_{i}"] for i in range(pairs)]
-        return {}, {f"pair_{i}": roles for i, roles in enumerate(pairs_roles)}
+        return {"frame": "sort"}, {f"pair_{i}": roles for i, roles in enumerate(pairs_roles)}
 
     def _pairs(self, episode: Episode) -> list[tuple[str, str]]:
         return [tuple(v) for k, v in sorted(episode.goal.items()) if k.startswith("pair_")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.scene import ObjectSpec
-from sim.tasks.base import PutOnTask, SceneBuilder, SceneFull, describe
+from sim.tasks.base import PutOnTask, SceneBuilder, SceneFull, ref
 
 UNAMBIGUOUS_MARGIN = 0.06  # m between the best and second-best block under the relation
 
@@ -38,14 +38,20 @@ class SpatialRef(PutOnTask):
         if len(blocks) < 2 or scores[order[0]] - scores[order[1]] < UNAMBIGUOUS_MARGIN:
             raise SceneFull("relation is ambiguous in this scene")
         scene.set_role(blocks[order[0]], "block")
+        referent = {"kind": "block", "relation": relation,
+                    "anchor": ref(anchor) if anchor else None}
+        return {"frame": "place", "mover": referent, "target": ref(bowl)}, {
+            "block": "block", "target": "bowl", "relation": relation}
+
+    def template_words(self, words):
+        anchor = words["mover"]["anchor"]
         referent = {
             "leftmost": "leftmost block", "rightmost": "rightmost block",
             "nearest": "block nearest the robot", "farthest": "block farthest from the robot",
-            "closest_to": f"block closest to the {describe(anchor) if anchor else ''}",
-        }[relation]
-        return {"referent": referent, "bowl": describe(bowl)}, {"block": "block",
-                                                                "target": "bowl",
-                                                                "relation": relation}
+            "closest_to": f"block closest to the {anchor['color']} {anchor['kind']}"
+            if anchor else "",
+        }[words["mover"]["relation"]]
+        return {"referent": referent, "bowl": words["target"]}
 
 
 def _score(relation: str, block: ObjectSpec, anchor: ObjectSpec | None) -> float:

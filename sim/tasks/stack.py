@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.tasks.base import PutOnTask, SceneBuilder, describe
+from sim.tasks.base import PutOnTask, SceneBuilder, ref
 
 
 class Stack(PutOnTask):
@@ -20,5 +20,8 @@ class Stack(PutOnTask):
         top = scene.add("block", role="top")
         bottom = scene.add("block", role="bottom")
         scene.add_distractors(n_distractors)
-        return {"top": describe(top), "bottom": describe(bottom)}, {"block": "top",
-                                                                   "target": "bottom"}
+        return {"frame": "place", "mover": ref(top), "target": ref(bottom)}, {
+            "block": "top", "target": "bottom"}
+
+    def template_words(self, words):
+        return {"top": words["mover"], "bottom": words["target"]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from embodied_mm.scene import held_block, is_on
 from embodied_mm.types import SkillCall
-from sim.tasks.base import Episode, SceneBuilder, Task, move_into
+from sim.tasks.base import Episode, SceneBuilder, Task, move_into, ref
 
 
 class Tower(Task):
@@ -22,14 +22,13 @@ class Tower(Task):
         height = int(scene.rng.integers(3, 5))
         specs = [scene.add("block", role=f"level_{i}") for i in range(height)]
         scene.add_distractors(n_distractors)
-        colors = [s.color for s in specs]
-        words = {
-            "listing": ", ".join(colors[:-1]) + " and " + colors[-1],
-            "first": colors[0],
-            "last": colors[-1],
-            "rest_then": ", then ".join(colors[1:]),
-        }
-        return words, {"order": [f"level_{i}" for i in range(height)]}
+        return ({"frame": "tower", "levels": [ref(s) for s in specs]},
+                {"order": [f"level_{i}" for i in range(height)]})
+
+    def template_words(self, words):
+        colors = [level["color"] for level in words["levels"]]
+        return {"listing": ", ".join(colors[:-1]) + " and " + colors[-1], "first": colors[0],
+                "last": colors[-1], "rest_then": ", then ".join(colors[1:])}
 
     def success(self, episode: Episode, initial, final, steps) -> bool:
         order = episode.goal["order"]

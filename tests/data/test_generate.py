@@ -1,5 +1,5 @@
-"""`embodied-mm gen-data`: shards, index and card agree; held-out templates stay out of
-training; targets are the oracle's steps; the dataset feeds `PalmE`; workers don't matter."""
+"""`embodied-mm gen-data`: shards, index and card agree; the held-out language side stays out
+of training; targets are the oracle's steps; the dataset feeds `PalmE`; workers don't matter."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import torch
 
 from embodied_mm.config import ConfigError, load_config
 from embodied_mm.data.dataset import PlanDataset
-from embodied_mm.data.generate import episode_specs, generate, holdout_ids
+from embodied_mm.data.generate import episode_specs, generate
 from embodied_mm.data.shards import load_shard, pack_scene, unpack_scene
 from embodied_mm.data.vqa import parse_question
 from embodied_mm.eval.rollout import EpisodeRunner, EpisodeSpec
@@ -37,14 +37,6 @@ def shard_samples(data_dir, split):
     index = json.loads((data_dir / "index.json").read_text())
     return [s for name in index["splits"][split]["shards"]
             for s in load_shard(data_dir / name)["samples"]]
-
-
-def test_holdout_ids_and_bad_values():
-    assert holdout_ids(6, [-1]) == [5]
-    assert holdout_ids(5, [0, -1]) == [0, 4]
-    for bad in ([7], [-1, 4], [0, 1, 2, 3, 4]):
-        with pytest.raises(ConfigError, match="data.holdout_templates"):
-            holdout_ids(5, bad)
 
 
 def test_episode_specs_depend_only_on_family_and_seed():
@@ -81,20 +73,19 @@ def test_shards_index_and_card_agree(data_dir):
             assert f"| {task} |" in card
         assert f"| {split} | {counts['episodes']} | {counts['failed']} | {counts['plan']} |" \
             in card
-    for task, held in index["holdout_templates"].items():
-        assert list(held) == [str(len(TASKS[task].templates) - 1)]
-        assert held[str(len(TASKS[task].templates) - 1)] in card
+    assert index["language"] == {"train": "train", "val": "heldout"}
+    assert "held-out side" in card
 
 
 @pytest.mark.sim
-def test_held_out_templates_only_in_val(data_dir):
-    for split in ("train", "val"):
+def test_held_out_language_only_in_val_and_plan_samples_keep_their_goal(data_dir):
+    for split, side in (("train", "train"), ("val", "heldout")):
         for s in shard_samples(data_dir, split):
-            last = len(TASKS[s["task"]].templates) - 1
-            assert (s["template_id"] == last) == (split == "val")
+            assert s["language"] == side
             if s["kind"] == "plan":
-                episode = TASKS[s["task"]].sample(s["seed"], s["n_distractors"], s["template_id"])
+                episode = TASKS[s["task"]].sample(s["seed"], s["n_distractors"], language=side)
                 assert s["instruction"] == episode.instruction
+                assert s["words"] == episode.words and s["words"]["frame"]
 
 
 @pytest.mark.sim
@@ -102,7 +93,7 @@ def test_targets_are_the_oracle_steps(data_dir):
     samples = shard_samples(data_dir, "train") + shard_samples(data_dir, "val")
     for s in samples:
         names = [f"obj_{i + 1}" for i in range(len(TASKS[s["task"]].sample(
-            s["seed"], s["n_distractors"], s["template_id"]).scene))]
+            s["seed"], s["n_distractors"]).scene))]
         if s["kind"] == "plan":
             parse_step(s["target"], names)
         else:
@@ -112,7 +103,8 @@ def test_targets_are_the_oracle_steps(data_dir):
         for task in ("tower", "sort_by_color", "infeasible"):
             plan = [s for s in samples if s["task"] == task and s["kind"] == "plan"
                     and s["seed"] == 1]
-            spec = EpisodeSpec(task, 1, None, plan[0]["n_distractors"], plan[0]["template_id"])
+            spec = EpisodeSpec(task, 1, None, plan[0]["n_distractors"],
+                               language=plan[0]["language"])
             report = runner.run(spec)
             assert [s["target"] for s in plan] == report.steps
             for s in plan:

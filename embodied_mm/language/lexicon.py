@@ -1,0 +1,124 @@
+"""The words instructions are built from, each split into a `train` and a `heldout` side.
+
+A part is held out whole: a noun, a colour spelling, a verb frame or a wrapper on the
+`heldout` side never appears in training data, so an evaluation on that side measures transfer
+to unseen words and constructions rather than memorised sentences. Everything here is data;
+`embodied_mm.language.render` composes it.
+
+Example:
+    python -c "from embodied_mm.language.lexicon import NOUNS; print(NOUNS['bowl'].heldout)"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SIDES: tuple[str, ...] = ("train", "heldout")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Alternatives for one slot: `train` ones may be trained on, `heldout` ones never are."""
+
+    train: tuple[str, ...]
+    heldout: tuple[str, ...]
+
+    def side(self, side: str) -> tuple[str, ...]:
+        """The alternatives of `side` (`train` or `heldout`)."""
+        return self.train if side == "train" else self.heldout
+
+
+# Nouns per object kind. The first train noun is the canonical one (the plan and VQA words).
+NOUNS: dict[str, Split] = {
+    "block": Split(("block", "cube", "brick", "toy block", "wooden block", "square block"),
+                   ("cuboid", "building block", "toy brick")),
+    "bowl": Split(("bowl", "dish", "basin", "container"),
+                  ("vessel", "receptacle", "pot")),
+}
+PLURAL_EXCEPTIONS = {"dish": "dishes", "box": "boxes"}
+
+# Things that are not in any scene, for absent-reference (`cannot()`) requests.
+UNKNOWN_NOUNS = Split(
+    ("ball", "apple", "banana", "bottle", "pen", "phone", "spoon", "sponge", "book",
+     "toy car", "marker", "candle"),
+    ("hammer", "carrot", "shoe", "key", "teddy bear", "remote", "stapler", "tomato"))
+
+# Spellings of each palette colour (the canonical word first; it is on the train side).
+COLOR_WORDS: dict[str, Split] = {
+    "red": Split(("red", "crimson"), ("scarlet",)),
+    "green": Split(("green", "lime green"), ("emerald",)),
+    "blue": Split(("blue", "navy blue"), ("azure",)),
+    "yellow": Split(("yellow", "golden"), ("mustard",)),
+    "purple": Split(("purple", "violet"), ("lavender",)),
+    "orange": Split(("orange", "tangerine"), ("amber",)),
+    "pink": Split(("pink", "rose"), ("fuchsia",)),
+    "cyan": Split(("cyan", "turquoise"), ("aqua",)),
+    "brown": Split(("brown", "chocolate"), ("tan",)),
+    "white": Split(("white", "ivory"), ("cream",)),
+}
+COLOR_NOUN = Split(("color", "colour"), ("hue", "shade"))
+
+# How a colour attaches to a noun: {c} colour word, {n} noun.
+COLORED_NP = Split(("{c} {n}", "{c} {n}", "{c} {n}", "{n} that is {c}", "{c}-colored {n}"),
+                   ("{n} which is {c}", "{c}-coloured {n}", "{n} in {c}"))
+
+# Spatial referents of `spatial_ref`, {n} = block noun, {a} = the anchor's noun phrase.
+RELATIONS: dict[str, Split] = {
+    "leftmost": Split(("leftmost {n}", "{n} on the far left", "{n} furthest to the left",
+                       "left-most {n}"),
+                      ("{n} that is most to the left", "{n} at the very left")),
+    "rightmost": Split(("rightmost {n}", "{n} on the far right", "{n} furthest to the right",
+                        "right-most {n}"),
+                       ("{n} that is most to the right", "{n} at the very right")),
+    "nearest": Split(("{n} nearest the robot", "{n} closest to the robot",
+                      "{n} nearest to the robot"),
+                     ("{n} the robot is closest to", "robot's nearest {n}")),
+    "farthest": Split(("{n} farthest from the robot", "{n} furthest from the robot",
+                       "most distant {n} from the robot"),
+                      ("{n} at the far end from the robot", "{n} the robot is furthest from")),
+    "closest_to": Split(("{n} closest to {a}", "{n} nearest {a}", "{n} next to {a}",
+                         "{n} nearest to {a}"),
+                        ("{n} by {a}", "{n} beside {a}")),
+}
+
+# Table sides (push_to_side) and zones (place_at_zone).
+SIDE_WORDS: dict[str, Split] = {
+    "left": Split(("left side", "left", "left edge"), ("left-hand side", "left end")),
+    "right": Split(("right side", "right", "right edge"), ("right-hand side", "right end")),
+    "front": Split(("front side", "front", "front edge"), ("near side", "near end")),
+    "back": Split(("back side", "back", "back edge"), ("far side", "far end")),
+}
+PUSH_DIRECTION_WORDS: dict[str, Split] = {
+    "left": Split(("left", "to the left"), ("leftwards",)),
+    "right": Split(("right", "to the right"), ("rightwards",)),
+    "forward": Split(("away from the robot", "forward"), ("further away",)),
+    "backward": Split(("towards the robot", "backward"), ("closer to the robot",)),
+}
+ZONE_WORDS: dict[str, Split] = {
+    "left": Split(("left side", "left edge"), ("left-hand side",)),
+    "right": Split(("right side", "right edge"), ("right-hand side",)),
+    "front": Split(("front edge", "front"), ("near edge",)),
+    "back": Split(("back edge", "back"), ("far edge",)),
+    "center": Split(("center", "centre", "middle"), ("very middle",)),
+    "front_left": Split(("front left corner", "front-left corner", "left front corner"),
+                        ("near left corner",)),
+    "front_right": Split(("front right corner", "front-right corner", "right front corner"),
+                         ("near right corner",)),
+    "back_left": Split(("back left corner", "back-left corner", "left back corner"),
+                       ("far left corner",)),
+    "back_right": Split(("back right corner", "back-right corner", "right back corner"),
+                        ("far right corner",)),
+}
+
+# Requests around an imperative clause {s}.
+WRAPPERS = Split(
+    ("{s}", "{s}", "{s}", "{s}", "please {s}", "{s}, please", "could you {s}?", "can you {s}?",
+     "I want you to {s}", "I'd like you to {s}", "your task is to {s}", "go ahead and {s}",
+     "{s} now", "would you {s}?", "robot, {s}"),
+    ("would you kindly {s}?", "I need you to {s}", "hey robot, {s}", "let's {s}",
+     "be so kind as to {s}", "it would be great if you could {s}"))
+
+# Optional clauses about another object in the scene, {o} its noun phrase.
+MENTIONS = Split((", and leave {o} where it is", " without touching {o}",
+                  " but do not move {o}"),
+                 ("; ignore {o}", " and keep your hands off {o}"))

@@ -1,0 +1,140 @@
+"""Language in the training mixture: plan samples re-worded, and absent-reference samples.
+
+A `gen-data` plan sample keeps its goal's `words` (`embodied_mm.language.render`), so its
+scene can be trained with many instructions, not only the one the rollout happened to use:
+
+- `Reworded` renders a fresh train-side instruction for each copy of each plan sample (`copies`
+  views of the dataset, each worded differently; other samples repeat unchanged);
+- `AbsentReferences` turns plan samples of every family and any step into `cannot()` samples:
+  the same recorded scene with the instruction changed to name a colour, kind or thing the
+  scene lacks (`embodied_mm.language.absent`). The pair differs in a word or two, so the planner
+  must check what an instruction names against the scene rather than learn that a wording is
+  feasible.
+
+Both are deterministic functions of (item, copy, seed), so a resumed run draws the same batches.
+
+Example:
+    python -c "from embodied_mm.training.data import load_splits; \
+from embodied_mm.training.language import AbsentReferences; \
+s = AbsentReferences(load_splits('outputs/data')[0], 0.1); print(len(s), s[0].instruction)"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+
+import numpy as np
+from torch.utils.data import ConcatDataset, Dataset
+
+from embodied_mm.language import ABSENT_MODES, make_absent, render
+from embodied_mm.model.features import attribute_labels, collate
+from embodied_mm.model.palme import Sample
+from embodied_mm.training.data import item_records
+from embodied_mm.vocabulary import COLORS, KINDS
+
+CANNOT = "cannot()"
+
+
+def _rewordable(record: dict) -> bool:
+    return record["kind"] == "plan" and bool(record.get("words"))
+
+
+def _rng(*keys: int) -> np.random.Generator:
+    return np.random.default_rng([*keys])
+
+
+def scene_objects(sample: Sample) -> list[tuple[str, str]]:
+    """(colour, kind) of every object in the sample's scene, read off its state rows."""
+    batch = collate([sample.scene])
+    labels = attribute_labels(batch["objects"], batch["object_mask"])
+    colors, kinds = list(COLORS), list(KINDS)
+    return [(colors[c], kinds[k]) for c, k in zip(labels["color"][0].tolist(),
+                                                  labels["kind"][0].tolist()) if c >= 0]
+
+
+class Reworded(Dataset):
+    """`copies` views of `dataset`; in view c, plan samples with goal words get the c-th
+    train-side rendering of their goal (seeded by item and view).
+
+    Raises:
+        ValueError: `copies` < 1.
+    """
+
+    def __init__(self, dataset: Dataset, copies: int, side: str = "train", seed: int = 0) -> None:
+        if copies < 1:
+            raise ValueError(f"copies must be >= 1, got {copies}")
+        self.dataset, self.copies, self.side, self.seed = dataset, copies, side, seed
+        self.records = item_records(dataset)
+
+    def __len__(self) -> int:
+        return len(self.dataset) * self.copies
+
+    def __getitem__(self, index: int) -> Sample:
+        copy, item = divmod(index, len(self.dataset))
+        sample = self.dataset[item]
+        record = self.records[item]
+        if not _rewordable(record):
+            return sample
+        text = render(record["words"], _rng(self.seed, item, copy, 1), self.side)
+        return dataclasses.replace(sample, instruction=text)
+
+
+class AbsentReferences(Dataset):
+    """`cannot()` samples made from plan samples: `per_plan_sample` of them per re-wordable plan
+    sample of a feasible family (sources spread over the dataset by a fixed permutation; a mode
+    per sample in turn: colour, kind, noun).
+
+    Raises:
+        ValueError: `per_plan_sample` <= 0, or no plan sample carries goal words.
+    """
+
+    def __init__(self, dataset: Dataset, per_plan_sample: float, side: str = "train",
+                 seed: int = 0) -> None:
+        if per_plan_sample <= 0:
+            raise ValueError(f"per_plan_sample must be > 0, got {per_plan_sample}")
+        self.dataset, self.side, self.seed = dataset, side, seed
+        self.records = item_records(dataset)
+        sources = [i for i, r in enumerate(self.records) if _rewordable(r)
+                   and r["task"] != "infeasible" and r["target"] != CANNOT]
+        if not sources:
+            raise ValueError("no plan sample carries goal words (a dataset from gen-data "
+                             "before the language generator?): nothing to make absent-"
+                             "reference samples from; regenerate it")
+        order = _rng(seed, 2).permutation(len(sources))
+        self.sources = [sources[i] for i in order]
+        self.size = max(1, round(per_plan_sample * len(sources)))
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> Sample:
+        sample, changed, rng = self._changed(index)
+        return dataclasses.replace(sample, instruction=render(changed, rng, self.side),
+                                   target=CANNOT)
+
+    def absent_words(self, index: int) -> tuple[Sample, dict]:
+        """(the source sample, the goal words item `index` renders): what it names absent."""
+        sample, changed, _ = self._changed(index)
+        return sample, changed
+
+    def _changed(self, index: int) -> tuple[Sample, dict, np.random.Generator]:
+        copy, position = divmod(index, len(self.sources))
+        item = self.sources[position]
+        sample, words = self.dataset[item], self.records[item]["words"]
+        rng = _rng(self.seed, item, copy, 3)
+        mode = ABSENT_MODES[(index + zlib.crc32(str(item).encode())) % len(ABSENT_MODES)]
+        changed = make_absent(words, scene_objects(sample), rng, self.side, mode)
+        if changed is None:  # nothing to recolour: a thing no scene has always works
+            changed = make_absent(words, [], rng, self.side, "noun")
+        return sample, changed, rng
+
+
+def with_language(dataset: Dataset, source: Dataset, rewordings: int, absent: float,
+                  seed: int = 0) -> Dataset:
+    """The training set: `dataset` (task-weighted) in `rewordings` re-worded views, plus
+    `absent` absent-reference samples per plan sample of `source` (the unweighted set)."""
+    parts = [Reworded(dataset, rewordings, seed=seed) if rewordings > 1 else dataset]
+    if absent > 0:
+        parts.append(AbsentReferences(source, absent, seed=seed))
+    return parts[0] if len(parts) == 1 else ConcatDataset(parts)

@@ -1,0 +1,68 @@
+"""Language in the training mixture: re-worded plan samples and absent-reference samples, made
+from a real `gen-data` dataset."""
+
+from __future__ import annotations
+
+import pytest
+
+from embodied_mm.config import load_config
+from embodied_mm.data.generate import generate
+from embodied_mm.training.data import item_records, load_splits, weight_tasks
+from embodied_mm.training.language import (
+    AbsentReferences,
+    Reworded,
+    scene_objects,
+    with_language,
+)
+
+
+@pytest.fixture(scope="module")
+def train_set(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data")
+    generate(load_config(["data.episodes_per_task=2", "data.val_episodes_per_task=1",
+                          "data.image_size=16", "data.tasks=[pick_place,stack,tower]",
+                          f"data.out_dir={out}"]), progress=False)
+    return load_splits(out)[0]
+
+
+@pytest.mark.sim
+def test_rewording_keeps_scene_and_target_and_changes_the_words(train_set):
+    views = Reworded(train_set, copies=3)
+    records = item_records(train_set)
+    assert len(views) == 3 * len(train_set)
+    n = len(train_set)
+    for i, record in enumerate(records):
+        texts = {views[i + c * n].instruction for c in range(3)}
+        sample = train_set[i]
+        assert all(views[i + c * n].target == sample.target for c in range(3))
+        if record["kind"] == "plan":
+            assert len(texts) >= 2  # three renderings of the same goal, not one sentence
+        else:
+            assert texts == {sample.instruction}  # questions are kept as asked
+    assert views[5].instruction == Reworded(train_set, copies=3)[5].instruction  # seeded
+
+
+@pytest.mark.sim
+def test_absent_reference_samples_say_cannot_and_name_something_absent(train_set):
+    made = AbsentReferences(train_set, per_plan_sample=1.0)
+    assert len(made) == sum(r["kind"] == "plan" and r["target"] != "cannot()"
+                            for r in item_records(train_set))
+    for i in range(len(made)):
+        assert made[i].target == "cannot()"
+        source, words = made.absent_words(i)
+        present = set(scene_objects(source))
+        refs = [words[k] for k in ("mover", "target") if k in words] + words.get("levels", [])
+        assert any("noun" in r or (r["color"], r["kind"]) not in present for r in refs), words
+    assert [made[i].instruction for i in range(4)] == [
+        AbsentReferences(train_set, 1.0)[i].instruction for i in range(4)]
+
+
+@pytest.mark.sim
+def test_training_set_combines_weights_views_and_absent_samples(train_set):
+    weighted = weight_tasks(train_set, {"stack": 2})
+    combined = with_language(weighted, train_set, rewordings=2, absent=0.5)
+    plan = sum(r["kind"] == "plan" for r in item_records(train_set))
+    assert len(combined) == 2 * len(weighted) + round(0.5 * plan)
+    assert with_language(train_set, train_set, 1, 0) is train_set
+    with pytest.raises(ValueError, match="per_plan_sample"):
+        AbsentReferences(train_set, 0)
