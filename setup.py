@@ -23,7 +23,7 @@ def tree(folder: str) -> list[tuple[str, list[str]]]:
 
 
 ROS_NODES = ("sim_node", "perception_node", "planner_node", "executor_node", "recorder_node",
-             "episode_runner", "teleop_console")
+             "episode_runner", "teleop_console", "safety_filter_node")
 
 ROS_WHEELS = [
     f"ros-kilted-{name}"

@@ -41,6 +41,24 @@ class AnswerDecoder(StepDecoder):
         return key
 
 
+def answering_model(cfg: Config) -> PalmE | None:
+    """The model `cfg.planner` answers with: None for `oracle` (ground truth), the checkpoint's
+    model for `palme`.
+
+    Raises:
+        ConfigError: a planner that cannot answer questions.
+        PlannerError: `planner=palme` without a usable checkpoint.
+    """
+    if cfg.planner.name not in ANSWERERS:
+        raise ConfigError(f"questions are answered with planner=oracle (ground truth) or "
+                          f"planner=palme (a trained checkpoint), not planner={cfg.planner.name}")
+    if cfg.planner.name == "oracle":
+        return None
+    from embodied_mm.planner.palme import PalmePlanner
+
+    return PalmePlanner.from_config(cfg.planner).model
+
+
 def answer_question(question: Question, obs: Observation, model: PalmE | None = None) -> str:
     """Answers `question` about `obs`: ground truth without a model, else the model's answer.
 
@@ -101,13 +119,8 @@ def ask(cfg: Config, text: str, echo: Callable[[str], None] = print,
         ConfigError: a planner that cannot answer questions, or `task=all`.
         PlannerError: `planner=palme` without a usable checkpoint.
     """
-    if model is None and cfg.planner.name not in ANSWERERS:
-        raise ConfigError(f"ask answers with planner=oracle (ground truth) or planner=palme "
-                          f"(a trained checkpoint), not planner={cfg.planner.name}")
-    if model is None and cfg.planner.name == "palme":
-        from embodied_mm.planner.palme import PalmePlanner
-
-        model = PalmePlanner.from_config(cfg.planner).model
+    if model is None:
+        model = answering_model(cfg)
     needs_images = model is not None and model.config.needs_images
     instruction, obs = sample_scene(cfg, images=needs_images)
     question = parse_question(text, obs.object_names)

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from embodied_mm.config.schema import Config, ConfigError
-from embodied_mm.data.ask import ANSWERERS, answer_question
+from embodied_mm.config.schema import Config
+from embodied_mm.data.ask import answer_question, answering_model
 from embodied_mm.data.vqa import sample_questions
 
 VQA_FILE = "vqa_info.json"
@@ -43,13 +43,8 @@ def evaluate_vqa(cfg: Config, progress: bool = True, model=None) -> dict:
     from sim.tasks import TASKS
     from sim.world import TabletopWorld
 
-    if model is None and cfg.planner.name not in ANSWERERS:
-        raise ConfigError(f"eval.vqa answers with planner=oracle or planner=palme, not "
-                          f"planner={cfg.planner.name}")
-    if model is None and cfg.planner.name == "palme":
-        from embodied_mm.planner.palme import PalmePlanner
-
-        model = PalmePlanner.from_config(cfg.planner).model
+    if model is None:
+        model = answering_model(cfg)
     images = model is not None and model.config.needs_images
     names = list(TASKS) if cfg.task.name == "all" else [cfg.task.name]
     rows: list[dict] = []
