@@ -5,15 +5,16 @@ Example:
 
 Every task family (or those in `data.tasks`) runs `data.episodes_per_task` train episodes
 (seeds `data.seed + i`) worded from the `train` side of the language split
-(`embodied_mm.language`), and `data.val_episodes_per_task` validation episodes (seeds
-`VAL_SEED + i`) worded from the `heldout` side. Each episode draws 0..`data.max_distractors`
-distractors from its own seed. The oracle plans closed loop; each of its decisions becomes one
-`plan` sample (scene features, instruction, the goal's `words`, steps done, next step) plus
+(`embodied_mm.language`), and `data.val_episodes_per_task` validation episodes (seeds `VAL_SEED
++ i`) worded from the `heldout` side. Each episode draws 0..`data.max_distractors` distractors
+from its own seed. The oracle plans closed loop; each of its decisions becomes one `plan`
+sample (scene features, instruction, the goal's `words`, steps done, next step) plus
 `data.vqa_per_step` `vqa` samples about the same observation. Training re-words plan samples
-from their `words` (`training.language`), so one rollout serves many instructions. Episodes the oracle fails are
-dropped and counted. Output: shards (`embodied_mm/data/shards.py`), `index.json` and a dataset
-card `README.md`. With `data.workers > 1` episodes run in spawned processes; the result is
-identical to one worker's because an episode depends only on its family and seed.
+from their `words` (`training.language`), so one rollout serves many instructions. Episodes the
+oracle fails are dropped and counted. Output: shards (`embodied_mm/data/shards.py`),
+`index.json` and a dataset card `README.md`. With `data.workers > 1` episodes run in spawned
+processes; the result is identical to one worker's because an episode depends only on its
+family and seed.
 """
 
 from __future__ import annotations

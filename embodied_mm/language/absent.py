@@ -17,7 +17,8 @@ Example:
     python -c "import numpy as np; from embodied_mm.language.absent import make_absent; \
 w = {'frame': 'place', 'mover': {'kind': 'block', 'color': 'red'}, \
 'target': {'kind': 'bowl', 'color': 'blue'}}; \
-print(make_absent(w, [('red', 'block'), ('blue', 'bowl')], np.random.default_rng(0), 'train', 'color'))"
+scene = [('red', 'block'), ('blue', 'bowl')]; \
+print(make_absent(w, scene, np.random.default_rng(0), 'train', 'color'))"
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ A goal is a small JSON-able dict, `words`, that a task family's scene sampler re
 
 | frame | keys | asks |
 |---|---|---|
-| `place` | `mover`, `target` (refs) | put the mover in/on the target (pick_place, stack, spatial_ref) |
+| `place` | `mover`, `target` (refs) | the mover in/on the target (pick_place, stack, …) |
 | `sort` | – | every block into the bowl of its colour |
 | `tower` | `levels` (refs, bottom first) | a tower in that order |
 | `push` | `mover`, `side`, `direction` | push the mover towards a side of the table |
@@ -14,12 +14,12 @@ A goal is a small JSON-able dict, `words`, that a task family's scene sampler re
 A ref is `{"kind": "block"|"bowl", "color": c}` or, for `spatial_ref`, `{"kind": "block",
 "relation": r, "anchor": ref|None}`; an optional `"noun"` overrides the kind's noun (absent
 references: `embodied_mm.language.absent`). `words["others"]` lists the scene's other objects
-as `[color, kind]`, for optional clauses that mention them. On the `train` side every
-part comes from the lexicon's train side. On the `heldout` side the construction is always a
-held-out one and each word slot (noun, colour spelling, preposition, wrapper, …) a held-out
-word with probability `HELDOUT_PART_PROBABILITY`: no held-out sentence can occur in training,
-and new words appear both alone and together. The sentence means what the family's success predicate checks; only the
-wording varies.
+as `[color, kind]`, for optional clauses that mention them. On the `train` side every part
+comes from the lexicon's train side. On the `heldout` side the construction is always a held-
+out one and each word slot (noun, colour spelling, preposition, wrapper, …) a held-out word
+with probability `HELDOUT_PART_PROBABILITY`: no held-out sentence can occur in training, and
+new words appear both alone and together. The sentence means what the family's success
+predicate checks; only the wording varies.
 
 Example:
     python -c "import numpy as np; from embodied_mm.language import render; \

@@ -3,11 +3,11 @@
 A family samples an `Episode` (instruction + scene + goal, all from one seed) and judges it on
 world state. The instruction is the goal's words (`embodied_mm.language.render`) rendered from
 the language side asked for (`train` or `heldout`), or one of the family's fixed `templates`
-when a template id is given (the wordings the first checkpoints were trained on). With
-`absent` set, one thing the instruction names is changed into something the scene lacks and the
-episode becomes an `infeasible` one: `cannot()` with nothing moved is the only success. Its oracle is closed loop: it looks at the current observation and the steps done
-so far and writes the next step in the plan language, so it recovers from failed skills the way
-a learned planner must.
+when a template id is given (the wordings the first checkpoints were trained on). With `absent`
+set, one thing the instruction names is changed into something the scene lacks and the episode
+becomes an `infeasible` one: `cannot()` with nothing moved is the only success. A family's oracle is
+closed loop: it looks at the current observation and the steps done so far and writes the next
+step in the plan language, so it recovers from failed skills the way a learned planner must.
 """
 
 from __future__ import annotations

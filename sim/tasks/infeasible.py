@@ -5,9 +5,9 @@ Success means the planner answered `cannot()` and nothing in the scene moved.
 
 from __future__ import annotations
 
+from embodied_mm.plan_language import ZONES
 from embodied_mm.scene import moved
 from embodied_mm.types import SkillCall
-from embodied_mm.plan_language import ZONES
 from sim.tasks.base import Episode, SceneBuilder, Task, describe, ref
 
 
