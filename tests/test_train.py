@@ -339,14 +339,24 @@ def test_ddp_two_processes(tmp_path):
 def test_final_closed_loop_eval_goes_into_the_card(tmp_path, monkeypatch):
     import sim.tasks
 
-    monkeypatch.setattr(sim.tasks, "TASKS", {"pick_place": sim.tasks.TASKS["pick_place"]})
+    families = ("pick_place", "infeasible")  # absent-reference episodes are `infeasible` ones
+    monkeypatch.setattr(sim.tasks, "TASKS", {name: sim.tasks.TASKS[name] for name in families})
     cfg = config(tmp_path, "train.steps=2", "train.final_eval_episodes=1", "planner.max_steps=2")
     final = train(cfg, progress=False, data=data())
-    info = json.loads((tmp_path / "final_eval" / "eval_info.json").read_text())
-    assert info["planner"] == "palme" and info["overall"]["n_episodes"] == 1
-    assert info["per_episode"][0]["seed"] == 1000
-    assert all(parse_step(step) for step in info["per_episode"][0]["steps"])
-    assert "Closed-loop evaluation" in (final / "model_card.md").read_text()
+    card = (final / "model_card.md").read_text()
+    for name in ("trained_language", "held_out_language", "absent_reference"):
+        info = json.loads((tmp_path / "final_eval" / name / "eval_info.json").read_text())
+        assert info["planner"] == "palme" and info["overall"]["n_episodes"] == 2
+        assert {row["seed"] for row in info["per_episode"]} == {1000}
+        assert all(parse_step(step) for row in info["per_episode"] for step in row["steps"])
+    absent = json.loads((tmp_path / "final_eval" / "absent_reference" / "eval_info.json")
+                        .read_text())
+    assert not any(row["feasible"] for row in absent["per_episode"])
+    vqa = json.loads((tmp_path / "final_eval" / "vqa" / "vqa_info.json").read_text())
+    assert vqa["overall"]["n_questions"] == 2 * 11
+    assert "## Evaluation (closed loop in the sim)" in card and "task.absent=mixed" in card
+    assert "| task family | trained language | held-out language | held-out, +2 objects | " \
+        "absent reference | faults |" in card and "| **overall** |" in card
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="bf16 always pays off on a GPU")
