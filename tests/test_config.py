@@ -37,3 +37,18 @@ def test_free_text_needs_no_hydra_quoting():
 def test_bad_config_is_named(overrides, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         load_config(overrides)
+
+
+def test_the_default_training_configuration_builds_the_shipped_checkpoints_model():
+    """`embodied-mm train` with no model overrides trains the layout that ships: its config
+    equals the shipped checkpoint's `config.json` key for key."""
+    import dataclasses
+    import json
+
+    from embodied_mm.paths import share_dir
+    from embodied_mm.train import model_config
+
+    shipped = json.loads((share_dir() / "checkpoints" / "palme-gemma270m" / "config.json")
+                         .read_text())["config"]
+    default = json.loads(json.dumps(dataclasses.asdict(model_config(load_config([])))))
+    assert default == shipped
