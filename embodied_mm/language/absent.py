@@ -35,7 +35,7 @@ from embodied_mm.vocabulary import COLORS, KINDS
 ABSENT_MODES: tuple[str, ...] = ("color", "kind", "noun")
 
 
-def _refs(words: dict[str, Any]) -> list[dict[str, Any]]:
+def named_refs(words: dict[str, Any]) -> list[dict[str, Any]]:
     """The goal's refs that name an object by colour or noun (anchors included), in place."""
     found = []
     for key in ("mover", "target"):
@@ -47,7 +47,7 @@ def _refs(words: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _mentioned(words: dict[str, Any]) -> set[str]:
-    return {r["color"] for r in _refs(words) if r.get("color")}
+    return {r["color"] for r in named_refs(words) if r.get("color")}
 
 
 def make_absent(words: dict[str, Any], scene: Sequence[tuple[str, str]],
@@ -65,7 +65,7 @@ def make_absent(words: dict[str, Any], scene: Sequence[tuple[str, str]],
     present = {tuple(pair) for pair in scene}
     if mode == "noun":
         noun = str(UNKNOWN_NOUNS.side(side)[int(rng.integers(len(UNKNOWN_NOUNS.side(side))))])
-        refs = _refs(words)
+        refs = named_refs(words)
         if not refs:  # sort: the blocks or the bowls become things no scene has
             words.setdefault("nouns", {})[str(rng.choice(KINDS))] = noun
             return words
@@ -75,7 +75,7 @@ def make_absent(words: dict[str, Any], scene: Sequence[tuple[str, str]],
             ref.pop("color", None)
         return words
     options = []
-    for i, ref in enumerate(_refs(words)):
+    for i, ref in enumerate(named_refs(words)):
         if "color" not in ref:
             continue
         kinds = [k for k in KINDS if k != ref["kind"]] if mode == "kind" else [ref["kind"]]
@@ -88,6 +88,6 @@ def make_absent(words: dict[str, Any], scene: Sequence[tuple[str, str]],
     if not options:
         return None
     i, kind, colors = options[int(rng.integers(len(options)))]
-    ref = _refs(words)[i]
+    ref = named_refs(words)[i]
     ref["kind"], ref["color"] = kind, colors[int(rng.integers(len(colors)))]
     return words

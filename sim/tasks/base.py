@@ -226,7 +226,9 @@ class Task(abc.ABC):
 def _unnamed(words: dict[str, Any], scene: Sequence[ObjectSpec]) -> list[list[str]]:
     """[colour, kind] of the scene's objects the goal does not name, for clauses that may
     mention them; none for `sort` and relational referents (a mention could be the referent)."""
-    refs = [words[k] for k in ("mover", "target") if k in words] + list(words.get("levels", []))
+    from embodied_mm.language.absent import named_refs
+
+    refs = named_refs(words)
     if words.get("frame") == "sort" or any("relation" in r for r in refs):
         return []
     named = {(r["color"], r["kind"]) for r in refs}

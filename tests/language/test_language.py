@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from embodied_mm.language import make_absent, render, surface_forms
+from embodied_mm.language.absent import named_refs
 from embodied_mm.language.lexicon import COLOR_WORDS, NOUNS, UNKNOWN_NOUNS, WRAPPERS
 from embodied_mm.language.render import FRAMES
 from sim.tasks import TASKS
@@ -108,9 +109,7 @@ def test_absent_references_name_something_the_scene_lacks(mode):
             if changed is None:
                 assert mode != "noun" and family == "sort_by_color"
                 continue
-            refs = [changed[k] for k in ("mover", "target") if k in changed]
-            refs += changed.get("levels", [])
-            refs += [r["anchor"] for r in refs if r.get("anchor")]
+            refs = named_refs(changed)
             named = [(r.get("color"), r["kind"]) for r in refs if "noun" not in r]
             assert any("noun" in r for r in refs) or "nouns" in changed or any(
                 pair not in scene for pair in named if pair[0] is not None)

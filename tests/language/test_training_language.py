@@ -7,6 +7,7 @@ import pytest
 
 from embodied_mm.config import load_config
 from embodied_mm.data.generate import generate
+from embodied_mm.language.absent import named_refs
 from embodied_mm.training.data import item_records, load_splits, weight_tasks
 from embodied_mm.training.language import (
     AbsentReferences,
@@ -51,7 +52,7 @@ def test_absent_reference_samples_say_cannot_and_name_something_absent(train_set
         assert made[i].target == "cannot()"
         source, words = made.absent_words(i)
         present = set(scene_objects(source))
-        refs = [words[k] for k in ("mover", "target") if k in words] + words.get("levels", [])
+        refs = named_refs(words)
         assert any("noun" in r or (r["color"], r["kind"]) not in present for r in refs), words
     assert [made[i].instruction for i in range(4)] == [
         AbsentReferences(train_set, 1.0)[i].instruction for i in range(4)]

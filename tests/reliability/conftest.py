@@ -29,5 +29,31 @@ def graph(tmp_path):
     g.close()
 
 
+@pytest.fixture
+def sim_arm(graph):
+    """Starts the sim node (with `params`) and returns (the `/joint_states` samples as they
+    arrive: (stamp s, joint positions), a reliable publisher on the arm trajectory topic)."""
+
+    def start(*params: str):
+        from sensor_msgs.msg import JointState
+        from trajectory_msgs.msg import JointTrajectory
+
+        from embodied_mm.ros import topics
+        from embodied_mm.ros.conversions import from_time, joint_state_from_msg
+
+        graph.start("sim", "sim_node", *params)
+        states: list = []
+        graph.probe.create_subscription(
+            JointState, topics.JOINT_STATES,
+            lambda m: states.append((from_time(m.header.stamp), joint_state_from_msg(m)[0])),
+            topics.SENSOR_QOS)
+        assert graph.spin_until(lambda: states, 60), graph.log("sim")
+        arm = graph.probe.create_publisher(JointTrajectory, topics.ARM_TRAJECTORY,
+                                           topics.RELIABLE_QOS)
+        return states, arm
+
+    return start
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "fuzz: hypothesis fuzzing, bounded in time (CI runs it)")

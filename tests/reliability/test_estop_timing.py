@@ -11,28 +11,18 @@ import time
 
 import numpy as np
 import pytest
-from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
-from trajectory_msgs.msg import JointTrajectory
 
 from embodied_mm.ros import topics
-from embodied_mm.ros.conversions import from_time, joint_state_from_msg, trajectory_msg
+from embodied_mm.ros.conversions import trajectory_msg
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 
 STOP_WITHIN_S = 0.1
 
 
-def test_estop_stops_a_fast_motion_within_100_ms(graph):
-    graph.start("sim", "sim_node")
-    states: list[tuple[float, np.ndarray]] = []
-    graph.probe.create_subscription(
-        JointState, topics.JOINT_STATES,
-        lambda m: states.append((from_time(m.header.stamp), joint_state_from_msg(m)[0])),
-        topics.SENSOR_QOS)
-    assert graph.spin_until(lambda: states, 60), graph.log("sim")
-    arm = graph.probe.create_publisher(JointTrajectory, topics.ARM_TRAJECTORY,
-                                       topics.RELIABLE_QOS)
+def test_estop_stops_a_fast_motion_within_100_ms(graph, sim_arm):
+    states, arm = sim_arm()
     estop = graph.probe.create_publisher(Bool, topics.ESTOP, topics.LATCHED_QOS)
     graph.spin_for(1.0)
     start = states[-1][1]

@@ -13,13 +13,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sensor_msgs.msg import JointState
-from trajectory_msgs.msg import JointTrajectory
 
 from embodied_mm.robots.base import RobotLimits
 from embodied_mm.robots.kinematics import HOME, JOINT_LOWER, JOINT_UPPER, PandaKinematics
 from embodied_mm.ros import topics
-from embodied_mm.ros.conversions import from_time, joint_state_from_msg, trajectory_msg
+from embodied_mm.ros.conversions import trajectory_msg
 
 LIMITS = RobotLimits()
 MAX_SPEED = LIMITS.joint_velocity * LIMITS.velocity_scale  # rad/s, 1.09–1.31
@@ -55,16 +53,8 @@ def outside_workspace(q: np.ndarray, kinematics: PandaKinematics) -> float:
 @pytest.mark.ros
 @pytest.mark.sim
 @pytest.mark.slow
-def test_raw_trajectories_never_move_the_sim_arm_faster_than_its_limits(graph):
-    graph.start("sim", "sim_node", "camera_hz:=2.0")
-    states: list[tuple[float, np.ndarray]] = []
-    graph.probe.create_subscription(
-        JointState, topics.JOINT_STATES,
-        lambda m: states.append((from_time(m.header.stamp), joint_state_from_msg(m)[0])),
-        topics.SENSOR_QOS)
-    assert graph.spin_until(lambda: states, 60), graph.log("sim")
-    arm = graph.probe.create_publisher(JointTrajectory, topics.ARM_TRAJECTORY,
-                                       topics.RELIABLE_QOS)
+def test_raw_trajectories_never_move_the_sim_arm_faster_than_its_limits(graph, sim_arm):
+    states, arm = sim_arm("camera_hz:=2.0")
     kinematics = PandaKinematics()
 
     @settings(max_examples=12, deadline=None, database=None,
