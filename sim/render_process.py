@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -96,14 +97,18 @@ class RenderProcess:
 
 
 def _serve(conn, camera: CameraConfig) -> None:
-    """The render process: a headless replica world that follows the poses it is sent."""
+    """The render process: a headless replica world that follows the poses it is sent.
+
+    It ignores Ctrl-C (SIGINT reaches the whole process group): the owner ends it by closing
+    the pipe, so a frame in flight never dies with a traceback at shutdown."""
     from sim.world import TabletopWorld
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with TabletopWorld(camera=camera) as world:
         while True:
             try:
                 request = conn.recv()
-            except (EOFError, KeyboardInterrupt):  # the owner is gone
+            except EOFError:  # the owner is gone
                 return
             if request is None:
                 return

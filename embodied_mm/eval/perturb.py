@@ -62,42 +62,41 @@ def judge(fault: Fault, goal: dict[str, Any], task_success: bool, outcome: str) 
     return task_success
 
 
-class PerturbedRobot(Robot):
-    """A `SimRobot` whose world suffers one `Fault` mid-episode; otherwise the same robot.
+class FaultStriker:
+    """Strikes one episode's `Fault` into a `sim.world.TabletopWorld` when it is due.
 
-    Commands are clipped by this robot's `send_action` (same limits) and passed to the wrapped
-    robot's `_command`; observations leave out removed objects.
+    The caller counts control ticks (20 Hz) and calls `tick` with the current observation;
+    the striker keeps the fault's record and the names of removed objects, which callers
+    leave out of what they observe (`visible`). Used by `PerturbedRobot` (in-process sim)
+    and by the sim node (`perturb` parameter, for the graph and its soak).
 
     Args:
-        robot: the connected `sim.robot.SimRobot` to wrap.
+        world: the world the fault is injected into.
         kind: one of `FAULTS` or `mixed`.
         seed: the episode's seed: due tick, victim and destination follow from it.
     """
 
-    def __init__(self, robot, kind: str, seed: int) -> None:
+    def __init__(self, world, kind: str, seed: int) -> None:
         if kind not in (*FAULTS, "mixed"):
             raise ValueError(f"unknown fault {kind!r}; choose one of {', '.join(PERTURBATIONS)}")
-        super().__init__(robot.limits, robot.control_hz)
-        self.inner, self.world, self.kinematics = robot, robot.world, robot.kinematics
+        self.world = world
         self.rng = np.random.default_rng([seed, 7])  # 7: a stream apart from the scene's
         self.fault = Fault(kind, int(self.rng.integers(FIRST_TICK, LAST_TICK + 1)))
-        self._removed: set[str] = set()
-        self._ticks = 0
-        self._connected = True
+        self.removed: set[str] = set()
 
-    def _observe(self, images: bool) -> Observation:
-        obs = self.inner._observe(images)
-        obs.objects = [o for o in obs.objects if o.name not in self._removed]
-        return obs
+    @property
+    def pending(self) -> bool:
+        """True until the fault has struck."""
+        return self.fault.applied is None
 
-    def joint_positions(self) -> np.ndarray:
-        return self.inner.joint_positions()
+    def visible(self, objects: list[ObjectState]) -> list[ObjectState]:
+        """`objects` without the removed ones (as a camera's object list would be)."""
+        return [o for o in objects if o.name not in self.removed]
 
-    def _command(self, action: JointAction) -> None:
-        self.inner._command(action)
-        self._ticks += 1
-        if self.fault.applied is None and self._ticks >= self.fault.due_tick:
-            self._strike(self._observe(images=False))
+    def tick(self, ticks: int, obs: Observation) -> None:
+        """Strikes if the fault is due after `ticks` control ticks and applies in `obs`."""
+        if self.pending and ticks >= self.fault.due_tick:
+            self._strike(obs)
 
     def _strike(self, obs: Observation) -> None:
         held = held_block(obs)
@@ -123,7 +122,7 @@ class PerturbedRobot(Robot):
         self.fault.before = np.round(victim.position, 4).tolist()
         if kind == "remove":
             self.world.remove_object(victim.name)
-            self._removed.add(victim.name)
+            self.removed.add(victim.name)
             return
         self.world.move_object(victim.name, xy)
         if kind == "grasp_fail":
@@ -152,6 +151,44 @@ class PerturbedRobot(Robot):
                    + CLEARANCE for o in others):
                 return xy
         return None
+
+
+class PerturbedRobot(Robot):
+    """A `SimRobot` whose world suffers one `Fault` mid-episode; otherwise the same robot.
+
+    Commands are clipped by this robot's `send_action` (same limits) and passed to the wrapped
+    robot's `_command`; observations leave out removed objects.
+
+    Args:
+        robot: the connected `sim.robot.SimRobot` to wrap.
+        kind: one of `FAULTS` or `mixed`.
+        seed: the episode's seed: due tick, victim and destination follow from it.
+    """
+
+    def __init__(self, robot, kind: str, seed: int) -> None:
+        super().__init__(robot.limits, robot.control_hz)
+        self.striker = FaultStriker(robot.world, kind, seed)
+        self.inner, self.world, self.kinematics = robot, robot.world, robot.kinematics
+        self._ticks = 0
+        self._connected = True
+
+    @property
+    def fault(self) -> Fault:
+        return self.striker.fault
+
+    def _observe(self, images: bool) -> Observation:
+        obs = self.inner._observe(images)
+        obs.objects = self.striker.visible(obs.objects)
+        return obs
+
+    def joint_positions(self) -> np.ndarray:
+        return self.inner.joint_positions()
+
+    def _command(self, action: JointAction) -> None:
+        self.inner._command(action)
+        self._ticks += 1
+        if self.striker.pending and self._ticks >= self.fault.due_tick:
+            self.striker.tick(self._ticks, self._observe(images=False))
 
 
 def _index(obj: ObjectState) -> int:

@@ -4,7 +4,10 @@ Runs `launch/tabletop_sim.launch.yaml` (sim, perception, planner, executor, reco
 runner) for `--episodes` episodes and, every `--fault-every` seconds, injects one fault drawn
 from `--seed`: the planner killed (SIGKILL; it respawns and the runner records the episode it
 interrupted as `aborted`), or a node stalled (SIGSTOP for `--stall-s`, then SIGCONT: planner,
-perception, executor, sim or recorder). The planner's resident memory is sampled every second.
+perception, executor, sim or recorder). Each episode also suffers one world fault mid-skill
+(`--perturb`, default `mixed`: a block knocked away, slipping from the grasp, or removed;
+the sim node injects it as `embodied-mm eval eval.perturb=…` does). The planner's resident
+memory is sampled every second.
 
 At the end it checks what a soak must show: the launch ended by itself (no hang), every
 episode is accounted for in `eval_info.json`, and `run.mcap` reads to its end. It writes
@@ -27,9 +30,12 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from embodied_mm.config.schema import PERTURBATIONS
+from embodied_mm.eval.perturb import summary as perturb_summary
 from embodied_mm.launch_runner.resolve import resolve_launch
 from embodied_mm.launch_runner.runner import Launch
 from embodied_mm.paths import share_dir
@@ -116,7 +122,8 @@ def check(out: Path, episodes: int) -> dict:
         info = json.loads((out / "eval_info.json").read_text())
         result["episodes_accounted"] = len(info["per_episode"])
         result["success_rate"] = info["overall"]["success_rate"]
-        result["outcomes"] = sorted({r.get("outcome", "?") for r in info["per_episode"]})
+        result["outcomes"] = dict(Counter(r.get("outcome", "?") for r in info["per_episode"]))
+        result["world_faults"] = perturb_summary(info["per_episode"])
     except (OSError, ValueError, KeyError) as err:
         result["episodes_accounted"], result["eval_info_error"] = 0, str(err)
     truncated: list[int] = []
@@ -138,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--fault-every", type=float, default=20.0, help="seconds between faults")
     p.add_argument("--stall-s", type=float, default=2.0, help="how long a stall lasts")
     p.add_argument("--seed", type=int, default=0, help="draws the faults and the episodes")
+    p.add_argument("--perturb", default="mixed", choices=PERTURBATIONS,
+                   help="world fault per episode (embodied_mm.eval.perturb)")
     p.add_argument("--out", default="outputs/soak")
     args = p.parse_args(argv)
     if args.episodes < 1 or args.fault_every <= 0 or args.stall_s < 0:
@@ -145,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out)
     specs = resolve_launch(share_dir() / "launch" / "tabletop_sim.launch.yaml", {
         "planner": args.planner, "episodes": str(args.episodes), "seed": str(args.seed),
-        "out_dir": str(out)})
+        "out_dir": str(out), "perturb": args.perturb})
     # A killed planner comes back, as a supervised robot process would.
     specs = [dataclasses.replace(s, respawn=True, respawn_delay=1.0)
              if s.label == "planner" else s for s in specs]
@@ -156,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     code = launch.run()
     injector.stop()
     result = {"launch_exit_code": code, "wall_s": round(time.monotonic() - start, 1),
-              "planner": args.planner, "faults": injector.faults,
+              "planner": args.planner, "perturb": args.perturb, "faults": injector.faults,
               "planner_rss_mb": {"first": injector.rss[0][2] if injector.rss else None,
                                  "last": injector.rss[-1][2] if injector.rss else None,
                                  "growth": planner_growth_mb(injector.rss)},

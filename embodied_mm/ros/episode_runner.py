@@ -6,9 +6,23 @@ until `done()`/`cannot()`/an invalid step or the timeout, asks the sim whether t
 succeeded, and finally writes `eval_info.json` and `report.html` like `embodied-mm eval`.
 With `episodes:=0` it does nothing and the graph waits for operator instructions.
 
-If the planner node (parameter `planner_node`, default `planner`) restarts or leaves the graph
-mid-episode, the runner lets the running skill end and records the episode as `aborted`
-(a failure) instead of waiting for its timeout; a respawned planner takes the next one.
+One bad scene never ends an evaluation: an episode the graph cannot run is recorded as a
+failure with its outcome and the reason (the last `skill_outcomes` entry), and the next one
+starts. Outcomes of such episodes:
+
+- `sim_timeout`: the sim did not load the scene within `sim_wait_s`;
+- `perception_timeout`: perception published no objects of the new scene (the sim's object
+  names, seen in a frame taken after the scene loaded) within `perception_wait_s`;
+- `skill_timeout`: one skill ran longer than `skill_timeout_s` (the skills' own limit is 25 s);
+- `timeout`: the episode ran longer than `episode_timeout_s`;
+- `success_check_timeout`: the sim did not answer the success check within `success_wait_s`;
+- `aborted`: the planner node (parameter `planner_node`, default `planner`) restarted or left
+  mid-episode; the runner lets the running skill end instead of waiting for the timeout, and
+  a respawned planner takes the next episode.
+
+Before the next episode starts, a skill still running from a failed one gets up to
+`ABORT_GRACE_S` to end, and every plan and status event of the old episode is dropped. Only a
+sim whose success service never appears at start-up ends the evaluation (exit code 1).
 
 Example:
     python -m embodied_mm.ros.episode_runner --ros-args -p overrides:="['task=all']" \
@@ -20,6 +34,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import rclpy
@@ -35,7 +50,7 @@ from embodied_mm.eval.rollout import EpisodeReport, EpisodeSpec
 from embodied_mm.eval.suite import load_suite
 from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
-from embodied_mm.ros.conversions import objects_from_markers, status_from_msg
+from embodied_mm.ros.conversions import from_time, objects_from_markers, status_from_msg
 from embodied_mm.ros.node_utils import config_from_params, param, run_node
 
 ENDS = {"terminal", "invalid", "estop"}
@@ -43,6 +58,14 @@ ENDS = {"terminal", "invalid", "estop"}
 PLANNER_ENDS = {"gave_up": "step_budget", "aborted": "aborted"}
 LIVENESS_S = 0.5  # how often the runner checks that the episode's planner is still the same
 ABORT_GRACE_S = 30.0  # s the running skill gets to end after the planner went away
+
+
+class EpisodeFailed(Exception):
+    """An episode the graph could not run to its end; the evaluation goes on without it."""
+
+    def __init__(self, outcome: str, reason: str) -> None:
+        super().__init__(reason)
+        self.outcome, self.reason = outcome, reason
 
 
 def graph_episodes(cfg: Config, episodes: int) -> list[EpisodeSpec]:
@@ -65,6 +88,10 @@ class EpisodeRunnerNode(Node):
         cfg = config_from_params(self)
         episodes = int(param(self, "episodes", 0))
         self.timeout_s = float(param(self, "episode_timeout_s", 120.0))
+        self.sim_wait_s = float(param(self, "sim_wait_s", 20.0))
+        self.perception_wait_s = float(param(self, "perception_wait_s", 20.0))
+        self.skill_timeout_s = float(param(self, "skill_timeout_s", 60.0))
+        self.success_wait_s = float(param(self, "success_wait_s", 10.0))
         self.planner_node = str(param(self, "planner_node", "planner"))
         # A learned planner subscribes once its model is loaded (tens of seconds on a busy CPU).
         self.planner_wait_s = float(param(self, "planner_wait_s", 120.0))
@@ -75,7 +102,9 @@ class EpisodeRunnerNode(Node):
         self._events: list[tuple[str, dict]] = []
         self._cond = threading.Condition()
         self._episode: dict | None = None
-        self._objects: list[str] = []
+        self._loaded_at = 0.0  # s (ROS clock) when the runner got the current scene
+        self._objects: tuple[float, list[str]] | None = None  # newest: capture stamp, names
+        self._skill_running = False  # the executor's last status was `running`
         self.request_pub = self.create_publisher(String, topics.EPISODE_REQUEST,
                                                  ros_qos.RELIABLE_QOS)
         self.instruction_pub = self.create_publisher(String, topics.INSTRUCTION,
@@ -98,21 +127,30 @@ class EpisodeRunnerNode(Node):
             self._events.append((kind, data))
             self._cond.notify_all()
 
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
     def _on_episode(self, msg: String) -> None:
         with self._cond:
             self._episode = json.loads(msg.data)
+            self._loaded_at = self._now()
             self._cond.notify_all()
 
     def _on_objects(self, msg: MarkerArray) -> None:
+        stamp = max((from_time(m.header.stamp) for m in msg.markers), default=0.0)
         with self._cond:
-            self._objects = sorted(o.name for o in objects_from_markers(msg))
+            self._objects = (stamp, sorted(o.name for o in objects_from_markers(msg)))
             self._cond.notify_all()
 
     def _on_plan(self, msg: String) -> None:
         self._notify("plan", {"step": msg.data, "t": time.monotonic()})
 
     def _on_status(self, msg: DiagnosticStatus) -> None:
-        self._notify("status", status_from_msg(msg))
+        status = status_from_msg(msg)
+        if status.get("source") == "executor":
+            with self._cond:
+                self._skill_running = status.get("status") == "running"
+        self._notify("status", status)
 
     # -- episodes ------------------------------------------------------------------------------
     def _run_all(self) -> None:
@@ -121,11 +159,21 @@ class EpisodeRunnerNode(Node):
             if not self.success_client.wait_for_service(timeout_sec=60.0):
                 raise RuntimeError(f"no {topics.CHECK_SUCCESS} service: is the sim running?")
             for i, spec in enumerate(self.specs):
-                row = self._run_one(spec)
+                try:
+                    row = self._run_one(spec)
+                except EpisodeFailed as failed:
+                    self.get_logger().error(f"episode {i + 1}/{len(self.specs)} failed: "
+                                            f"{failed.reason}")
+                    row = EpisodeReport(
+                        task=spec.task, seed=spec.seed, instruction=self._instruction(spec),
+                        success=False, outcome=failed.outcome, skill_outcomes=[
+                            {"step": "", "status": failed.outcome, "reason": failed.reason}])
                 rows.append(row.to_dict())
                 self.get_logger().info(f"episode {i + 1}/{len(self.specs)} {spec.task} seed "
                                        f"{spec.seed}: {'SUCCESS' if row.success else 'FAILURE'}"
                                        f" ({row.outcome}, {len(row.steps)} steps)")
+                if not row.success and i + 1 < len(self.specs):
+                    self._settle()
             info = summarize(rows, planner=self.planner_name, model=None,
                              eval_s=round(time.perf_counter() - start, 2))
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -139,18 +187,42 @@ class EpisodeRunnerNode(Node):
             self.exit_code = 1
         rclpy.try_shutdown()
 
+    def _instruction(self, spec: EpisodeSpec) -> str:
+        """The episode's instruction: the spec's, else the loaded scene's if it is this one."""
+        with self._cond:
+            episode = self._episode or {}
+        if spec.instruction or (episode.get("task"), episode.get("seed")) != (spec.task,
+                                                                             spec.seed):
+            return spec.instruction or ""
+        return episode.get("instruction", "")
+
+    def _settle(self) -> None:
+        """After a failed episode: lets a skill still running end (up to `ABORT_GRACE_S`), so
+        that neither it nor its status spills into the next episode."""
+        with self._cond:
+            if self._skill_running and not self._cond.wait_for(
+                    lambda: not self._skill_running, ABORT_GRACE_S):
+                self.get_logger().warning(f"a skill still runs {ABORT_GRACE_S:.0f} s after the "
+                                          "episode ended; starting the next one anyway")
+            self._events.clear()
+
     def _run_one(self, spec: EpisodeSpec) -> EpisodeReport:
         with self._cond:
             self._episode = None
         self.request_pub.publish(String(data=json.dumps({
             "task": spec.task, "seed": spec.seed, "n_distractors": spec.n_distractors,
             "template_id": spec.template_id})))
-        episode = self._wait(lambda: self._episode is not None and
-                             (self._episode["task"], self._episode["seed"]) ==
-                             (spec.task, spec.seed), 20.0, "the sim to load the episode")
+        self._wait(lambda: self._episode is not None and
+                   (self._episode["task"], self._episode["seed"]) == (spec.task, spec.seed),
+                   self.sim_wait_s, "the sim to load the episode", "sim_timeout")
+        with self._cond:
+            episode, loaded_at = self._episode, self._loaded_at
         names = sorted(o["name"] for o in episode["objects"])
-        self._wait(lambda: self._objects == names, 20.0, "perception to see the new scene")
-        instruction = spec.instruction or episode["instruction"]
+        # Objects seen in a frame taken after the load: the last scene's may have the same names.
+        self._wait(lambda: self._objects is not None and self._objects[0] >= loaded_at and
+                   self._objects[1] == names, self.perception_wait_s,
+                   "perception to see the new scene", "perception_timeout")
+        instruction = self._instruction(spec)
         with self._cond:
             self._events.clear()
         self.get_logger().info(f"{spec.task} seed {spec.seed}: {instruction!r}")
@@ -161,11 +233,30 @@ class EpisodeRunnerNode(Node):
                                           f"{topics.INSTRUCTION}; sending the instruction anyway")
         self.instruction_pub.publish(String(data=instruction))
         steps, latencies, outcomes, outcome = self._follow(planner)
-        success = outcome != "aborted" and self.success_client.call(Trigger.Request()).success
-        return EpisodeReport(task=spec.task, seed=spec.seed, instruction=instruction,
-                             success=bool(success), outcome=outcome, steps=steps,
-                             planner_latency_ms=latencies, skill_outcomes=outcomes,
-                             n_objects=len(names))
+        report = EpisodeReport(task=spec.task, seed=spec.seed, instruction=instruction,
+                               success=False, outcome=outcome, steps=steps,
+                               planner_latency_ms=latencies, skill_outcomes=outcomes,
+                               n_objects=len(names))
+        verdict = self._check_success()
+        if verdict is None:
+            reason = (f"no answer from {topics.CHECK_SUCCESS} within {self.success_wait_s:.0f} s")
+            self.get_logger().error(f"  {reason}")
+            report.outcome = "success_check_timeout"
+            report.skill_outcomes.append({"step": "", "status": report.outcome, "reason": reason})
+            return report
+        report.perturbation = json.loads(verdict.message or "{}").get("perturbation")
+        report.success = outcome != "aborted" and bool(verdict.success)
+        return report
+
+    def _check_success(self) -> Trigger.Response | None:
+        """The sim's verdict on the episode, or None if it does not answer in time."""
+        future = self.success_client.call_async(Trigger.Request())
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        if not done.wait(self.success_wait_s):
+            self.success_client.remove_pending_request(future)
+            return None
+        return future.result()
 
     def _planner_ids(self) -> frozenset[bytes]:
         """Ids of the planner node's publishers on the plan topic: a respawned planner brings
@@ -188,15 +279,24 @@ class EpisodeRunnerNode(Node):
         steps, latencies, outcomes = [], [], []
         deadline = time.monotonic() + self.timeout_s
         last_end = next_check = time.monotonic()
-        lost, running = "", False
+        lost, running, skill, skill_since = "", False, "", 0.0
         while True:
             now = time.monotonic()
+            if running and now - skill_since > self.skill_timeout_s:
+                reason = f"{skill} still running after {self.skill_timeout_s:.0f} s"
+                self.get_logger().error(f"  episode ended: {reason}")
+                outcomes.append({"step": skill, "status": "skill_timeout", "reason": reason})
+                return steps, latencies, outcomes, "skill_timeout"
             if lost and not running:  # the planner is gone and no skill runs: stop here
                 self.get_logger().error(f"  episode aborted: {lost}")
                 outcomes.append({"step": "", "status": "aborted", "reason": lost})
                 return steps, latencies, outcomes, "aborted"
             if now >= deadline:
-                return steps, latencies, outcomes, "aborted" if lost else "timeout"
+                outcome = "aborted" if lost else "timeout"
+                reason = lost or f"the episode ran longer than {self.timeout_s:.0f} s"
+                self.get_logger().error(f"  episode ended: {reason}")
+                outcomes.append({"step": "", "status": outcome, "reason": reason})
+                return steps, latencies, outcomes, outcome
             if not lost and now >= next_check:
                 next_check = now + LIVENESS_S
                 current = self._planner_ids()  # a dead planner's ids may linger, then go
@@ -224,6 +324,7 @@ class EpisodeRunnerNode(Node):
                 continue
             running = data["status"] == "running"
             if running:
+                skill, skill_since = data["step"], time.monotonic()
                 continue
             last_end = time.monotonic()
             reason = f" — {data['reason']}" if data.get("reason") else ""
@@ -238,11 +339,13 @@ class EpisodeRunnerNode(Node):
                     return steps, latencies, outcomes, "estop"
                 return steps, latencies, outcomes, step.split("(")[0]
 
-    def _wait(self, predicate, timeout_s: float, what: str):
+    def _wait(self, predicate: Callable[[], bool], timeout_s: float, what: str,
+              outcome: str) -> None:
+        """Waits for `predicate` (under the lock); raises `EpisodeFailed(outcome)` on timeout."""
         with self._cond:
             if not self._cond.wait_for(predicate, timeout_s):
-                raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-            return self._episode
+                raise EpisodeFailed(outcome, f"timed out after {timeout_s:.0f} s waiting "
+                                             f"for {what}")
 
 
 def main(args: list[str] | None = None) -> int:

@@ -12,6 +12,10 @@ are loaded from `/embodied_mm/episode_request` (JSON `{task, seed, n_distractors
 and described on the latched `/embodied_mm/episode`; `/embodied_mm/reset` reloads the current
 one and `/embodied_mm/check_success` judges it on the world state. Camera frames render in a
 second process (`sim.render_process`), so physics and joint states never wait for the camera.
+With `eval.perturb=knock|grasp_fail|remove|mixed` in its overrides, each episode suffers one
+world fault mid-skill, as `embodied-mm eval` injects it (`embodied_mm.eval.perturb`): due a
+seeded number of 20 Hz ticks after the episode's first arm trajectory; `check_success`
+judges the episode under it and reports it in its message (`perturbation`).
 
 Example:
     python -m embodied_mm.ros.sim_node --ros-args -p overrides:="['task=stack','seed=3']"
@@ -30,6 +34,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
+from embodied_mm.eval.perturb import FaultStriker, judge
 from embodied_mm.plan_language import PlanError, parse_step
 from embodied_mm.robots.kinematics import JOINT_LOWER, JOINT_UPPER
 from embodied_mm.ros import topics
@@ -50,6 +55,7 @@ from embodied_mm.ros.trajectory import TrajectoryFollower
 # quaternion component) since the last render; a still world is re-published as it was, with
 # a new stamp. 0.1 mm is a tenth of a pixel at the table; rendering is ~22 ms of CPU a frame.
 STILL_TOLERANCE = 1e-4
+FAULT_TICK_HZ = 20.0  # a fault's due tick counts control ticks, as in the in-process eval
 
 
 def _same_pose(a: np.ndarray, b: np.ndarray) -> bool:
@@ -83,6 +89,8 @@ class SimNode(Node):
         self._episode_request: dict = {}
         self._initial_objects = []
         self._steps: list[str] = []
+        self._striker: FaultStriker | None = None  # this episode's world fault (eval.perturb)
+        self._motion_start: float | None = None  # sim time of the episode's first arm command
         self._wall_start = self._now()
         # The last rendered frame's messages and the world pose they show (`_camera_tick`).
         self._frame: tuple[Image, Image, Image, CameraInfo] | None = None
@@ -143,6 +151,9 @@ class SimNode(Node):
             self._ramp.reset(q)
             self._gripper.hold(np.full(2, width / 2))
             self._initial_objects = self.world.object_states()
+            self._striker = (None if self.cfg.eval.perturb == "none" else
+                             FaultStriker(self.world, self.cfg.eval.perturb, episode.seed))
+            self._motion_start = None
             self._frame = None  # new bodies: segmentation ids may differ at the same poses
         self._episode, self._episode_request, self._steps = episode, dict(request), []
         objects = [{"name": o.name, "kind": o.kind, "color": o.color, "mask_id": o.mask_id,
@@ -182,11 +193,17 @@ class SimNode(Node):
                 continue
         with self._lock:
             final = self.observer.get_observation(images=False)
+        striker = self._striker  # the task judges the world, removed objects included
         success = bool(TASKS[self._episode.task].success(
             self._episode, self._initial_objects, final, calls))
+        if striker is not None:
+            outcome = calls[-1].name if calls else "none"
+            success = judge(striker.fault, self._episode.goal, success, outcome)
         response.success = success
-        response.message = json.dumps({"success": success, "task": self._episode.task,
-                                       "seed": self._episode.seed, "steps": self._steps})
+        response.message = json.dumps({
+            "success": success, "task": self._episode.task, "seed": self._episode.seed,
+            "steps": self._steps,
+            "perturbation": striker.fault.to_dict() if striker is not None else None})
         return response
 
     # -- control -------------------------------------------------------------------------------
@@ -200,6 +217,8 @@ class SimNode(Node):
             start = from_time(msg.header.stamp) or self._now()
             with self._lock:
                 current = self._current(follower)
+                if follower is self._arm and self._motion_start is None:
+                    self._motion_start = self.world.sim_time
             follower.set(msg, start, current)
         except MessageError as err:
             self.get_logger().error(f"rejected {which} trajectory: {err}")
@@ -238,9 +257,26 @@ class SimNode(Node):
             self.world.step(steps)
             if behind * 240 > 48:  # far behind (slow machine): don't try to catch up
                 self._wall_start = now - self.world.sim_time
+            self._maybe_strike()
             q, width = self.world.joint_state()
             velocities = self.world.joint_velocities()
         self.joint_pub.publish(joint_state_msg(q, width, now, velocities))
+
+    def _maybe_strike(self) -> None:
+        """Lets this episode's fault strike once it is due (caller holds the lock)."""
+        striker = self._striker
+        if striker is None or not striker.pending or self._motion_start is None:
+            return
+        ticks = int((self.world.sim_time - self._motion_start) * FAULT_TICK_HZ)
+        if ticks < striker.fault.due_tick:
+            return
+        obs = self.observer.get_observation(images=False)
+        obs.objects = striker.visible(obs.objects)
+        striker.tick(ticks, obs)
+        if not striker.pending:
+            fault = striker.fault
+            self.get_logger().warning(f"fault injected: {fault.applied} {fault.object} at "
+                                      f"{fault.at_s:.2f} s")
 
     def _on_skill_status(self, msg: DiagnosticStatus) -> None:
         status = status_from_msg(msg)
