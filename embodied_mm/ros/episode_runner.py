@@ -60,6 +60,17 @@ LIVENESS_S = 0.5  # how often the runner checks that the episode's planner is st
 ABORT_GRACE_S = 30.0  # s the running skill gets to end after the planner went away
 
 
+# What the runner compares between the sim's scene and perception's: the sorted object names
+# and the sorted (kind, colour) pairs, separately (colour perception names objects its own way).
+Scene = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
+
+
+def _scene(objects: list[tuple[str, str, str]]) -> Scene:
+    """`Scene` of (name, kind, colour) triples."""
+    return (tuple(sorted(n for n, _, _ in objects)),
+            tuple(sorted((k, c) for _, k, c in objects)))
+
+
 class EpisodeFailed(Exception):
     """An episode the graph could not run to its end; the evaluation goes on without it."""
 
@@ -103,7 +114,7 @@ class EpisodeRunnerNode(Node):
         self._cond = threading.Condition()
         self._episode: dict | None = None
         self._loaded_at = 0.0  # s (ROS clock) when the runner got the current scene
-        self._objects: tuple[float, list[str]] | None = None  # newest: capture stamp, names
+        self._objects: tuple[float, Scene] | None = None  # newest perceived: capture stamp
         self._skill_running = False  # the executor's last status was `running`
         self.request_pub = self.create_publisher(String, topics.EPISODE_REQUEST,
                                                  ros_qos.RELIABLE_QOS)
@@ -138,8 +149,9 @@ class EpisodeRunnerNode(Node):
 
     def _on_objects(self, msg: MarkerArray) -> None:
         stamp = max((from_time(m.header.stamp) for m in msg.markers), default=0.0)
+        scene = _scene([(o.name, o.kind, o.color) for o in objects_from_markers(msg)])
         with self._cond:
-            self._objects = (stamp, sorted(o.name for o in objects_from_markers(msg)))
+            self._objects = (stamp, scene)
             self._cond.notify_all()
 
     def _on_plan(self, msg: String) -> None:
@@ -217,10 +229,12 @@ class EpisodeRunnerNode(Node):
                    self.sim_wait_s, "the sim to load the episode", "sim_timeout")
         with self._cond:
             episode, loaded_at = self._episode, self._loaded_at
-        names = sorted(o["name"] for o in episode["objects"])
-        # Objects seen in a frame taken after the load: the last scene's may have the same names.
+        scene = _scene([(o["name"], o["kind"], o["color"]) for o in episode["objects"]])
+        # Objects seen in a frame taken after the load (the last scene's may have the same
+        # names), with the scene's names and its (kind, colour)s: a perception that still pairs
+        # the new frame with the old scene's table (gt mode, after a stall) does not count.
         self._wait(lambda: self._objects is not None and self._objects[0] >= loaded_at and
-                   self._objects[1] == names, self.perception_wait_s,
+                   self._objects[1] == scene, self.perception_wait_s,
                    "perception to see the new scene", "perception_timeout")
         instruction = self._instruction(spec)
         with self._cond:
@@ -236,7 +250,7 @@ class EpisodeRunnerNode(Node):
         report = EpisodeReport(task=spec.task, seed=spec.seed, instruction=instruction,
                                success=False, outcome=outcome, steps=steps,
                                planner_latency_ms=latencies, skill_outcomes=outcomes,
-                               n_objects=len(names))
+                               n_objects=len(scene[0]))
         verdict = self._check_success()
         if verdict is None:
             reason = (f"no answer from {topics.CHECK_SUCCESS} within {self.success_wait_s:.0f} s")
