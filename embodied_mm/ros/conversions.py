@@ -1,7 +1,10 @@
 """Message ↔ stack-type conversions with numpy (no cv_bridge), validating as they go.
 
 Malformed messages raise `MessageError` with the reason, so nodes can log it, drop the message
-and keep running.
+and keep running. Depth comes as `32FC1` metres (the sim, some drivers) or `16UC1`/`mono16`
+millimetres (RealSense, Azure Kinect/Orbbec, ZED in their default modes); `depth_from_msg`
+turns either into metres, a hole (0 mm, or a NaN/0 float) into NaN. Joint names are those of
+`JointNames` (the Panda's by default; a Franka FR3 driver publishes `fr3_joint1…7`).
 
 Example:
     >>> msg = image_to_msg(np.zeros((2, 3, 3), np.uint8), "rgb8")
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
@@ -30,11 +34,43 @@ ENCODINGS: dict[str, tuple[np.dtype, int]] = {
     "rgb8": (np.dtype(np.uint8), 3),
     "32FC1": (np.dtype(np.float32), 1),
     "32SC1": (np.dtype(np.int32), 1),
+    "16UC1": (np.dtype(np.uint16), 1),
+    "mono16": (np.dtype(np.uint16), 1),
 }
+# Depth encodings -> metres per unit; REP 118: float depth in metres, integer depth in mm.
+DEPTH_SCALE: dict[str, float] = {"32FC1": 1.0, "16UC1": 1e-3, "mono16": 1e-3}
 
 
 class MessageError(ValueError):
     """A message that cannot be used; the text says why."""
+
+
+@dataclass(frozen=True)
+class JointNames:
+    """The names a robot driver gives the arm's 7 joints and the gripper's finger joints.
+
+    Attributes:
+        arm: 7 names in kinematic order (base to flange), e.g. `fr3_joint1…7`.
+        fingers: 1 or 2 finger joints, each at half the gripper width (m), as the Franka
+            hand's `*_finger_joint1/2` are.
+    """
+
+    arm: tuple[str, ...] = ARM_JOINTS
+    fingers: tuple[str, ...] = FINGER_JOINTS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arm", tuple(str(n) for n in self.arm))
+        object.__setattr__(self, "fingers", tuple(str(n) for n in self.fingers))
+        if len(self.arm) != 7:
+            raise ValueError(f"arm_joints needs the 7 arm joint names, got {list(self.arm)}")
+        if len(self.fingers) not in (1, 2):
+            raise ValueError(f"finger_joints needs 1 or 2 names, got {list(self.fingers)}")
+        names = self.arm + self.fingers
+        if "" in names or len(set(names)) != len(names):
+            raise ValueError(f"joint names must be non-empty and distinct, got {list(names)}")
+
+
+PANDA = JointNames()  # franka_description's Panda: panda_joint1…7, panda_finger_joint1/2
 
 
 def to_time(seconds: float) -> Time:
@@ -85,27 +121,63 @@ def image_from_msg(msg: Image, expected: str | None = None) -> np.ndarray:
     return array.reshape(shape)
 
 
+def depth_from_msg(msg: Image) -> np.ndarray:
+    """Depth image message -> (H, W) float32 metres, NaN where the camera has no reading.
+
+    Accepts `32FC1` (m) and `16UC1`/`mono16` (mm); 0 mm is a hole (no reading), not 0 m.
+    Raises `MessageError` naming any other encoding.
+    """
+    if msg.encoding not in DEPTH_SCALE:
+        raise MessageError(f"depth image encoding {msg.encoding!r} is not a depth encoding; "
+                           f"expected one of {', '.join(DEPTH_SCALE)}")
+    raw = image_from_msg(msg)
+    depth = raw.astype(np.float32) * np.float32(DEPTH_SCALE[msg.encoding])
+    with np.errstate(invalid="ignore"):
+        depth[~(depth > 0)] = np.nan  # 0 (a hole), negative and NaN readings alike
+    return depth
+
+
+def depth_to_msg(depth: np.ndarray, encoding: str = "32FC1", stamp: float = 0.0,
+                 frame_id: str = "camera_depth_optical_frame") -> Image:
+    """(H, W) metres -> a depth image in `encoding`; NaN/<= 0 become 0 mm in 16UC1, NaN stays
+    in 32FC1. Millimetres are rounded and saturate at 65.535 m."""
+    if encoding not in DEPTH_SCALE:
+        raise MessageError(f"depth image encoding {encoding!r} is not a depth encoding; "
+                           f"expected one of {', '.join(DEPTH_SCALE)}")
+    depth = np.asarray(depth, dtype=np.float32)
+    if encoding != "32FC1":
+        with np.errstate(invalid="ignore"):
+            mm = np.where(depth > 0, np.round(depth / DEPTH_SCALE[encoding]), 0)
+        depth = np.clip(mm, 0, np.iinfo(np.uint16).max)
+    return image_to_msg(depth, encoding, stamp, frame_id)
+
+
 def joint_state_msg(q: np.ndarray, gripper_width: float, stamp: float,
-                    velocities: np.ndarray | None = None) -> JointState:
-    msg = JointState(name=[*ARM_JOINTS, *FINGER_JOINTS],
-                     position=[*map(float, q), gripper_width / 2, gripper_width / 2])
+                    velocities: np.ndarray | None = None,
+                    joints: JointNames = PANDA) -> JointState:
+    fingers = [gripper_width / 2] * len(joints.fingers)
+    msg = JointState(name=[*joints.arm, *joints.fingers],
+                     position=[*map(float, q), *fingers])
     if velocities is not None:
-        msg.velocity = [*map(float, velocities), 0.0, 0.0]
+        msg.velocity = [*map(float, velocities), *[0.0] * len(joints.fingers)]
     msg.header.stamp = to_time(stamp)
     return msg
 
 
-def joint_state_from_msg(msg: JointState) -> tuple[np.ndarray, float]:
-    """Arm joints (7,) in Panda order and gripper width, whatever order the names come in."""
+def joint_state_from_msg(msg: JointState,
+                         joints: JointNames = PANDA) -> tuple[np.ndarray, float]:
+    """Arm joints (7,) in kinematic order and gripper width, whatever order the names come in
+    (other joints in the message are ignored)."""
     if len(msg.name) != len(msg.position):
         raise MessageError(f"joint_states has {len(msg.name)} names but "
                            f"{len(msg.position)} positions")
     by_name = dict(zip(msg.name, msg.position))
-    missing = [j for j in ARM_JOINTS if j not in by_name]
+    missing = [j for j in joints.arm if j not in by_name]
     if missing:
-        raise MessageError(f"joint_states lacks {', '.join(missing)}")
-    q = np.array([by_name[j] for j in ARM_JOINTS], dtype=float)
-    fingers = [by_name[j] for j in FINGER_JOINTS if j in by_name]
+        raise MessageError(f"joint_states lacks {', '.join(missing)} (it has "
+                           f"{', '.join(msg.name) or 'no joints'}; set arm_joints to match)")
+    q = np.array([by_name[j] for j in joints.arm], dtype=float)
+    fingers = [by_name[j] for j in joints.fingers if j in by_name]
     width = float(sum(fingers) / len(fingers) * 2) if fingers else float("nan")
     if not np.all(np.isfinite(q)) or not np.isfinite(width):
         raise MessageError("joint_states contains NaN or infinite positions")

@@ -13,9 +13,14 @@ twists on `/embodied_mm/teleop/twist` and gripper commands on `/embodied_mm/tele
 jog the end effector through the same `Robot` clipping as skills (`embodied_mm/teleop/jog.py`).
 Plan steps still run when sent, so an operator can also dictate steps.
 
+The robot driver's joint names are the parameters `arm_joints` and `finger_joints` (default:
+the Panda's; `fr3_joint1…7` and `fr3_finger_joint1/2` for a Franka FR3), for `/joint_states`
+and the trajectories it sends.
+
 Example:
     python -m embodied_mm.ros.executor_node --ros-args \
-        -p arm_topic:=/arm_controller/joint_trajectory
+        -p arm_topic:=/arm_controller/joint_trajectory \
+        -p finger_joints:="[fr3_finger_joint1, fr3_finger_joint2]"
 """
 
 from __future__ import annotations
@@ -31,11 +36,11 @@ from std_msgs.msg import Bool, String
 from embodied_mm.executor import run_skill
 from embodied_mm.plan_language import PlanError, parse_step
 from embodied_mm.robots.base import RobotLimits
-from embodied_mm.robots.ros2_robot import EStopActive, Ros2Robot, StaleData
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import status_msg
 from embodied_mm.ros.estop import release_allowed
 from embodied_mm.ros.node_utils import config_from_params, param, run_node
+from embodied_mm.ros.ros2_robot import EStopActive, Ros2Robot, StaleData, joint_names_param
 from embodied_mm.teleop.jog import Jog
 from embodied_mm.types import JointAction
 
@@ -72,7 +77,7 @@ class ExecutorNode(Node):
             control_hz=cfg.robot.control_hz,
             arm_topic=param(self, "arm_topic", topics.ARM_TRAJECTORY),
             gripper_topic=param(self, "gripper_topic", topics.GRIPPER_TRAJECTORY),
-            max_age_s=float(param(self, "max_age_s", 1.0)))
+            max_age_s=float(param(self, "max_age_s", 1.0)), joints=joint_names_param(self))
         self.status_pub = self.create_publisher(DiagnosticStatus, topics.SKILL_STATUS,
                                                 topics.RELIABLE_QOS)
         self.create_subscription(String, topics.PLAN, self._on_plan, topics.RELIABLE_QOS)

@@ -4,13 +4,19 @@ Modes: `gt` uses the sim's segmentation ids (and the object table the sim publis
 `/embodied_mm/episode`); `color` uses OpenCV colour segmentation and depth back-projection, and
 works with a real RGB-D camera over a plain table. Frames are processed in a worker thread
 (never in the image callback); only the newest synchronised colour/depth(/segmentation)
-triple is used. The output is stamped with the camera frame's stamp. A frame whose pixels are
+triple is used. Depth may be `32FC1` metres or `16UC1` millimetres (0 = no reading), told
+apart by each message's encoding. Intrinsics come from `CameraInfo`; the camera's pose in the
+robot base frame from the calibration file `camera_calibration` (`embodied_mm.ros.calibration`,
+docs/hardware.md) or, without one, from the look-at parameters `camera_eye`/`camera_target`/
+`camera_up` (the sim camera's in configs/ros/perception.yaml). The output is stamped with the
+camera frame's stamp. A frame whose pixels are
 byte for byte those of the last one processed (the sim re-publishes a still world's frame with
 a fresh stamp) gets the same objects again without running the detector, so a still scene
 costs the CPU next to nothing while the planner decides.
 
 Example:
-    python -m embodied_mm.ros.perception_node --ros-args -p mode:=color
+    python -m embodied_mm.ros.perception_node --ros-args -p mode:=color \
+        -p camera_calibration:=configs/ros/camera_calibration.yaml
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ from visualization_msgs.msg import MarkerArray
 
 from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
+from embodied_mm.ros.calibration import load_camera_pose
 from embodied_mm.ros.conversions import (
     MessageError,
+    depth_from_msg,
     from_time,
     image_from_msg,
     objects_to_markers,
@@ -51,9 +59,7 @@ class PerceptionNode(Node):
         if self.mode not in MODES:
             raise ValueError(f"perception mode must be one of {', '.join(MODES)}, "
                              f"got {self.mode!r}")
-        self.eye = list(param(self, "camera_eye", [1.15, 0.0, 0.75]))
-        self.target = list(param(self, "camera_target", [0.5, 0.0, 0.0]))
-        self.up = list(param(self, "camera_up", [0.0, 0.0, 1.0]))
+        self.cam_to_base = self._extrinsics()
         # A camera whose colour and depth are not hardware-synchronised needs more: about half
         # its frame period (configs/ros/perception.yaml).
         self.sync_tolerance_s = float(param(self, "sync_tolerance_s", SYNC_TOLERANCE_S))
@@ -80,6 +86,20 @@ class PerceptionNode(Node):
         threading.Thread(target=self._work, daemon=True).start()
         self.get_logger().info(f"perception mode {self.mode}")
 
+    def _extrinsics(self) -> np.ndarray:
+        """(4, 4) optical frame -> robot base: the calibration file's, else the look-at's."""
+        from embodied_mm.perception.geometry import look_at
+
+        calibration = str(param(self, "camera_calibration", ""))
+        eye = list(param(self, "camera_eye", [1.15, 0.0, 0.75]))
+        target = list(param(self, "camera_target", [0.5, 0.0, 0.0]))
+        up = list(param(self, "camera_up", [0.0, 0.0, 1.0]))
+        pose = load_camera_pose(calibration) if calibration else look_at(eye, target, up)
+        where = calibration or "camera_eye/camera_target/camera_up"
+        self.get_logger().info(f"camera at {np.round(pose[:3, 3], 3).tolist()} m, looking along "
+                               f"{np.round(pose[:3, 2], 3).tolist()} (from {where})")
+        return pose
+
     def _store(self, key: str, msg: Image) -> None:
         self._latest[key] = msg
         self._new_frame.set()
@@ -93,8 +113,7 @@ class PerceptionNode(Node):
 
         k = np.asarray(msg.k, dtype=float).reshape(3, 3)
         if self._camera is None or not np.allclose(self._camera.K, k):
-            self._camera = CameraModel.from_camera_info(k, msg.width, msg.height,
-                                                        self.eye, self.target, self.up)
+            self._camera = CameraModel(int(msg.width), int(msg.height), k, self.cam_to_base)
             self._last = None
 
     def _synchronised(self):
@@ -138,7 +157,7 @@ class PerceptionNode(Node):
         from embodied_mm.perception import detect_color, detect_gt
 
         rgb = image_from_msg(msgs[0], "rgb8")
-        depth = image_from_msg(msgs[1], "32FC1")
+        depth = depth_from_msg(msgs[1])  # 32FC1 m or 16UC1 mm -> m, NaN where no reading
         if rgb.shape[:2] != depth.shape:
             raise MessageError(f"colour {rgb.shape[:2]} and depth {depth.shape} sizes differ")
         if self.mode == "gt":

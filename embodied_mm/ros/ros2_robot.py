@@ -3,9 +3,12 @@
 Reads `/joint_states` (reordered by joint name) and the perceived objects when it observes
 (newest message, taken on demand: `embodied_mm.ros.latest`), and sends each
 clipped command as a one-point `JointTrajectory` to the arm and gripper controller topics,
-exactly what ros2_control's joint trajectory controllers accept. Commands are paced at the
-control rate. While `/embodied_mm/estop` is true nothing is sent and `send_action` raises
-`EStopActive`, so a running skill stops at once.
+exactly what ros2_control's joint trajectory controllers accept. Joint names are the node's
+parameters `arm_joints` (7) and `finger_joints` (1 or 2), the Panda's by default
+(`joint_names_param`; a Franka FR3 driver's are `fr3_joint1…7`, `fr3_finger_joint1/2`), used
+for `/joint_states` and the trajectories alike. Depth images may be `32FC1` (m) or `16UC1`
+(mm). Commands are paced at the control rate. While `/embodied_mm/estop` is true nothing is
+sent and `send_action` raises `EStopActive`, so a running skill stops at once.
 
 Example:
     robot = Ros2Robot(node)              # inside a node that is being spun
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 
 import numpy as np
 from rclpy.node import Node
@@ -30,13 +34,30 @@ from embodied_mm.robots.kinematics import rotation_to_quaternion
 from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import (
+    PANDA,
+    JointNames,
+    depth_from_msg,
     image_from_msg,
     joint_state_from_msg,
     objects_from_markers,
     trajectory_msg,
 )
 from embodied_mm.ros.latest import LatestReader, PolledNode
+from embodied_mm.ros.node_utils import param
 from embodied_mm.types import JointAction, Observation
+
+
+def joint_names_param(node: Node) -> JointNames:
+    """The robot driver's joint names from the node's parameters `arm_joints` and
+    `finger_joints` (declared here if not yet; defaults: the Panda's); raises `ValueError`
+    naming a bad list."""
+    def value(name: str, default: tuple[str, ...]) -> list[str]:
+        if node.has_parameter(name):
+            return list(node.get_parameter(name).value)
+        return list(param(node, name, list(default)))
+
+    return JointNames(tuple(value("arm_joints", PANDA.arm)),
+                      tuple(value("finger_joints", PANDA.fingers)))
 
 
 class EStopActive(RuntimeError):
@@ -55,14 +76,18 @@ class Ros2Robot(Robot):
         arm_topic, gripper_topic: controller command topics (hardware may use other names).
         max_age_s: observations older than this raise `StaleData`.
         images: subscribe to the camera (only planners that read images need it).
+        joints: the driver's joint names; None: the node's `arm_joints`/`finger_joints`
+            parameters (`joint_names_param`).
     """
 
     def __init__(self, node: Node, limits: RobotLimits | None = None, control_hz: float = 20.0,
                  arm_topic: str = topics.ARM_TRAJECTORY,
                  gripper_topic: str = topics.GRIPPER_TRAJECTORY,
-                 max_age_s: float = 1.0, images: bool = False) -> None:
+                 max_age_s: float = 1.0, images: bool = False,
+                 joints: JointNames | None = None) -> None:
         super().__init__(limits, control_hz)
         self.node, self.max_age_s = node, max_age_s
+        self.joints = joints if joints is not None else joint_names_param(node)
         self._estop = False
         self._estop_changed = threading.Condition()
         self._next_tick = 0.0
@@ -74,7 +99,8 @@ class Ros2Robot(Robot):
         polled = PolledNode(node)
         self._readers: dict[str, LatestReader] = {
             "joints": polled.reader(  # a malformed message never becomes state
-                JointState, topics.JOINT_STATES, ros_qos.LATEST_QOS, joint_state_from_msg,
+                JointState, topics.JOINT_STATES, ros_qos.LATEST_QOS,
+                partial(joint_state_from_msg, joints=self.joints),
                 lambda text: node.get_logger().warning(text, throttle_duration_sec=2.0)),
             "objects": polled.reader(MarkerArray, topics.OBJECTS, ros_qos.NEWEST_RELIABLE_QOS)}
         if images:
@@ -140,7 +166,7 @@ class Ros2Robot(Robot):
                           objects_stamp=self.captured_at("objects"))
         if images and self.wants_images:
             obs.rgb = image_from_msg(self._fresh("rgb"), "rgb8")
-            obs.depth = image_from_msg(self._fresh("depth"), "32FC1")
+            obs.depth = depth_from_msg(self._fresh("depth"))
             seg = self._newest("seg")
             if seg is not None:
                 obs.segmentation = image_from_msg(seg[1], "32SC1")
@@ -154,9 +180,9 @@ class Ros2Robot(Robot):
         if self._estop:
             raise EStopActive("e-stop engaged: command not sent")
         period = 1.0 / self.control_hz
-        arm = trajectory_msg(topics.ARM_JOINTS, [action.joint_positions], [period])
-        gripper = trajectory_msg(topics.FINGER_JOINTS, [[action.gripper_width / 2] * 2],
-                                 [period])
+        arm = trajectory_msg(self.joints.arm, [action.joint_positions], [period])
+        fingers = [action.gripper_width / 2] * len(self.joints.fingers)
+        gripper = trajectory_msg(self.joints.fingers, [fingers], [period])
         self._arm_pub.publish(arm)
         self._gripper_pub.publish(gripper)
         # Pace the control loop: return at the next tick (the controller moves meanwhile).

@@ -8,7 +8,9 @@ times stretched so that no joint moves faster than its limit from the measured p
 (velocities and accelerations dropped, so the controller interpolates linearly). Gripper
 trajectories are clipped to the finger range. While `/embodied_mm/estop` is engaged nothing is
 forwarded, and engaging it sends each controller a trajectory that holds the measured position;
-only the console or the executor may release it (`estop.py`).
+only the console or the executor may release it (`estop.py`). Joint names, in and out and
+on `/joint_states`, are the parameters `arm_joints` and `finger_joints` (default: the
+Panda's; `fr3_joint1…7`, `fr3_finger_joint1/2` for a Franka FR3).
 
 What a real arm's controllers must still enforce themselves is in docs/reliability.md.
 
@@ -28,6 +30,7 @@ from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import MessageError, joint_state_from_msg, trajectory_msg
 from embodied_mm.ros.estop import RELEASE_NODES, EStopLatch
 from embodied_mm.ros.node_utils import param, run_node
+from embodied_mm.ros.ros2_robot import joint_names_param
 from embodied_mm.ros.safety import SafetyGate, UnsafeTrajectory
 from embodied_mm.ros.trajectory import ordered_points
 
@@ -41,6 +44,7 @@ class SafetyFilterNode(Node):
     def __init__(self) -> None:
         super().__init__("safety_filter")
         self.gate = SafetyGate()
+        self.joints = joint_names_param(self)
         self._joints: tuple[np.ndarray, float] | None = None  # measured arm joints, width
         self.forwarded = self.refused = 0
         self.out = {name: self.create_publisher(JointTrajectory, str(param(self, key, default)),
@@ -60,7 +64,7 @@ class SafetyFilterNode(Node):
 
     def _on_joints(self, msg: JointState) -> None:
         try:
-            self._joints = joint_state_from_msg(msg)
+            self._joints = joint_state_from_msg(msg, self.joints)
         except MessageError:
             return  # a partial or malformed state is never the arm's position
 
@@ -74,21 +78,21 @@ class SafetyFilterNode(Node):
         if self._joints is None:
             return self._refuse("arm", f"no {topics.JOINT_STATES} yet")
         try:
-            points, times = ordered_points(msg, topics.ARM_JOINTS)
+            points, times = ordered_points(msg, self.joints.arm)
             points, times = self.gate.check_trajectory(points, times, self._joints[0])
         except (MessageError, UnsafeTrajectory) as err:
             return self._refuse("arm", str(err))
-        self._forward("arm", topics.ARM_JOINTS, points, times, msg)
+        self._forward("arm", self.joints.arm, points, times, msg)
 
     def _on_gripper(self, msg: JointTrajectory) -> None:
         if self.estop.engaged:
             return self._refuse("gripper", "e-stop engaged")
         try:
-            points, times = ordered_points(msg, topics.FINGER_JOINTS)
+            points, times = ordered_points(msg, self.joints.fingers)
         except MessageError as err:
             return self._refuse("gripper", str(err))
         points = np.clip(points, 0.0, self.gate.limits.gripper_max / 2)
-        self._forward("gripper", topics.FINGER_JOINTS, points, times, msg)
+        self._forward("gripper", self.joints.fingers, points, times, msg)
 
     def _forward(self, which: str, names, points, times, msg: JointTrajectory) -> None:
         out = trajectory_msg(names, points, times)
@@ -99,9 +103,9 @@ class SafetyFilterNode(Node):
     def _on_estop(self, engaged: bool) -> None:
         if engaged and self._joints is not None:  # stop the controllers where the arm is
             q, width = self._joints
-            self.out["arm"].publish(trajectory_msg(topics.ARM_JOINTS, [q], [0.0]))
-            self.out["gripper"].publish(trajectory_msg(topics.FINGER_JOINTS,
-                                                       [[width / 2] * 2], [0.0]))
+            fingers = [width / 2] * len(self.joints.fingers)
+            self.out["arm"].publish(trajectory_msg(self.joints.arm, [q], [0.0]))
+            self.out["gripper"].publish(trajectory_msg(self.joints.fingers, [fingers], [0.0]))
         self.get_logger().warning("E-STOP engaged: holding position, nothing forwarded"
                                   if engaged else "e-stop released")
 

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from embodied_mm.ros.conversions import (
+    PANDA,
+    JointNames,
     MessageError,
+    depth_from_msg,
+    depth_to_msg,
     image_from_msg,
     image_to_msg,
     joint_state_from_msg,
@@ -27,6 +31,7 @@ pytestmark = pytest.mark.ros
     (np.arange(24, dtype=np.uint8).reshape(2, 4, 3), "rgb8"),
     (np.linspace(0, 2, 8, dtype=np.float32).reshape(2, 4), "32FC1"),
     (np.arange(8, dtype=np.int32).reshape(2, 4), "32SC1"),
+    (np.arange(8, dtype=np.uint16).reshape(2, 4) * 1000, "16UC1"),
 ])
 def test_image_round_trip(array, encoding):
     np.testing.assert_array_equal(image_from_msg(image_to_msg(array, encoding)), array)
@@ -61,6 +66,74 @@ def test_joint_states_reordered_by_name_and_validated():
     msg.name, msg.position = msg.name[1:], msg.position[1:]
     with pytest.raises(MessageError, match="lacks panda_joint1"):
         joint_state_from_msg(msg)
+
+
+def test_depth_in_millimetres_and_metres_reads_as_metres_with_holes_as_nan():
+    mm = np.array([[0, 1, 850], [1234, 65535, 0]], dtype=np.uint16)  # 0: no reading
+    msg = image_to_msg(mm, "16UC1")
+    depth = depth_from_msg(msg)
+    assert depth.dtype == np.float32
+    np.testing.assert_allclose(depth, [[np.nan, 0.001, 0.85], [1.234, 65.535, np.nan]],
+                               rtol=1e-6)
+    msg.encoding = "mono16"  # older drivers' name for the same data
+    np.testing.assert_allclose(depth_from_msg(msg), depth, rtol=1e-6)
+    big = image_to_msg(mm.byteswap(), "16UC1")
+    big.is_bigendian = 1
+    np.testing.assert_allclose(depth_from_msg(big), depth, rtol=1e-6)
+    metres = np.array([[0.0, -1.0, np.nan], [0.5, np.inf, 2.0]], dtype=np.float32)
+    np.testing.assert_array_equal(depth_from_msg(image_to_msg(metres, "32FC1")),
+                                  [[np.nan, np.nan, np.nan], [0.5, np.inf, 2.0]])
+
+
+def test_depth_round_trips_through_millimetres():
+    depth = np.array([[0.8504, np.nan], [0.0, 1.5]], dtype=np.float32)
+    msg = depth_to_msg(depth, "16UC1")
+    assert msg.encoding == "16UC1" and msg.step == 2 * 2
+    np.testing.assert_array_equal(image_from_msg(msg), [[850, 0], [0, 1500]])
+    np.testing.assert_allclose(depth_from_msg(msg), [[0.85, np.nan], [np.nan, 1.5]])
+
+
+def test_a_depth_image_in_another_encoding_is_refused_by_name():
+    with pytest.raises(MessageError, match="'rgb8' is not a depth encoding.*16UC1"):
+        depth_from_msg(image_to_msg(np.zeros((2, 2, 3), np.uint8), "rgb8"))
+    msg = image_to_msg(np.zeros((2, 2), np.uint16), "16UC1")
+    msg.encoding = "16SC1"
+    with pytest.raises(MessageError, match="'16SC1' is not a depth encoding"):
+        depth_from_msg(msg)
+    with pytest.raises(MessageError, match="is not a depth encoding"):
+        depth_to_msg(np.zeros((2, 2)), "32SC1")
+
+
+FR3 = JointNames(tuple(f"fr3_joint{i}" for i in range(1, 8)),
+                 ("fr3_finger_joint1", "fr3_finger_joint2"))
+
+
+def test_joint_states_with_a_drivers_own_joint_names():
+    q = np.arange(7) * 0.1
+    msg = joint_state_msg(q, 0.06, 0.0, joints=FR3)
+    assert msg.name[0] == "fr3_joint1" and msg.name[-1] == "fr3_finger_joint2"
+    msg.name, msg.position = [*msg.name, "fr3_extra"], [*msg.position, 9.0]  # ignored
+    got, width = joint_state_from_msg(msg, FR3)
+    np.testing.assert_allclose(got, q)
+    assert width == pytest.approx(0.06)
+    with pytest.raises(MessageError, match="lacks panda_joint1.*fr3_joint1.*arm_joints"):
+        joint_state_from_msg(msg)  # the Panda's names against an FR3 driver
+    one_finger = JointNames(FR3.arm, ("fr3_finger_joint1",))
+    got, width = joint_state_from_msg(joint_state_msg(q, 0.04, 0.0, joints=one_finger),
+                                      one_finger)
+    assert width == pytest.approx(0.04)
+
+
+@pytest.mark.parametrize("arm, fingers, match", [
+    (PANDA.arm[:6], PANDA.fingers, "7 arm joint names"),
+    (PANDA.arm, (), "1 or 2 names"),
+    (PANDA.arm, ("a", "b", "c"), "1 or 2 names"),
+    (PANDA.arm, (PANDA.arm[0],), "distinct"),
+    ((*PANDA.arm[:6], ""), PANDA.fingers, "non-empty"),
+])
+def test_bad_joint_names_are_refused(arm, fingers, match):
+    with pytest.raises(ValueError, match=match):
+        JointNames(arm, fingers)
 
 
 def test_objects_survive_markers():
