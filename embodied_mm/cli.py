@@ -42,6 +42,8 @@ RAW_COMMANDS: dict[str, tuple[str, str]] = {
                "eval_info.json + report.html for a teleop session or eval folder: report DIR"),
     "export": ("embodied_mm.data.export",
                "teleop session → planner training samples: export SESSION_DIR [--out DIR]"),
+    "perception": ("embodied_mm.perception.cli",
+                   "learned perception: perception gen-data | train | eval [--help]"),
 }
 
 

@@ -115,7 +115,8 @@ def detect_gt(rgb: np.ndarray, depth: np.ndarray, segmentation: np.ndarray,
 
 def detect_color(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel,
                  known: Sequence[ObjectState | Mapping] = (), priors: ShapePriors | None = None,
-                 params: ColorParams | None = None) -> list[ObjectState]:
+                 params: ColorParams | None = None,
+                 masks: dict[str, np.ndarray] | None = None) -> list[ObjectState]:
     """Objects found by colour segmentation, with nothing from a simulator.
 
     Args:
@@ -126,6 +127,8 @@ def detect_color(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel,
             the same colour and kind keeps its name; a mapping's `size`, if any, is used exactly.
         priors: known object sizes.
         params: thresholds.
+        masks: if given, filled with each returned object's name → (H, W) bool mask of the
+            pixels it was posed from (for scoring against ground-truth masks).
 
     Returns:
         One object per (colour, kind) in vocabulary order; known ones keep their names, new ones
@@ -147,6 +150,7 @@ def detect_color(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel,
     normals = surface_normals(points, labels).reshape(-1, 3)
     sizes = {_key(k): k.get("size") for k in known if isinstance(k, Mapping)}
     found: dict[tuple[str, str], tuple[int, Estimate]] = {}
+    pixels: dict[tuple[str, str], np.ndarray] = {}  # flat indices each object was posed from
     flat_points = points.reshape(-1, 3)
     for index, where in indices_by_label(labels).items():
         color = list(COLORS)[index]
@@ -159,11 +163,18 @@ def detect_color(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel,
             if est is not None and _on_table(est, params) and plausible(
                     est, flat_points[where[obj]], normals[where[obj]]):
                 found[(color, kind)] = (len(obj), est)
+                pixels[(color, kind)] = where[obj]
     if (_WHITE, "block") not in found:
         shaded = np.where(grey & ~arm & candidate & (labels < 0), 0, -1)
         prior = priors.with_size("block", sizes.get((_WHITE, "block"))).block_sizes
-        _add_white_support(found, points, shaded, camera, prior)
-    return _name(found, known)
+        _add_white_support(found, points, shaded, camera, prior, pixels)
+    objects = _name(found, known)
+    if masks is not None:
+        for obj in objects:
+            mask = np.zeros(depth.size, bool)
+            mask[pixels[(obj.color, obj.kind)]] = True
+            masks[obj.name] = mask.reshape(depth.shape)
+    return objects
 
 
 def classify_colors(pixels: np.ndarray, params: ColorParams | None = None) -> np.ndarray:
@@ -203,7 +214,7 @@ def _grey_and_arm(rgb: np.ndarray, depth: np.ndarray, outside: np.ndarray,
 
 
 def _add_white_support(found: dict, points: np.ndarray, shaded: np.ndarray,
-                       camera: CameraModel, sizes: Sequence[float]) -> None:
+                       camera: CameraModel, sizes: Sequence[float], pixels: dict) -> None:
     """A white block under another block: with its top covered, only its shaded sides show,
     grey like the arm, so it is looked for only where a found block would otherwise float."""
     normals = surface_normals(points, shaded).reshape(-1, 3)
@@ -220,6 +231,7 @@ def _add_white_support(found: dict, points: np.ndarray, shaded: np.ndarray,
                     and plausible(white, flat_points[near], normals[near]) \
                     and supported(white, [o for _, o in found.values()]):
                 found[(_WHITE, "block")] = (len(near), white)
+                pixels[(_WHITE, "block")] = near
                 return
 
 

@@ -1,0 +1,368 @@
+"""`learned` perception: a small fully-convolutional instance model over one RGB-D frame.
+
+The network (`InstanceNet`) sees the frame at half resolution (160×120 for a 320×240 camera):
+RGB, the height of every pixel above the table (depth back-projected with the camera's
+intrinsics and extrinsics, so it does not depend on where the camera stands) and a depth-valid
+flag. Per pixel it predicts the kind (background / block / bowl), the colour word, and the
+offset to the centre of the object the pixel belongs to (Panoptic-DeepLab style). Instances
+are the peaks of the pixels' votes for their centres, per kind: a block in the bowl of its own
+colour is two kinds, touching or stacked blocks of one colour vote for two centres. Each
+instance's colour is the mean of its pixels' colour probabilities. Pose and size come from the
+instance's full-resolution mask, the depth and the camera, as in the other modes (`estimate`).
+
+Example:
+    >>> from embodied_mm.perception.learned import detect_learned
+    >>> objects = detect_learned(rgb, depth, camera)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from embodied_mm.perception.estimate import ShapePriors, estimate_block, estimate_bowl, plausible
+from embodied_mm.perception.geometry import CameraModel, surface_normals
+from embodied_mm.types import ObjectState
+from embodied_mm.vocabulary import COLORS, KINDS
+
+FORMAT = "embodied_mm.perception.learned/1"
+CHECKPOINT = Path("checkpoints") / "perception"  # under the share directory
+KIND_CLASSES = ("background", *KINDS)
+OFFSET_SCALE = 10.0  # output px per unit of the offset head
+HEIGHT_SCALE = 5.0  # input height channel = metres above the table × this
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Widths of `InstanceNet`; the defaults are what ships."""
+
+    widths: tuple[int, int, int] = (16, 32, 48)  # at 1/2, 1/4, 1/8 of the input
+    fine: int = 8  # full-input-resolution features (thin rims, small blocks' outlines)
+    head: int = 16  # channels of the output layer
+
+
+@dataclass(frozen=True)
+class PostConfig:
+    """Grouping thresholds of the detector."""
+
+    min_votes: float = 6.0  # blurred vote mass a centre needs (output pixels)
+    peak_window: int = 5  # px, non-maximum suppression window at output resolution
+    max_vote_distance: float = 6.0  # px: a pixel voting farther from every centre is dropped
+    max_peaks: int = 32  # per kind, strongest first (bounds the time on a confusing frame)
+    min_pixels: tuple[int, int] = (12, 40)  # block, bowl: full-resolution pixels at 320x240
+
+
+def _block(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, dilation, dilation, bias=False),
+                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class InstanceNet(nn.Module):
+    """A small U-Net: (B, 5, h, w) input → (B, 3 + C + 2, h, w) kind, colour and offset maps.
+
+    The input is the half-resolution frame (`prepare_input`); h and w must be multiples of 8.
+    Most of the work is at 1/2 to 1/8 of the input; at the input's resolution only a thin
+    branch and 1x1 / depthwise layers run (CPU time grows with pixels × channels²).
+    """
+
+    def __init__(self, config: NetConfig = NetConfig()) -> None:
+        super().__init__()
+        w1, w2, w3 = config.widths
+        self.fine = _block(5, config.fine)  # (B, fine, h, w)
+        self.down1 = nn.Sequential(_block(5, w1, 2), _block(w1, w1))  # h/2
+        self.down2 = nn.Sequential(_block(w1, w2, 2), _block(w2, w2))  # h/4
+        self.down3 = nn.Sequential(_block(w2, w3, 2), _block(w3, w3, dilation=2))  # h/8
+        self.up2 = _block(w3 + w2, w2)  # h/4
+        self.up1 = _block(w2 + w1, w1)  # h/2
+        self.mix = nn.Sequential(  # h: 1x1, depthwise 3x3, 1x1
+            nn.Conv2d(w1 + config.fine, config.head, 1, bias=False),
+            nn.BatchNorm2d(config.head), nn.ReLU(inplace=True),
+            nn.Conv2d(config.head, config.head, 3, padding=1, groups=config.head, bias=False),
+            nn.BatchNorm2d(config.head), nn.ReLU(inplace=True))
+        self.out = nn.Conv2d(config.head, len(KIND_CLASSES) + len(COLORS) + 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fine = self.fine(x)
+        s1 = self.down1(x)
+        s2 = self.down2(s1)
+        s3 = self.down3(s2)
+        y = self.up2(torch.cat([F.interpolate(s3, size=s2.shape[-2:]), s2], 1))
+        y = self.up1(torch.cat([F.interpolate(y, size=s1.shape[-2:]), s1], 1))
+        y = F.interpolate(y, size=fine.shape[-2:], mode="bilinear", align_corners=False)
+        return self.out(self.mix(torch.cat([y, fine], 1)))
+
+
+def split_output(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(kind logits (B, 3, H, W), colour logits (B, C, H, W), offsets (B, 2, H, W))."""
+    k = len(KIND_CLASSES)
+    return out[:, :k], out[:, k:k + len(COLORS)], out[:, k + len(COLORS):]
+
+
+def input_size(width: int, height: int) -> tuple[int, int]:
+    """(w, h) of the network input for a frame: half size, rounded to multiples of 8."""
+    return max(8, round(width / 16) * 8), max(8, round(height / 16) * 8)
+
+
+def prepare_input(rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(5, h, w) float32 network input from an (H, W, 3) uint8 frame and its (H, W, 3) world
+    points (NaN where depth is missing): RGB − 0.5, height above the table, depth valid."""
+    w, h = input_size(rgb.shape[1], rgb.shape[0])
+    color = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255 - 0.5
+    z = cv2.resize(points[..., 2].astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST)
+    valid = np.isfinite(z)
+    height = np.where(valid, np.clip(z, -0.05, 0.4), 0.0) * HEIGHT_SCALE
+    return np.concatenate([color.transpose(2, 0, 1), height[None], valid[None]],
+                          0).astype(np.float32)
+
+
+@dataclass
+class Detection:
+    """One object found by the learned model."""
+
+    kind: str
+    color: str
+    mask: np.ndarray  # (H, W) bool, full resolution
+    score: float  # mean probability of the kind over the mask
+    position: np.ndarray  # (3,) m, box centre in the world frame
+    orientation: np.ndarray  # (4,) quaternion xyzw
+    size: np.ndarray  # (3,) m
+
+
+class LearnedDetector:
+    """The instance model with its grouping and pose estimation.
+
+    Args:
+        model: a trained `InstanceNet` (put in eval mode here).
+        post: grouping thresholds.
+        priors: known object sizes.
+    """
+
+    def __init__(self, model: InstanceNet, post: PostConfig | None = None,
+                 priors: ShapePriors | None = None) -> None:
+        self.model = model.eval()
+        self.post = post or PostConfig()
+        self.priors = priors or ShapePriors()
+
+    @classmethod
+    def load(cls, folder: str | Path | None = None, **kwargs) -> LearnedDetector:
+        """The detector of a checkpoint folder (`config.json` + `model.safetensors`); the
+        shipped `checkpoints/perception` by default.
+
+        Raises:
+            FileNotFoundError: no checkpoint there.
+            ValueError: a checkpoint of another format.
+        """
+        from safetensors.torch import load_file
+
+        path = resolve_checkpoint(folder)
+        config = json.loads((path / "config.json").read_text())
+        if config.get("format") != FORMAT:
+            raise ValueError(f"{path}: format {config.get('format')!r}, expected {FORMAT!r}")
+        model = InstanceNet(NetConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                         for k, v in config["net"].items()}))
+        model.load_state_dict(load_file(str(path / "model.safetensors")))
+        return cls(model, **kwargs)
+
+    @torch.inference_mode()
+    def detect(self, rgb: np.ndarray, depth: np.ndarray, camera: CameraModel) -> list[Detection]:
+        """The objects in one frame.
+
+        Args:
+            rgb: (H, W, 3) uint8.
+            depth: (H, W) float32 eye-space depth, m (<= 0 or NaN: no reading).
+            camera: the camera that took the frame.
+
+        Returns:
+            Detections with a pose, largest first.
+        """
+        points = camera.back_project(depth)
+        x = torch.from_numpy(prepare_input(rgb, points))[None]
+        kind_logits, color_logits, offsets = split_output(self.model(x))
+        kind_prob = kind_logits[0].softmax(0).numpy()  # (3, h, w)
+        color_prob = color_logits[0].softmax(0).numpy()  # (C, h, w)
+        instances, kinds = group_instances(kind_prob.argmax(0), offsets[0].numpy() * OFFSET_SCALE,
+                                           self.post)
+        full = _upsample_instances(instances, kind_logits, rgb.shape[:2], kinds)
+        normals = surface_normals(points, full - 1)
+        scale = rgb.shape[0] * rgb.shape[1] / (320 * 240)
+        found = []
+        for k, kind_index in enumerate(kinds, start=1):
+            mask = full == k
+            kind = KIND_CLASSES[kind_index]
+            if mask.sum() < self.post.min_pixels[kind_index - 1] * scale:
+                continue
+            low = instances == k
+            color = list(COLORS)[int(color_prob[:, low].mean(axis=1).argmax())]
+            est = self._estimate(kind, mask, points, normals, camera)
+            if est is not None:
+                found.append(Detection(kind, color, mask, float(kind_prob[kind_index, low].mean()),
+                                       est.position, est.orientation, est.size))
+        return sorted(found, key=lambda d: -int(d.mask.sum()))
+
+    def _estimate(self, kind: str, mask: np.ndarray, points: np.ndarray, normals: np.ndarray,
+                  camera: CameraModel):
+        if kind == "block" and mask.sum() >= 60:  # outline pixels straddle the next surface
+            mask = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        pts, nrm = points[mask], normals[mask]
+        keep = np.isfinite(pts).all(axis=1)
+        pts, nrm = pts[keep], nrm[keep]
+        if kind == "bowl":  # walls must stand above the table (half of them at least 1 cm)
+            if len(pts) < 6 or np.median(pts[:, 2]) < -0.01 or pts[:, 2].max() < 0.01:
+                return None
+            est = estimate_bowl(pts, self.priors.bowl_diameter, self.priors.bowl_height)
+            return est if est is not None and plausible(est, pts, nrm) else None
+        if len(pts) < 6:
+            return None
+        est = estimate_block(pts, camera.eye, nrm, self.priors.block_sizes)
+        return est if est is not None and 0.015 <= est.size[0] <= 0.09 else None
+
+
+def group_instances(kind_map: np.ndarray, offsets: np.ndarray,
+                    post: PostConfig) -> tuple[np.ndarray, list[int]]:
+    """Instance ids from per-pixel kinds and centre offsets.
+
+    Args:
+        kind_map: (h, w) int, index into `KIND_CLASSES` (0 = background).
+        offsets: (2, h, w) float, (dx, dy) in pixels from each pixel to its object's centre.
+        post: thresholds.
+
+    Returns:
+        (h, w) int32 instance ids (0 = none) and the `KIND_CLASSES` index of each id (1-based
+        ids: entry i is id i + 1).
+    """
+    h, w = kind_map.shape
+    instances = np.zeros((h, w), np.int32)
+    kinds: list[int] = []
+    for kind in range(1, len(KIND_CLASSES)):
+        v, u = np.nonzero(kind_map == kind)
+        if len(v) == 0:
+            continue
+        tx = np.clip(u + offsets[0, v, u], 0, w - 1)
+        ty = np.clip(v + offsets[1, v, u], 0, h - 1)
+        votes = np.bincount(np.round(ty).astype(int) * w + np.round(tx).astype(int),
+                            minlength=h * w).reshape(h, w).astype(np.float32)
+        smooth = cv2.GaussianBlur(votes, (0, 0), 1.0) * (2 * np.pi)  # mass of a blurred point: 1
+        window = np.ones((post.peak_window,) * 2, np.uint8)
+        peaks = (smooth >= cv2.dilate(smooth, window)) & (smooth >= post.min_votes)
+        py, px = np.nonzero(peaks)
+        if len(py) == 0:
+            continue
+        strongest = np.argsort(-smooth[py, px])[:post.max_peaks]
+        py, px = py[strongest], px[strongest]
+        d2 = (tx[:, None] - px[None]) ** 2 + (ty[:, None] - py[None]) ** 2  # (P, peaks)
+        nearest = d2.argmin(axis=1)
+        close = d2[np.arange(len(v)), nearest] <= post.max_vote_distance ** 2
+        ids = len(kinds) + 1 + nearest
+        instances[v[close], u[close]] = ids[close]
+        kinds += [kind] * len(py)
+    return _compact(instances, kinds)
+
+
+def _compact(instances: np.ndarray, kinds: list[int]) -> tuple[np.ndarray, list[int]]:
+    """Renumbers ids so that every id holds pixels."""
+    present = np.unique(instances[instances > 0])
+    lut = np.zeros(len(kinds) + 1, np.int32)
+    lut[present] = np.arange(1, len(present) + 1)
+    return lut[instances], [kinds[i - 1] for i in present]
+
+
+def _upsample_instances(instances: np.ndarray, kind_logits: torch.Tensor,
+                        shape: tuple[int, int], kinds: list[int]) -> np.ndarray:
+    """(H, W) instance ids at full resolution: the nearest low-resolution id where the
+    bilinearly upsampled kind map agrees with that id's kind."""
+    full_kind = F.interpolate(kind_logits, size=shape, mode="bilinear",
+                              align_corners=False)[0].argmax(0).numpy()
+    ids = cv2.resize(instances, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    lut = np.array([0, *kinds])
+    return np.where((ids > 0) & (full_kind == lut[ids]), ids, 0)
+
+
+def resolve_checkpoint(folder: str | Path | None) -> Path:
+    """The checkpoint folder: `folder` as given or under the share directory, else the shipped
+    one.
+
+    Raises:
+        FileNotFoundError: naming where it looked.
+    """
+    from embodied_mm.paths import share_dir
+
+    candidates = [share_dir() / CHECKPOINT] if folder is None else [Path(folder),
+                                                                     share_dir() / folder]
+    for path in candidates:
+        if (path / "model.safetensors").is_file():
+            return path
+    raise FileNotFoundError(f"no learned perception checkpoint (model.safetensors) in "
+                            f"{', '.join(str(c) for c in candidates)}; train one with "
+                            "`embodied-mm perception train`")
+
+
+def save_checkpoint(model: InstanceNet, folder: Path, net: NetConfig, extra: dict) -> None:
+    """Writes `model.safetensors` (float16 weights) and `config.json` into `folder`."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if v.is_floating_point() else v).contiguous()
+             for k, v in model.state_dict().items()}
+    save_file(state, str(folder / "model.safetensors"))
+    (folder / "config.json").write_text(json.dumps(
+        {"format": FORMAT, "net": asdict(net), **extra}, indent=2))
+
+
+@lru_cache(maxsize=4)
+def _shared(folder: str | None) -> LearnedDetector:
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    return LearnedDetector.load(folder)
+
+
+def detect_learned(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel,
+                   known: Sequence[ObjectState | Mapping] = (),
+                   checkpoint: str | Path | None = None) -> list[ObjectState]:
+    """Objects found by the learned model, as `ObjectState`s (the interface of `detect_color`).
+
+    Args:
+        rgb: (H, W, 3) uint8.
+        depth: (H, W) float32 eye-space depth, m (<= 0 or NaN: no reading).
+        camera: the camera that took the frame.
+        known: objects seen before (`ObjectState`s or object-table mappings): the nearest
+            detection of the same colour and kind keeps its name.
+        checkpoint: model folder; the shipped one by default (loaded once per process).
+
+    Returns:
+        The objects; known ones keep their names, new ones take the lowest free `obj_<n>`.
+    """
+    found = _shared(None if checkpoint is None else str(checkpoint)).detect(rgb, depth, camera)
+    return name_detections(found, known)
+
+
+def name_detections(found: Sequence[Detection],
+                    known: Sequence[ObjectState | Mapping] = ()) -> list[ObjectState]:
+    """Detections as `ObjectState`s named after `known` objects of the same colour and kind
+    (nearest first); the others take the lowest free `obj_<n>`. Sorted by name index."""
+    rows = [(k["name"], k["kind"], k["color"], np.asarray(k.get("position", (0, 0, 0)), float))
+            if isinstance(k, Mapping) else (k.name, k.kind, k.color, np.asarray(k.position))
+            for k in known]
+    pairs = sorted(((float(np.linalg.norm(d.position - pos)), i, j)
+                    for i, d in enumerate(found) for j, (_, kind, color, pos) in enumerate(rows)
+                    if (d.kind, d.color) == (kind, color)), key=lambda t: t[0])
+    names: dict[int, str] = {}
+    taken: set[int] = set()
+    for _, i, j in pairs:
+        if i not in names and j not in taken:
+            names[i] = rows[j][0]
+            taken.add(j)
+    used = {int(n[4:]) for n in names.values() if n.startswith("obj_") and n[4:].isdigit()}
+    free = (n for n in range(1, len(found) + len(used) + 2) if n not in used)
+    objects = []
+    for i, d in enumerate(found):
+        name = names.get(i) or f"obj_{next(free)}"
+        objects.append(ObjectState(name, d.kind, d.color, d.position, d.orientation, d.size))
+    return sorted(objects, key=lambda o: int(o.name[4:]) if o.name[4:].isdigit() else 1 << 30)
