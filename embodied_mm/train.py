@@ -34,7 +34,8 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from embodied_mm.config.schema import Config, ConfigError, DataConfig
-from embodied_mm.model.palme import CheckpointError, PalmE, PalmEConfig
+from embodied_mm.model.config import PalmEConfig
+from embodied_mm.model.palme import CheckpointError, PalmE
 from embodied_mm.planner.base import PlannerError
 from embodied_mm.training.card import TrainingRun, write_card
 from embodied_mm.training.checkpoint import find_checkpoint, save_checkpoint
@@ -68,10 +69,7 @@ def model_config(cfg: Config) -> PalmEConfig:
                               ("weight_decay", t.weight_decay, 0)):
         if value < least:
             raise ConfigError(f"train.{key} must be >= {least}, got {value}")
-    try:
-        return PalmEConfig(**dataclasses.asdict(cfg.model))
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
+    return cfg.model
 
 
 def _start_metrics(path: Path, step: int) -> list[dict]:

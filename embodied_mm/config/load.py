@@ -44,11 +44,15 @@ def load_config(overrides: Sequence[str] = ()) -> Config:
     try:
         merged = OmegaConf.merge(OmegaConf.structured(Config), raw)
         return OmegaConf.to_object(merged)
+    except ConfigError:
+        raise
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None) or "?"
         if "not in struct" in str(err) or "Key '" in str(err) and "not in" in str(err):
             raise ConfigError(f"unknown config key {key!r}") from None
         raise ConfigError(f"bad value for {key}: {str(err).splitlines()[0]}") from None
+    except ValueError as err:  # a group's own dataclass (e.g. `PalmEConfig`) names the key
+        raise ConfigError(str(err)) from None
 
 
 # Keys whose values are free text (commas, parentheses, quotes): quoted before Hydra parses

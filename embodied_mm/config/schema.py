@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from embodied_mm.model.config import PalmEConfig
+
 
 class ConfigError(ValueError):
     """A configuration value or key is wrong; the message names it."""
@@ -128,41 +130,6 @@ class RobotConfig:
 
 
 @dataclass
-class ModelConfig:
-    """The PaLM-E model to train (mirrors `embodied_mm.model.palme.PalmEConfig`, which
-    validates the values when the model is built)."""
-
-    llm: str = "gemma3-270m"
-    inputs: list[str] = field(default_factory=lambda: ["state", "robot"])
-    encoder_width: int = 128
-    image_size: int = 96
-    image_tokens: int = 4
-    object_words: bool = True  # object tokens anchored to the LLM's colour/kind words
-    position_words: bool = True  # and to digit words for the object's row/column on the table
-    relation_words: bool = True  # a leftmost/rightmost/nearest/farthest token (docs/palme.md)
-    support_words: bool = True  # a token saying what the object rests on (docs/palme.md)
-    partner_words: bool = False  # a token: does the other kind have its colour (docs/palme.md)
-    held_color_words: bool = True  # a token: has it the held object's colour (docs/palme.md)
-    pairing_words: bool = True  # a token: is it with its colour partner (docs/palme.md)
-    held_object: bool = True  # plan prompts say what the gripper holds (`Holding: <obj>.`)
-    instruction_first: bool = True  # plan prompts open with `Task: …` (before the objects)
-    compact_objects: bool = True  # each object as a few packed vectors + its number
-    # which vectors share a position (None: encoders.COMPACT_GROUPS)
-    compact_groups: list[list[str]] | None = field(default_factory=lambda: [
-        ["color", "kind", "relation"], ["row"], ["column"],
-        ["free", "support", "held_color", "pairing"]])
-    describe_weight: float = 0.5  # weight of the loss of those tokens' predictions
-    lora: bool = True  # false: frozen LLM (PaLM-E's regime), only the encoders train
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.0
-    lora_targets: list[str] = field(default_factory=lambda: [
-        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
-    dtype: str = "float32"
-    seed: int = 0
-
-
-@dataclass
 class DataConfig:
     """`embodied-mm gen-data`: oracle rollouts → a sharded dataset of planner samples."""
 
@@ -230,7 +197,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     resume: bool = True  # continue from out_dir/last if it exists
     # Start from this checkpoint's trained tensors where names and shapes match (a warm start:
-    # new parts, e.g. position_words' classifiers, keep their initialisation); null = scratch.
+    # new parts, e.g. an encoder of another width, keep their initialisation); null = scratch.
     init_from: str | None = None
     final_eval_episodes: int = 2  # closed-loop sim episodes per family at the end (0 = skip)
     seed: int = 0
@@ -303,7 +270,7 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     robot: RobotConfig = field(default_factory=RobotConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: PalmEConfig = field(default_factory=PalmEConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)

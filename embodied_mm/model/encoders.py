@@ -11,36 +11,30 @@ Each ends in a `Projector` to the LLM's width whose output RMS starts at the LLM
 word-embedding RMS, so injected vectors sit at the scale the LLM expects (see
 `embodied_mm.model.palme`). They are small on purpose: they are trained on a CPU.
 
-Object tokens come in two forms (`ObjectTokens`):
+Object tokens (`ObjectTokens`) are word-anchored: per object, a colour token and a kind token
+that are the probability-weighted mean of the LLM's own embeddings of the colour words
+(` red`, ` blue`, …) and kind words (` block`, ` bowl`) under the encoder's predicted
+distribution, two more such tokens for the object's row and column on the table as digits
+(`features.POSITION_ATTRIBUTES`), then one free vector for everything else (size, fine
+position). The LLM reads them as it reads the words, which a LoRA-tuned LLM learns to look up
+from few samples where a free vector needs far more. The predicted distributions are returned
+as logits so training can add a describe-the-object loss. Computed tokens (the `state` input
+only) come after, mixtures of words that are not predicted but computed from the whole
+scene's state rows, because a per-object encoder cannot see the other objects
+(`COMPUTED_WORDS`): `relation`, the mean of ` leftmost`, ` rightmost`, ` nearest`,
+` farthest` that hold for the object among the objects of its kind (` middle` if none;
+`features.relation_weights`); `support`, what it rests on, ` table`, ` bowl`, ` block` or
+` air` (`features.support_weights`); `held_color`, ` same` if the object has the colour of the
+object in the gripper, else ` other` (`features.held_color_weights`); `pairing` (optional,
+`PalmEConfig.pairing_words`), ` home` if it is with an object of the other kind and its
+colour, ` away` if such an object is elsewhere, ` alone` if none is
+(`features.pairing_weights`).
 
-- free: one projected vector per object, PaLM-E's plain form;
-- word-anchored (`words` given): per object, a colour token and a kind token that are the
-  probability-weighted mean of the LLM's own embeddings of the colour words (` red`, ` blue`,
-  …) and kind words (` block`, ` bowl`) under the encoder's predicted distribution, then one
-  free vector for everything else (position, size). The LLM reads the first two as it reads
-  the words, which a frozen or LoRA-tuned LLM learns to look up from few samples where a free
-  vector needs far more (see the PaLM-E issue's probe and the model card). With
-  `position_words`, two more such tokens give the object's row and column on the table as
-  digits (`features.POSITION_ATTRIBUTES`). The predicted distributions are returned as logits
-  so training can add a describe-the-object loss. Computed tokens (the `state` input only)
-  come last, mixtures of words that are not predicted but computed from the whole scene's
-  state rows, because a per-object encoder cannot see the other objects (`COMPUTED_WORDS`):
-  `relation`, the mean of ` leftmost`, ` rightmost`, ` nearest`, ` farthest` that hold for
-  the object among the objects of its kind (` middle` if none; `features.relation_weights`);
-  `support`, what it rests on, ` table`, ` bowl`, ` block` or ` air`
-  (`features.support_weights`); `partner`, ` matched` if an object of the other kind has its
-  colour, else ` alone` (`features.partner_weights`); `held_color`, ` same` if the object has
-  the colour of the object in the gripper, else ` other` (`features.held_color_weights`);
-  `pairing`, ` home` if it is with an object of the other kind and its colour, ` away` if
-  such an object is elsewhere, ` alone` if none is (`features.pairing_weights`).
-
-Compact form (`groups` given): the same vectors packed into fewer positions per object, the
-vectors of a group summed and scaled by 1/sqrt(its terms) to stay at a word's scale. By
-default (`COMPACT_GROUPS`) six: colour, kind, row, column and relation at a position each,
-then the free vector with the other computed words (free + support + partner + held colour)
-summed. A prompt then grows by 6 vectors and the object's number per object instead of 9
-vectors and `A … is obj_k.` (`PalmEConfig.compact_objects`, `PalmEConfig.compact_groups`),
-which keeps a 10-object decision near a 3-object one.
+The vectors are packed into four positions per object (`COMPACT_GROUPS`), the vectors of a
+group summed and scaled by 1/sqrt(its terms) to stay at a word's scale: colour + kind +
+relation, row, column, and the free vector with the other computed words. With the object's
+number after them (`<obj>3`), a prompt grows by 5 positions per object, which keeps a
+10-object decision near a 3-object one.
 
 Every encoder returns `(tokens (B, n, d_llm), logits: dict[str, (B, N, classes)])`.
 
@@ -49,8 +43,8 @@ Example:
     >>> from embodied_mm.model.features import SceneFeatures, collate
     >>> scene = SceneFeatures(np.zeros((2, 11), np.float32), np.zeros((2, 96, 96), np.float32),
     ...                       np.zeros((2, 3), np.float32), None, np.zeros(15, np.float32))
-    >>> build_encoder("state", d_llm=64, target_rms=1.0)(collate([scene]))[0].shape
-    torch.Size([1, 2, 64])
+    >>> build_encoder("robot", d_llm=64, target_rms=1.0)(collate([scene]))[0].shape
+    torch.Size([1, 1, 64])
 """
 
 from __future__ import annotations
@@ -69,35 +63,28 @@ from embodied_mm.model.features import (
     ROBOT_DIM,
     held_color_weights,
     pairing_weights,
-    partner_weights,
     relation_weights,
     support_weights,
 )
 
 OBJ, IMG, ROBOT = "obj", "img", "robot"  # placeholder kinds of the multimodal sentence
 FREE = "free"  # the projected vector of an object's remaining features, in `COMPACT_GROUPS`
-# Compact form: which of an object's vectors are summed into one position, in prompt order;
-# the default of `PalmEConfig.compact_groups` (checkpoints saved before it was a setting were
-# all trained with this). Row and column stay apart (summed, digits lose which is which: see
-# docs/palme.md, v15), as does the relation word `spatial_ref` leans on, and colour and kind
-# (so a non-compact checkpoint's weights read colour against the instruction as trained:
-# docs/palme.md, v20). Vectors an encoder lacks are left out; one named in no group gets its
-# own position. Checkpoints record the packing (`PalmE.object_layout`) and are refused by a
-# model that packs otherwise instead of being read wrong.
-COMPACT_GROUPS = (("color",), ("kind",), ("row",), ("column",), ("relation",),
-                  (FREE, "support", "partner", "held_color"))
+# Which of an object's vectors are summed into one position, in prompt order. Row and column
+# stay apart (summed, digits lose which is which). Vectors an encoder lacks are left out.
+# Checkpoints record the packing (`PalmE.object_layout`) and are refused by a model that packs
+# otherwise instead of being read wrong.
+COMPACT_GROUPS = (("color", "kind", "relation"), ("row",), ("column",),
+                  (FREE, "support", "held_color", "pairing"))
 # Computed object tokens, in prompt order after the predicted ones: name → the function giving
 # each object's (B, N, words) mixture weights over its words from the collated batch.
 COMPUTED_WORDS = {
     "relation": lambda batch: relation_weights(batch["objects"], batch["object_mask"]),
     "support": lambda batch: support_weights(batch["objects"], batch["object_mask"]),
-    "partner": lambda batch: partner_weights(batch["objects"], batch["object_mask"]),
     "held_color": lambda batch: held_color_weights(batch["objects"], batch["object_mask"],
                                                    batch["robot"]),
     "pairing": lambda batch: pairing_weights(batch["objects"], batch["object_mask"]),
 }
-# Every vector an object's tokens may have, the names `COMPACT_GROUPS` and
-# `PalmEConfig.compact_groups` use.
+# Every vector an object's tokens may have, the names `COMPACT_GROUPS` uses.
 OBJECT_VECTORS = (*ATTRIBUTES, *POSITION_ATTRIBUTES, FREE, *COMPUTED_WORDS)
 
 
@@ -159,19 +146,18 @@ class ObjectTokens(nn.Module):
 
     Args:
         width, d_llm, target_rms: feature width, LLM width, output RMS of the free vector.
-        words: word-anchored form: attribute (`color`, `kind`, `row`, `column`) →
-            (classes, d_llm) LLM embeddings of its words, in class order; None for one free
-            vector. Entries named in `COMPUTED_WORDS` (`relation`, `support`, …) are not
-            predicted: each adds a last token mixed by the weights given to `forward`.
-        groups: the compact form's groups of vectors summed into one position each (module
-            doc, `COMPACT_GROUPS`); None for a position per vector.
+        words: attribute (`color`, `kind`, `row`, `column`) → (classes, d_llm) LLM embeddings
+            of its words, in class order. Entries named in `COMPUTED_WORDS` (`relation`,
+            `support`, …) are not predicted: each adds a token mixed by the weights given to
+            `forward`.
+        groups: the groups of vectors summed into one position each (`COMPACT_GROUPS`).
     """
 
     def __init__(self, width: int, d_llm: int, target_rms: float,
-                 words: dict[str, torch.Tensor] | None = None,
-                 groups: Sequence[Sequence[str]] | None = None) -> None:
+                 words: dict[str, torch.Tensor],
+                 groups: Sequence[Sequence[str]] = COMPACT_GROUPS) -> None:
         super().__init__()
-        words = dict(words or {})
+        words = dict(words)
         self.computed = tuple(name for name in COMPUTED_WORDS if name in words)
         for name in self.computed:  # the LLM's, not trained, not saved
             self.register_buffer(f"computed_{name}", words.pop(name).detach().clone(),
@@ -183,8 +169,7 @@ class ObjectTokens(nn.Module):
                                  persistent=False)
         self.proj = Projector(width, d_llm, target_rms)
         self.names = (*self.attributes, FREE, *self.computed)  # the vectors, in order
-        self.groups = (compact_groups(self.names, groups) if groups is not None
-                       else tuple((n,) for n in self.names))
+        self.groups = compact_groups(self.names, groups)
         self.per_object = len(self.groups)
 
     def forward(self, features: torch.Tensor, computed: dict[str, torch.Tensor] | None = None
@@ -211,11 +196,10 @@ class StateEncoder(nn.Module):
     placeholder, needs_images = OBJ, False
 
     def __init__(self, d_llm: int, target_rms: float, width: int,
-                 words: dict[str, torch.Tensor] | None = None,
-                 groups: Sequence[Sequence[str]] | None = None) -> None:
+                 words: dict[str, torch.Tensor]) -> None:
         super().__init__()
         self.mlp = mlp(OBJECT_DIM, width)
-        self.tokens = ObjectTokens(width, d_llm, target_rms, words, groups)
+        self.tokens = ObjectTokens(width, d_llm, target_rms, words)
         self.per_placeholder = self.tokens.per_object
 
     def forward(self, batch: dict[str, torch.Tensor]):
@@ -230,14 +214,13 @@ class ObjectsEncoder(nn.Module):
     placeholder, needs_images = OBJ, True
 
     def __init__(self, d_llm: int, target_rms: float, width: int,
-                 words: dict[str, torch.Tensor] | None = None,
-                 groups: Sequence[Sequence[str]] | None = None) -> None:
+                 words: dict[str, torch.Tensor]) -> None:
         super().__init__()
         self.backbone = ConvBackbone(width)
         self.position = mlp(CENTROID_DIM, width)
         self.head = nn.Sequential(nn.Linear(self.backbone.out_channels, width), nn.GELU(),
                                   nn.Linear(width, width))
-        self.tokens = ObjectTokens(width, d_llm, target_rms, words, groups)
+        self.tokens = ObjectTokens(width, d_llm, target_rms, words)
         self.per_placeholder = self.tokens.per_object
 
     def forward(self, batch: dict[str, torch.Tensor]):
@@ -293,15 +276,17 @@ ENCODERS: dict[str, type[nn.Module]] = {
 
 
 def build_encoder(name: str, d_llm: int, target_rms: float, width: int = 128,
-                  image_tokens: int = 4, words: dict[str, torch.Tensor] | None = None,
-                  groups: Sequence[Sequence[str]] | None = None) -> nn.Module:
+                  image_tokens: int = 4, words: dict[str, torch.Tensor] | None = None
+                  ) -> nn.Module:
     """The encoder called `name` (a key of `ENCODERS`), projecting to `d_llm`; object
-    encoders anchor their tokens to `words` when given, packed into `groups` when given
-    (the compact form, see `ObjectTokens`)."""
+    encoders anchor their tokens to `words` (`ObjectTokens`), which they need."""
     if name not in ENCODERS:
         raise ValueError(f"unknown input {name!r}; choose from {', '.join(ENCODERS)}")
     if name == "image":
         return ImageEncoder(d_llm, target_rms, width, image_tokens)
     if ENCODERS[name].placeholder == OBJ:
-        return ENCODERS[name](d_llm, target_rms, width, words, groups)
+        if not words:
+            raise ValueError(f"the {name!r} encoder anchors object tokens to the LLM's words: "
+                             "pass `words` (PalmE does)")
+        return ENCODERS[name](d_llm, target_rms, width, words)
     return ENCODERS[name](d_llm, target_rms, width)

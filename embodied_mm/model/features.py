@@ -266,13 +266,6 @@ def support_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.T
     return weights * object_mask[..., None].to(objects.dtype)
 
 
-# Word-anchored colour partner: ` matched` when an object of the other kind shares the
-# object's colour (a bowl of a block's colour, a block of a bowl's), else ` alone`. With the
-# support word, "a block that has a bowl of its colour is still on the table" is a lookup in
-# one object's tokens instead of a comparison of colours across the scene.
-PARTNER_WORDS = ("matched", "alone")
-
-
 def _colour_partners(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.Tensor:
     """(B, N, N) bool [i, j]: object j is of the other kind than object i and of its (known)
     colour."""
@@ -280,18 +273,6 @@ def _colour_partners(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.
     kind = objects[..., KIND_COLUMNS].argmax(-1)
     return ((color[:, :, None] == color[:, None, :]) & (color != UNLABELLED)[:, :, None]
             & (kind[:, :, None] != kind[:, None, :]) & object_mask[:, None, :])
-
-
-def partner_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.Tensor:
-    """(B, N, len(PARTNER_WORDS)) one-hot: has each object a partner of its colour of the other
-    kind; rows of padding are zero.
-
-    Args:
-        objects: (B, N, OBJECT_DIM) state rows; object_mask: (B, N) real rows.
-    """
-    matched = _colour_partners(objects, object_mask).any(-1)
-    weights = F.one_hot((~matched).long(), len(PARTNER_WORDS)).to(objects.dtype)
-    return weights * object_mask[..., None].to(objects.dtype)
 
 
 # Word-anchored pairing, what `sort_by_color` asks of each object: ` home` when it is with an
@@ -345,10 +326,15 @@ def held_color_weights(objects: torch.Tensor, object_mask: torch.Tensor,
     return weights * object_mask[..., None].to(objects.dtype)
 
 
+# The computed words an object's `state` tokens may end in, name → its words in class order
+# (`PalmEConfig.computed_words` chooses; `encoders.COMPUTED_WORDS` computes the weights).
+COMPUTED_WORD_CLASSES = {"relation": RELATION_WORDS, "support": SUPPORT_WORDS,
+                         "held_color": HELD_COLOR_WORDS, "pairing": PAIRING_WORDS}
+
 # An object is in the gripper when its centre is this close to the end effector and the gripper
 # is not fully open: a grasped block sits ~5 mm from it, anything else ≥ 10 cm away.
 HOLD_RADIUS = 0.04  # m
-GRIPPER_OPEN = 0.95  # gripper opening fraction (robot row) above which nothing is held
+OPEN_FRACTION_EMPTY = 0.95  # gripper opening fraction (robot row) above which nothing is held
 
 
 def held_objects(objects: torch.Tensor, object_mask: torch.Tensor,
@@ -366,7 +352,7 @@ def held_objects(objects: torch.Tensor, object_mask: torch.Tensor,
     nearest, index = distance.min(dim=-1) if distance.shape[1] else (
         torch.full((len(robot),), float("inf"), device=robot.device),
         torch.zeros(len(robot), dtype=torch.long, device=robot.device))
-    held = (nearest < HOLD_RADIUS) & (robot[:, 7] < GRIPPER_OPEN)
+    held = (nearest < HOLD_RADIUS) & (robot[:, 7] < OPEN_FRACTION_EMPTY)
     return [int(i) if h else None for i, h in zip(index.tolist(), held.tolist())]
 
 

@@ -1,30 +1,25 @@
 """PaLM-E: a frozen LLM reading object / image / robot observations as continuous tokens.
 
-The multimodal sentence (DESIGN.md) for a scene with two objects and every input:
+The multimodal sentence (`PalmE.sentence`) for a scene with two objects and every input:
 
-    A <obj> is obj_1. A <obj> is obj_2. Scene: <img>. Robot: <robot>.
-    Task: put the red block in the blue bowl. Done: pick(obj_1). Holding: <obj>.
-    Next: place(obj_2)<eos>
+    Task: put the red block in the blue bowl. <obj>1 <obj>2 Scene: <img>. Robot: <robot>.
+    Done: pick(obj_1). Holding: <obj>. Next: place(obj_2)<eos>
 
-`Holding:` (with `held_object`) repeats the tokens of the object in the gripper, or says
-`nothing`. Text goes through the LLM's own embedding table; each placeholder is replaced by
-encoder output vectors (`<img>` by `image_tokens` of them, `<obj>` by 3 with word-anchored
-object tokens: colour, kind, free; by 5 with position words too: colour, kind, row, column,
-free; one more with relation words: leftmost/rightmost/nearest/farthest; one more with support
-words: what it rests on, table/bowl/block/air; one more with partner words: matched/alone (an
-object of the other kind has its colour); one more with held-colour words: same/other (it has
-the held object's colour); one more with pairing words: home/away/alone (it is with the object
-of the other kind and its colour, which is elsewhere, or has none); see
-`encoders.ObjectTokens`) in `inputs_embeds`. Each object is described first and then named
-with the very name the plan uses (`A <obj> is obj_3.`, as text would say `a red block is
-obj_3`), so the name token has read the description and referring to the object is copying
-that name. With `compact_objects` an object is its vectors packed into a few sums and its
-number (`<obj>3`): by default 6 and 7 positions instead of 15, with the shipped checkpoint's
-`compact_groups` 4 and 5 (`PalmEConfig`). Parts whose input
-is not selected are left out (no `Scene:` without `image`, no object clauses without `state` or
-`objects`). The loss covers the target step and its terminator (the tokenizer's EOS), plus,
-with word-anchored object tokens, `describe_weight` × the cross-entropy of each anchored
-prediction (colour, kind, row, column) of every object (labels from the scene's state rows).
+`Holding:` repeats the tokens of the object in the gripper, or says `nothing`. The `Task:`
+clause comes first, so every object clause can read it and an episode's prompts share their
+start (a planner keeps its KV cache). Text goes through the LLM's own embedding table; each
+placeholder is replaced by encoder output vectors (`<img>` by `image_tokens` of them, `<obj>`
+by an object's tokens, `encoders.ObjectTokens`) in `inputs_embeds`. An object's tokens are
+word-anchored vectors (its colour and kind, its row and column on the table as digits, a free
+vector, and with the `state` input the computed scene words: relation, support, held colour and
+the optional pairing word) packed into 4 positions (`encoders.COMPACT_GROUPS`), followed by the
+number the plan's name ends in (`<obj>3` for `obj_3`), so referring to an object is copying
+the number that has read its description. Parts whose input is not selected are left out (no
+`Scene:` without `image`, no object clauses without `state` or `objects`).
+
+The loss covers the target step and its terminator (the tokenizer's EOS), plus
+`describe_weight` × the cross-entropy of each anchored prediction (colour, kind, row, column)
+of every object (labels from the scene's state rows).
 
 Embedding scale: Gemma multiplies token embeddings by sqrt(hidden) *inside* its embedding
 module (`Gemma3TextScaledWordEmbedding`), so the scaling does NOT apply to `inputs_embeds`
@@ -35,8 +30,8 @@ tokens, measured from the LLM at construction (`PalmE.embedding_rms`). For Gemma
 vocabulary average.
 
 Example:
-    python -c "from embodied_mm.model.palme import PalmE, PalmEConfig; \
-m = PalmE(PalmEConfig(llm='tiny')); print(m.sentence(2, 'stack the blocks', 'nothing'))"
+    python -c "from embodied_mm.model.palme import PalmE; from embodied_mm.model.config \
+import PalmEConfig; print(PalmE(PalmEConfig(llm='tiny')).sentence(2, 'stack', 'nothing'))"
 """
 
 from __future__ import annotations
@@ -54,15 +49,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from embodied_mm.model import encoders as enc
+from embodied_mm.model.config import PalmEConfig
 from embodied_mm.model.features import (
     ATTRIBUTES,
-    HELD_COLOR_WORDS,
-    IMAGE_SIZE,
-    PAIRING_WORDS,
-    PARTNER_WORDS,
+    COMPUTED_WORD_CLASSES,
     POSITION_ATTRIBUTES,
-    RELATION_WORDS,
-    SUPPORT_WORDS,
     UNLABELLED,
     SceneFeatures,
     attribute_labels,
@@ -75,7 +66,8 @@ from embodied_mm.plan_language import format_plan, object_name
 from embodied_mm.types import SkillCall
 
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
-CHECKPOINT_FORMAT = "embodied_mm.palme/1"
+# /2: one model configuration (`model.config.PalmEConfig`), the prompt layout fixed.
+CHECKPOINT_FORMAT = "embodied_mm.palme/2"
 # Placeholder slots carry negative ids in a token-id list; real token ids are >= 0.
 SLOT_IDS = {enc.OBJ: -1, enc.IMG: -2, enc.ROBOT: -3}
 _PLACEHOLDER = re.compile(r"<(obj|img|robot)>")
@@ -87,125 +79,6 @@ REFERENCE_TEXT = ("A red block is obj_1. Scene: the table. Robot: the arm. Task:
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, or does not fit this model's config or LLM."""
-
-
-@dataclass
-class PalmEConfig:
-    """What a PaLM-E model is made of; saved with every checkpoint and checked on load."""
-
-    # LLM backend for `load_llm`. Checkpoints check the LLM by fingerprint, not by this name,
-    # so a checkpoint trained with a local path still loads where the path differs.
-    llm: str = "gemma3-270m"
-    # Observation inputs (keys of encoders.ENCODERS). `state` and `objects` both fill `<obj>`,
-    # so at most one of them; PaLM-E compares them as alternatives.
-    inputs: tuple[str, ...] = ("objects", "robot")
-    encoder_width: int = 128  # hidden width of the encoders: small, they train on a CPU
-    image_size: int = IMAGE_SIZE  # px, square image seen by the CNNs
-    image_tokens: int = 4  # `<img>` becomes this many vectors (a g×g pooled grid)
-    # Object tokens anchored to the LLM's colour and kind words (+ one free vector), or one
-    # free vector per object (PaLM-E's plain form). See `encoders.ObjectTokens`.
-    object_words: bool = True
-    # Two more word-anchored object tokens: the object's row and column on the table as a
-    # mixture of the LLM's digit embeddings (`features.POSITION_ATTRIBUTES`), for relations
-    # such as "leftmost" or "closest to the red bowl". Off in checkpoints that predate it.
-    position_words: bool = False
-    # Plan prompts say what the gripper holds, `Holding: <obj>.` with the held object's tokens
-    # (`features.held_objects`) or `Holding: nothing.`, so a place step reads the held
-    # object's colour next to where it decides. Off in checkpoints that predate it.
-    held_object: bool = False
-    # One more word-anchored object token (last): which of ` leftmost`, ` rightmost`,
-    # ` nearest`, ` farthest` the object is among the objects of its kind, computed from the
-    # scene's state rows (`features.relation_weights`); `state` input only. Off in older
-    # checkpoints.
-    relation_words: bool = False
-    # One more computed token after it: what the object rests on, ` table`, ` bowl`, ` block`
-    # or ` air` (`features.support_weights`), so "is a block still on the table?" is a lookup;
-    # `state` input only. Off in older checkpoints.
-    support_words: bool = False
-    # One more computed token after those: ` matched` if an object of the other kind shares
-    # the object's colour, else ` alone` (`features.partner_weights`), so "a block with a bowl
-    # of its colour is still on the table" is read in one object's tokens; `state` input only.
-    partner_words: bool = False
-    # One more computed token after those: ` same` if the object has the colour of the object
-    # in the gripper, else ` other` (`features.held_color_weights`), so the bowl for a held
-    # block "of its colour" is read in one word; `state` input only.
-    held_color_words: bool = False
-    # One more computed token after those: ` home` if the object is with an object of the other
-    # kind and its colour (a block in the bowl of its colour), ` away` if such a partner is
-    # elsewhere, ` alone` if there is none (`features.pairing_weights`), so "is every block
-    # sorted?" is "is no object ` away`?"; `state` input only.
-    pairing_words: bool = False
-    # Plan prompts open with the `Task:` clause, before the objects: every object clause can
-    # then read the task (is this the block it names? left of the blocks before it?), and the
-    # prompt's start is the same for every step of an episode. Off in older checkpoints.
-    instruction_first: bool = False
-    # Each object's vectors packed into fewer (`compact_groups`; by default 6: colour, kind,
-    # row, column, relation, and the free vector summed with the other computed words), named
-    # by its number alone: `<obj>3` instead of `A <obj> is obj_3.`, 7 prompt positions per
-    # object instead of 15, so the prompt (and a decision's latency) grows less with the
-    # scene. Off in older checkpoints.
-    compact_objects: bool = False
-    # Which of an object's vectors `compact_objects` sums into one position each, in prompt
-    # order (names from `encoders.OBJECT_VECTORS`); None: `encoders.COMPACT_GROUPS`, the six
-    # positions of every compact checkpoint saved before this was a setting.
-    compact_groups: tuple[tuple[str, ...], ...] | None = None
-    describe_weight: float = 0.5  # weight of the loss of the word-anchored tokens' predictions
-    # LoRA on the LLM (peft). Off = PaLM-E's frozen-LLM regime: only encoders train.
-    lora: bool = False
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.0
-    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
-    dtype: str = "float32"  # LLM parameter dtype; float32 is fastest on CPU
-    seed: int = 0  # initialisation of encoders and LoRA
-
-    def __post_init__(self) -> None:
-        self.inputs = tuple(self.inputs)
-        self.lora_targets = tuple(self.lora_targets)
-        unknown = [i for i in self.inputs if i not in enc.ENCODERS]
-        if unknown or not self.inputs or len(set(self.inputs)) != len(self.inputs):
-            raise ValueError(f"model.inputs must be distinct names from "
-                             f"{', '.join(enc.ENCODERS)}; got {list(self.inputs)}")
-        if {"state", "objects"} <= set(self.inputs):
-            raise ValueError("model.inputs: `state` and `objects` both give the <obj> tokens; "
-                             "choose one")
-        for flag in ("relation_words", "support_words", "partner_words", "held_color_words",
-                     "pairing_words"):
-            if getattr(self, flag) and "state" not in self.inputs:
-                raise ValueError(f"model.{flag} reads the objects' state rows: it needs the "
-                                 "`state` input")
-        if self.compact_groups is not None:
-            self.compact_groups = tuple(tuple(group) for group in self.compact_groups)
-            self._check_compact_groups()
-        if not isinstance(getattr(torch, self.dtype, None), torch.dtype):
-            raise ValueError(f"model.dtype must be a torch dtype name, got {self.dtype!r}")
-        if self.image_tokens < 1 or self.image_size < 8 or self.encoder_width < 1:
-            raise ValueError(f"model.image_tokens, image_size, encoder_width must be positive "
-                             f"(image_size >= 8), got {self.image_tokens}, {self.image_size}, "
-                             f"{self.encoder_width}")
-
-    def _check_compact_groups(self) -> None:
-        names = [name for group in self.compact_groups for name in group]
-        unknown = sorted(set(names) - set(enc.OBJECT_VECTORS))
-        if not self.compact_objects:
-            raise ValueError("model.compact_groups packs the compact form: it needs "
-                             "model.compact_objects=true")
-        if unknown or len(names) != len(set(names)) or not all(self.compact_groups):
-            raise ValueError(f"model.compact_groups must be non-empty groups of distinct names "
-                             f"from {', '.join(enc.OBJECT_VECTORS)}; got "
-                             f"{[list(g) for g in self.compact_groups]}")
-
-    @property
-    def object_groups(self) -> tuple[tuple[str, ...], ...] | None:
-        """The groups the object encoder packs its vectors into; None: not compact."""
-        if not self.compact_objects:
-            return None
-        return self.compact_groups or enc.COMPACT_GROUPS
-
-    @property
-    def needs_images(self) -> bool:
-        """Whether the selected inputs read the camera image (and masks)."""
-        return any(enc.ENCODERS[i].needs_images for i in self.inputs)
 
 
 @dataclass
@@ -248,12 +121,12 @@ class PalmE(nn.Module, CausalLM):
         self.terminator = self.tokenizer.eos_token_id  # ends every target step
         self.embedding_rms = self._embedding_rms()
         d_llm = self.llm.config.hidden_size
-        words = self._attribute_words() or None
+        words = self._attribute_words()
         with torch.random.fork_rng():
             torch.manual_seed(config.seed)
             self.encoders = nn.ModuleDict({
                 name: enc.build_encoder(name, d_llm, self.embedding_rms, config.encoder_width,
-                                        config.image_tokens, words, config.object_groups)
+                                        config.image_tokens, words)
                 for name in config.inputs})
             if config.lora:
                 self._add_lora()
@@ -270,15 +143,10 @@ class PalmE(nn.Module, CausalLM):
 
     @torch.no_grad()
     def _attribute_words(self) -> dict[str, torch.Tensor]:
-        """Attribute → (classes, H) embeddings of its words as they appear mid-sentence, for
-        the attributes the config anchors (colour and kind, row and column)."""
-        chosen = {**(ATTRIBUTES if self.config.object_words else {}),
-                  **(POSITION_ATTRIBUTES if self.config.position_words else {}),
-                  **({"relation": RELATION_WORDS} if self.config.relation_words else {}),
-                  **({"support": SUPPORT_WORDS} if self.config.support_words else {}),
-                  **({"partner": PARTNER_WORDS} if self.config.partner_words else {}),
-                  **({"held_color": HELD_COLOR_WORDS} if self.config.held_color_words else {}),
-                  **({"pairing": PAIRING_WORDS} if self.config.pairing_words else {})}
+        """Attribute → (classes, H) embeddings of its words as they appear mid-sentence: the
+        predicted ones (colour, kind, row, column), then the config's computed words."""
+        chosen = {**ATTRIBUTES, **POSITION_ATTRIBUTES,
+                  **{name: COMPUTED_WORD_CLASSES[name] for name in self.config.computed_words}}
         words = {}
         for attribute, names in chosen.items():
             rows = []
@@ -324,15 +192,12 @@ class PalmE(nn.Module, CausalLM):
             instruction: the task in words, or the question when `kind` is `vqa`.
             done: the steps done so far as `format_plan` writes them (`nothing` for none);
                 unused for `vqa`.
-            kind: `plan` ends in `Task: … Done: … Next:` (with `config.instruction_first`
-                the `Task:` clause opens the prompt instead), `vqa` in `Q: … A:`.
-            holding: the gripper holds an object; with `config.held_object`, plan prompts
-                end in `Holding: <obj>. Next:` (that object's tokens once more) instead of
-                `Holding: nothing. Next:`.
+            kind: `plan` opens with `Task: …` and ends in `Done: … Holding: … Next:`, `vqa`
+                ends in `Q: … A:`.
+            holding: the gripper holds an object: plan prompts end in `Holding: <obj>. Next:`
+                (that object's tokens once more) instead of `Holding: nothing. Next:`.
         """
-        task = f"Task: {instruction.strip().rstrip('.')}."
-        first = kind != "vqa" and self.config.instruction_first
-        parts = [task] if first else []
+        parts = [] if kind == "vqa" else [f"Task: {instruction.strip().rstrip('.')}."]
         if isinstance(objects, int):
             objects = [object_name(k) for k in range(1, objects + 1)]
         if enc.OBJ in self.kinds:
@@ -344,23 +209,19 @@ class PalmE(nn.Module, CausalLM):
         if kind == "vqa":
             parts.append(f"Q: {instruction.strip()} A:")
         else:
-            parts += [f"Done: {done}."] if first else [f"{task} Done: {done}."]
-            if self.config.held_object:
-                parts.append(f"Holding: {'<obj>' if holding else 'nothing'}.")
-            parts.append("Next:")
+            parts += [f"Done: {done}.", f"Holding: {'<obj>' if holding else 'nothing'}.",
+                      "Next:"]
         return " ".join(parts)
 
-    def object_clause(self, name: str) -> str:
-        """One object's clause: `A <obj> is obj_3.`, or `<obj>3` with `compact_objects` (the
-        vectors, then the number the plan's `obj_3` ends in)."""
-        if self.config.compact_objects:
-            return f"<obj>{name.removeprefix('obj_')}"
-        return f"A <obj> is {name}."
+    @staticmethod
+    def object_clause(name: str) -> str:
+        """One object's clause, `<obj>3`: its vectors, then the number `obj_3` ends in."""
+        return f"<obj>{name.removeprefix('obj_')}"
 
     def plan_prefix_ids(self, instruction: str) -> list[int]:
         """The token ids every plan prompt for `instruction` starts with: those before the
-        first placeholder. With `instruction_first` that is BOS + the `Task:` clause, so a
-        planner can keep their KV cache for a whole episode."""
+        first placeholder: BOS + the `Task:` clause, so a planner can keep their KV cache for a
+        whole episode."""
         # What follows the prefix differs with the scene (`A <obj>` with objects, `Robot:` in
         # an emptied scene), so take what prompts with and without objects share.
         one, none = (self.sentence_ids(self.sentence(n, instruction, "nothing")) for n in (1, 0))
@@ -458,7 +319,7 @@ class PalmE(nn.Module, CausalLM):
 
     def _held(self, batch: dict) -> list[int | None]:
         """Per sample, the index of the held object when plan prompts mention it, else None."""
-        if not (self.config.held_object and enc.OBJ in self.kinds):
+        if enc.OBJ not in self.kinds:
             return [None] * len(batch["kind"])
         held = held_objects(batch["objects"], batch["object_mask"], batch["robot"])
         return [h if kind == "plan" else None for h, kind in zip(held, batch["kind"])]
@@ -558,13 +419,12 @@ class PalmE(nn.Module, CausalLM):
                                   + "; ".join(differs))
         meta = json.loads((Path(path) / CONFIG_FILE).read_text())
         self._check_llm(meta["llm"], path)
-        layout = meta.get("object_layout")  # absent in checkpoints saved before 2026-12-02
-        if layout is not None and layout != self.object_layout():
+        layout = meta.get("object_layout")
+        if layout != self.object_layout():
             raise CheckpointError(
                 f"checkpoint {path} was trained with object tokens packed as {layout}, this "
-                f"model packs them as {self.object_layout()} (`model.compact_groups`, or "
-                "`encoders.COMPACT_GROUPS` changed); load it with the code it was trained "
-                "with, or retrain")
+                f"model packs them as {self.object_layout()} (`encoders.COMPACT_GROUPS` "
+                "changed); load it with the code it was trained with, or retrain")
         try:
             state = load_file(str(Path(path) / WEIGHTS_FILE))
         except Exception as err:  # safetensors raises its own error type for a bad file
@@ -581,8 +441,8 @@ class PalmE(nn.Module, CausalLM):
                 expected[name].copy_(value)
 
     def object_layout(self) -> list[list[str]] | None:
-        """The vectors summed at each of an object's prompt positions, in order (one name per
-        position unless `compact_objects`); None without object tokens."""
+        """The vectors summed at each of an object's prompt positions, in order; None without
+        object tokens."""
         for encoder in self.encoders.values():
             if hasattr(encoder, "tokens"):
                 return [list(group) for group in encoder.tokens.groups]
@@ -642,8 +502,12 @@ def read_checkpoint_config(path: str | Path) -> PalmEConfig:
                               "is corrupted") from err
     found = meta.get("format") if isinstance(meta, dict) else None
     if found != CHECKPOINT_FORMAT:
+        older = isinstance(found, str) and found.startswith("embodied_mm.palme/")
         raise CheckpointError(f"{path / CONFIG_FILE} is not a {CHECKPOINT_FORMAT} checkpoint "
-                              f"(format {found!r})")
+                              f"(format {found!r})" + (
+                                  "; it was saved by an older version with prompt-layout "
+                                  "switches this one no longer has: load it with that "
+                                  "version, or retrain" if older else ""))
     try:
         return PalmEConfig(**meta["config"])
     except (TypeError, ValueError) as err:

@@ -128,8 +128,8 @@ class PalmePlanner(Planner):
     def prefix_cache(self, decoder=None):
         """(embeddings (P, H) of the text every prompt of this instruction starts with, a copy
         of their KV cache under `decoder`'s LLM, by default the model's own): computed once
-        per instruction, so each decision runs the LLM only on what changed (with
-        `model.instruction_first` the whole `Task:` clause)."""
+        per instruction, so each decision runs the LLM only on what changed (the whole `Task:`
+        clause)."""
         import copy
 
         import torch

@@ -58,33 +58,17 @@ def index_lines(index: dict[str, Any]) -> list[str]:
 
 def _object_tokens(m) -> str:
     """The card's description of the `<obj>` vectors of model config `m`."""
-    anchored = [*(["colour", "kind"] if m.object_words else []),
-                *(["row", "column"] if m.position_words else [])]
-    relation = (" + a leftmost/rightmost/nearest/farthest word" if m.relation_words else "") + (
-        " + a table/bowl/block/air word (what it rests on)"
-        if m.support_words else "") + (
-        " + a matched/alone word (an object of the other kind has its colour)"
-        if m.partner_words else "") + (
-        " + a same/other word (it has the held object's colour)" if m.held_color_words else "") + (
-        " + a home/away/alone word (with the object of the other kind and its colour, which is"
-        " elsewhere, or none)" if m.pairing_words else "")
-    packing = m.compact_groups or COMPACT_GROUPS
-    groups = "; ".join(" + ".join(group) for group in packing)
-    compact = (f"; compact: packed into up to {len(packing)} vectors per object "
-               f"({groups})" if m.compact_objects else "")
-    if not anchored:
-        return "one free vector per object" + relation + compact
-    return (f"word-anchored ({', '.join(anchored)} as mixtures of the LLM's word embeddings "
-            f"+ one free vector{relation}; describe loss weight {m.describe_weight:g}{compact})")
-
-
-def _prompt_layout(m) -> str:
-    """The card's description of the plan prompt's order and clauses for model config `m`."""
-    held = " Holding: <obj>|nothing." if m.held_object else ""
-    objects = "<obj>1 <obj>2 …" if m.compact_objects else "A <obj> is obj_1. …"
-    if m.instruction_first:
-        return f"`Task: …. {objects} Done: ….{held} Next:`"
-    return f"`{objects} Task: …. Done: ….{held} Next:`"
+    words = {"relation": "a leftmost/rightmost/nearest/farthest word",
+             "support": "a table/bowl/block/air word (what it rests on)",
+             "held_color": "a same/other word (it has the held object's colour)",
+             "pairing": "a home/away/alone word (with the object of the other kind and its "
+                        "colour, which is elsewhere, or none)"}
+    computed = "".join(f" + {words[name]}" for name in m.computed_words)
+    groups = "; ".join(" + ".join(group) for group in COMPACT_GROUPS)
+    return (f"word-anchored (colour, kind, row, column as mixtures of the LLM's word "
+            f"embeddings + one free vector{computed}; describe loss weight "
+            f"{m.describe_weight:g}; packed into up to {len(COMPACT_GROUPS)} vectors per "
+            f"object: {groups})")
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -110,7 +94,7 @@ def render(cfg: Config, run: TrainingRun) -> str:
         f"- inputs: {', '.join(m.inputs)} (encoder width {m.encoder_width}, image "
         f"{m.image_size} px, {m.image_tokens} image tokens)",
         "- object tokens: " + _object_tokens(m),
-        "- plan prompt: " + _prompt_layout(m),
+        "- plan prompt: `Task: …. <obj>1 <obj>2 … Done: …. Holding: <obj>|nothing. Next:`",
         f"- trained parameters: {run.trained_parameters:,} (the LLM's weights are not stored)",
         "", "## Data", "",
         f"- dataset: `{t.data_dir}`" + "".join(f" + `{d}`" for d in t.extra_data_dirs),

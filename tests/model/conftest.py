@@ -26,10 +26,12 @@ def tiny_llm():
 @pytest.fixture(scope="session")
 def make_model(tiny_llm):
     """Builds a `PalmE` on the shared tiny LLM: `make_model(inputs=("state", "robot"))`."""
-    from embodied_mm.model.palme import PalmE, PalmEConfig
+    from embodied_mm.model.config import PalmEConfig
+    from embodied_mm.model.palme import PalmE
 
     def make(**config):
-        if config.get("lora"):  # LoRA changes the LLM in place: give it its own
+        config.setdefault("lora", False)  # unit tests: the encoders alone unless asked
+        if config["lora"]:  # LoRA changes the LLM in place: give it its own
             return PalmE(PalmEConfig(llm="tiny", **config))
         return PalmE(PalmEConfig(llm="tiny", **config), llm=tiny_llm)
 

@@ -14,7 +14,6 @@ from embodied_mm.model.features import (
     HELD_COLOR_WORDS,
     OBJECT_DIM,
     PAIRING_WORDS,
-    PARTNER_WORDS,
     ROBOT_DIM,
     SUPPORT_WORDS,
     collate,
@@ -22,12 +21,11 @@ from embodied_mm.model.features import (
     held_color_weights,
     object_row,
     pairing_weights,
-    partner_weights,
     support_weights,
 )
 from embodied_mm.planner.oracle import OraclePlanner
 from embodied_mm.scene import is_on, on_table
-from embodied_mm.types import ObjectState, Observation
+from embodied_mm.types import Observation
 from embodied_mm.vocabulary import COLORS, KINDS
 
 
@@ -124,34 +122,6 @@ def test_support_words_say_what_each_object_rests_on_in_real_sim_episodes():
     assert {"table", "bowl", "block"} <= set(computed)  # both tasks put blocks on things
     empty = collate([extract(Observation(np.zeros(7), 0.08, np.zeros(7), []), images=False)])
     assert support_weights(empty["objects"], empty["object_mask"]).shape == (1, 0, 4)
-
-
-def test_partner_words_say_whether_an_object_of_the_other_kind_has_its_colour():
-    from sim.tasks import TASKS
-
-    def placed(spec, i):
-        return ObjectState(f"obj_{i + 1}", spec.kind, spec.color, np.array([*spec.position, 0.02]),
-                           np.array([0, 0, 0, 1.0]), np.full(3, spec.size))
-
-    scenes = [[placed(spec, i) for i, spec in
-               enumerate(TASKS["sort_by_color"].sample(seed, n_distractors=2).scene)]
-              for seed in range(6)]
-    checked = set()
-    for objects in scenes:
-        expected = ["matched" if any(o.kind != obj.kind and o.color == obj.color for o in objects)
-                    else "alone" for obj in objects]
-        obs = Observation(np.zeros(7), 0.08, np.zeros(7), list(objects))
-        batch = collate([extract(obs, images=False)])
-        weights = partner_weights(batch["objects"], batch["object_mask"])[0]
-        assert torch.equal(weights.sum(-1), torch.ones(len(objects)))
-        assert [PARTNER_WORDS[i] for i in weights.argmax(-1).tolist()] == expected
-        checked |= set(expected)
-    assert checked == {"matched", "alone"}  # distractors are alone, the pairs matched
-    padded = collate([extract(Observation(np.zeros(7), 0.08, np.zeros(7), list(scenes[0][:2])),
-                              images=False),
-                      extract(Observation(np.zeros(7), 0.08, np.zeros(7), list(scenes[0])),
-                              images=False)])
-    assert (partner_weights(padded["objects"], padded["object_mask"])[0, 2:] == 0).all()
 
 
 def test_held_color_words_mark_the_bowl_the_oracle_puts_the_held_block_in():

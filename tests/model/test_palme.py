@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 
@@ -9,7 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from embodied_mm.model.config import INPUTS, PalmEConfig
 from embodied_mm.model.decoding import StepDecoder, greedy_decode
+from embodied_mm.model.encoders import COMPACT_GROUPS, ENCODERS
 from embodied_mm.model.features import (
     RELATION_WORDS,
     UNLABELLED,
@@ -23,7 +26,6 @@ from embodied_mm.model.palme import (
     SLOT_IDS,
     CheckpointError,
     PalmE,
-    PalmEConfig,
     Sample,
     collate_samples,
 )
@@ -41,31 +43,34 @@ def samples(make_obs, images=True):
 
 
 @pytest.mark.parametrize("bad", [{"inputs": ("state", "objects")}, {"inputs": ("vit",)},
-                                 {"inputs": ()}, {"dtype": "float33"},
-                                 {"inputs": ("objects", "robot"), "relation_words": True},
-                                 {"inputs": ("objects", "robot"), "support_words": True},
-                                 {"inputs": ("objects", "robot"), "partner_words": True},
-                                 {"inputs": ("objects", "robot"), "held_color_words": True},
-                                 {"inputs": ("objects", "robot"), "pairing_words": True}])
+                                 {"inputs": ()}, {"dtype": "float33"}, {"image_tokens": 0},
+                                 {"lora_r": 0}, {"describe_weight": -1.0}])
 def test_config_rejects(bad):
     with pytest.raises(ValueError, match="model"):
         PalmEConfig(**bad)
 
 
+def test_config_inputs_are_the_encoders():
+    assert set(INPUTS) == set(ENCODERS)
+
+
 def test_sentence_follows_design(make_model):
     model = make_model(inputs=("objects", "image", "robot"))
     assert model.sentence(2, INSTRUCTION + ".", "pick(obj_1)") == (
-        "A <obj> is obj_1. A <obj> is obj_2. Scene: <img>. Robot: <robot>. "
-        "Task: put the red block in the blue bowl. Done: pick(obj_1). Next:")
+        "Task: put the red block in the blue bowl. <obj>1 <obj>2 Scene: <img>. "
+        "Robot: <robot>. Done: pick(obj_1). Holding: nothing. Next:")
     only_image = make_model(inputs=("image",))
     assert only_image.sentence(2, INSTRUCTION, "nothing") == (
-        "Scene: <img>. Task: put the red block in the blue bowl. Done: nothing. Next:")
+        "Task: put the red block in the blue bowl. Scene: <img>. Done: nothing. "
+        "Holding: nothing. Next:")
+    assert model.sentence(1, "what is obj_1?", "nothing", kind="vqa") == (
+        "<obj>1 Scene: <img>. Robot: <robot>. Q: what is obj_1? A:")
     assert model.config.needs_images
     assert not make_model(inputs=("state", "robot")).config.needs_images
 
 
 def test_holding_clause_repeats_the_held_objects_tokens(make_model, make_obs):
-    model = make_model(inputs=("state", "robot"), held_object=True)
+    model = make_model(inputs=("state", "robot"))
     obs = make_obs(3, seed=4)
     obs.ee_pose[:3] = obs.objects[1].position + np.array([0.0, 0.0, 0.005])  # obj_2 grasped
     obs.gripper_width = 0.04
@@ -76,8 +81,6 @@ def test_holding_clause_repeats_the_held_objects_tokens(make_model, make_obs):
     assert model._held(batch) == [1, None]
     assert model.sentence(3, INSTRUCTION, "pick(obj_2)", holding=True).endswith(
         "Done: pick(obj_2). Holding: <obj>. Next:")
-    assert model.sentence(3, INSTRUCTION, "nothing").endswith(
-        "Done: nothing. Holding: nothing. Next:")
     embeds, mask, _, _ = model.embed_batch(batch, with_targets=False)
     ids = model.sentence_ids(model.sentence(3, INSTRUCTION, "pick(obj_2)", holding=True))
     slots = [t for t, i in enumerate(ids) if i == SLOT_IDS["obj"]]
@@ -88,31 +91,19 @@ def test_holding_clause_repeats_the_held_objects_tokens(make_model, make_obs):
     assert "Holding" not in model.sentence(3, "what is obj_1?", "nothing", kind="vqa")
 
 
-def test_instruction_first_opens_plan_prompts_with_the_task(make_model):
-    model = make_model(inputs=("state", "robot"), instruction_first=True)
-    assert model.sentence(2, INSTRUCTION + ".", "pick(obj_1)") == (
-        "Task: put the red block in the blue bowl. A <obj> is obj_1. A <obj> is obj_2. "
-        "Robot: <robot>. Done: pick(obj_1). Next:")
-    assert model.sentence(1, "what is obj_1?", "nothing", kind="vqa") == (
-        "A <obj> is obj_1. Robot: <robot>. Q: what is obj_1? A:")
-
-
 def test_sentence_ids_have_one_slot_per_encoder_vector(make_model):
     model = make_model(inputs=("state", "image", "robot"), image_tokens=9)
     ids = model.sentence_ids(model.sentence(3, INSTRUCTION, "nothing"))
     assert ids[0] == model.tokenizer.bos_token_id
     counts = {kind: ids.count(slot) for kind, slot in SLOT_IDS.items()}
-    assert counts == {"obj": 3 * 3, "img": 9, "robot": 1}  # colour, kind, free per object
+    assert counts == {"obj": 3 * 4, "img": 9, "robot": 1}  # 4 packed vectors per object
     assert all(i >= 0 for i in ids if i not in SLOT_IDS.values())
     text = model.tokenizer.decode([i for i in ids if i >= 0], skip_special_tokens=True)
-    assert text.startswith("A is obj_1. A is obj_2.") and text.endswith("Done: nothing. Next:")
-    free = make_model(inputs=("state", "robot"), object_words=False)
-    assert free.sentence_ids(free.sentence(3, INSTRUCTION, "nothing")).count(
-        SLOT_IDS["obj"]) == 3
+    assert text.startswith(f"Task: {INSTRUCTION}.") and text.endswith("Next:")
 
 
 def test_embeddings_are_text_and_encoder_vectors(make_model, make_obs):
-    model = make_model(inputs=("state", "robot"), object_words=False)
+    model = make_model(inputs=("state", "robot"))
     batch = collate_samples(samples(make_obs, images=False)[:1])
     tokens = model.encode(batch)[0][0]
     ids = model.sentence_ids(model.sentence(3, INSTRUCTION, "nothing"))
@@ -123,49 +114,79 @@ def test_embeddings_are_text_and_encoder_vectors(make_model, make_obs):
     torch.testing.assert_close(embeds[text], model.llm.get_input_embeddings()(ids_t[text]))
     torch.testing.assert_close(embeds[ids_t == SLOT_IDS["obj"]], tokens["obj"])
     torch.testing.assert_close(embeds[ids_t == SLOT_IDS["robot"]], tokens["robot"])
-    # encoder vectors start at the scale of the LLM's word embeddings
-    rms = tokens["obj"].pow(2).mean(-1).sqrt()
-    torch.testing.assert_close(rms, torch.full_like(rms, model.embedding_rms), rtol=1e-3,
-                               atol=1e-3)
 
 
 def test_placeholder_count_mismatch_raises(make_model, make_obs):
     model = make_model(inputs=("state", "robot"))
     tokens = model.encode(collate_samples(samples(make_obs, images=False)[:1]))[0][0]
     ids = model.sentence_ids(model.sentence(4, INSTRUCTION, "nothing"))  # 4 objects, 3 given
-    with pytest.raises(ValueError, match="12 <obj> placeholder.*9 <obj> vector"):
+    with pytest.raises(ValueError, match="16 <obj> placeholder.*12 <obj> vector"):
         model.embed_sequence(ids, tokens)
     with pytest.raises(ValueError, match="1 <robot> placeholder.*0 <robot>"):
         model.embed_sequence(model.sentence_ids(model.sentence(3, INSTRUCTION, "nothing")),
                              {"obj": tokens["obj"]})
 
 
-def test_word_anchored_object_tokens_are_the_llms_words(make_model, make_obs):
+def _separate(model, batch):
+    """(N, V, H) unpacked vectors of the batch's first scene, named `tokens.names`: the
+    model's object encoder with one position per vector (the same weights)."""
+    encoder = model.encoders[[k for k in ("state", "objects") if k in model.encoders][0]]
+    unpacked = copy.deepcopy(encoder)
+    unpacked.tokens.groups = tuple((n,) for n in encoder.tokens.names)
+    unpacked.tokens.per_object = len(unpacked.tokens.groups)
+    tensors = {k: v for k, v in batch.items() if torch.is_tensor(v)}
+    out = unpacked(tensors)[0][0]
+    n = int(tensors["n_objects"][0])
+    return out[:n * unpacked.tokens.per_object].reshape(n, unpacked.tokens.per_object, -1)
+
+
+def test_object_tokens_are_the_llms_words_packed_into_four_positions(make_model, make_obs):
     model = make_model(inputs=("state", "robot"))
-    encoder = model.encoders["state"]
+    tokens = model.encoders["state"].tokens
+    assert tokens.names == ("color", "kind", "row", "column", "free", "relation", "support",
+                            "held_color", "pairing")
+    assert model.object_layout() == [list(g) for g in COMPACT_GROUPS] and model.slots["obj"] == 4
     batch = collate_samples(samples(make_obs, images=False)[:1])
-    with torch.no_grad():  # make the encoder certain: object i is colour i, kind i % 2
-        head = encoder.tokens.classify
-        for attribute in ("color", "kind"):
-            head[attribute].weight.zero_()
-            head[attribute].bias.copy_(torch.arange(len(head[attribute].bias)) * -100.0)
-            head[attribute].bias[1] = 100.0
-    tokens, logits = model.encode(batch)
-    obj = tokens[0]["obj"].reshape(3, 3, -1)  # (objects, colour/kind/free, H)
+    with torch.no_grad():  # make the encoder certain: every object is green
+        head = tokens.classify["color"]
+        head.weight.zero_()
+        head.bias.copy_(torch.arange(len(head.bias)) * -100.0)
+        head.bias[1] = 100.0
+    separate = _separate(model, batch)
     words = model._attribute_words()
-    torch.testing.assert_close(obj[:, 0], words["color"][1].expand(3, -1))  # " green"
-    torch.testing.assert_close(obj[:, 1], words["kind"][1].expand(3, -1))  # " bowl"
     green = model.tokenizer.encode(" green", add_special_tokens=False)
     torch.testing.assert_close(words["color"][1], model.embed_tokens(torch.tensor(green))[0])
-    assert set(logits) == {"color", "kind"} and logits["color"].shape[:2] == (1, 3)
-
-
-def test_position_words_name_each_objects_row_and_column(make_model, make_obs):
-    model = make_model(inputs=("state", "robot"), position_words=True)
-    assert model.slots["obj"] == 5  # colour, kind, row, column, free
-    words = model._attribute_words()
+    torch.testing.assert_close(separate[:, 0], words["color"][1].expand(3, -1))
     three = model.tokenizer.encode("3", add_special_tokens=False)
     torch.testing.assert_close(words["row"][3], model.embed_tokens(torch.tensor(three))[0])
+    packed, logits = model.encode(batch)
+    packed = packed[0]["obj"].reshape(3, 4, -1)
+    index = {name: i for i, name in enumerate(tokens.names)}
+    for position, group in enumerate(COMPACT_GROUPS):
+        expected = separate[:, [index[n] for n in group]].sum(1) / len(group) ** 0.5
+        torch.testing.assert_close(packed[:, position], expected)
+    assert set(logits) == {"color", "kind", "row", "column"}
+    # the camera's object tokens have no computed words: nothing reads the state rows
+    camera = make_model(inputs=("objects", "robot"))
+    assert camera.encoders["objects"].tokens.names == ("color", "kind", "row", "column", "free")
+    assert camera.object_layout() == [["color", "kind"], ["row"], ["column"], ["free"]]
+
+
+def test_objects_are_named_by_number_after_their_vectors(make_model):
+    model = make_model(inputs=("state", "robot"))
+    text = model.sentence(["obj_1", "obj_3", "obj_10"], INSTRUCTION, "nothing")
+    assert text.startswith(f"Task: {INSTRUCTION}. <obj>1 <obj>3 <obj>10 Robot: <robot>.")
+    ids = model.sentence_ids(text)
+    start = len(model.plan_prefix_ids(INSTRUCTION))
+    names = [model.tokenizer.decode(ids[i:i + n])
+             for i, n in ((start + 4, 1), (start + 9, 1), (start + 14, 2))]
+    assert names == ["1", "3", "10"]  # 4 slots, then the number: 5 positions an object
+    assert ids[start:start + 4] == [SLOT_IDS["obj"]] * 4
+    one, two = (model.sentence_ids(model.sentence(n, INSTRUCTION, "nothing")) for n in (1, 2))
+    assert len(two) - len(one) == 5
+
+
+def test_position_labels_put_table_corners_in_row_and_column_0_and_9():
     # near the robot's left table corner → row 0, column 0; far right corner → 9, 9
     corners = [ObjectState("obj_1", "block", "red", np.array([0.285, 0.325, 0.02]),
                            np.array([0, 0, 0, 1.0]), np.full(3, 0.04)),
@@ -175,8 +196,6 @@ def test_position_words_name_each_objects_row_and_column(make_model, make_obs):
     batch = collate([scene])
     truth = attribute_labels(batch["objects"], batch["object_mask"])
     assert truth["row"].tolist() == [[0, 9]] and truth["column"].tolist() == [[0, 9]]
-    _, logits = model.encode(collate_samples(samples(make_obs, images=False)))
-    assert set(logits) == {"color", "kind", "row", "column"}
 
 
 def test_sentence_names_objects_as_the_observation_does(make_model, make_obs):
@@ -189,8 +208,8 @@ def test_sentence_names_objects_as_the_observation_does(make_model, make_obs):
     assert scene.object_names == ("obj_1", "obj_3")
     batch = collate_samples([Sample(scene, INSTRUCTION)])
     text = model.sentence(batch["object_names"][0], INSTRUCTION, "nothing")
-    assert "A <obj> is obj_3." in text and "obj_2" not in text
-    assert "A <obj> is obj_2." in model.sentence(2, INSTRUCTION, "nothing")  # obj_1 … obj_N
+    assert "<obj>3" in text and "<obj>2" not in text
+    assert "<obj>2" in model.sentence(2, INSTRUCTION, "nothing")  # obj_1 … obj_N
     training_scene = dataclasses.replace(scene, names=())
     assert training_scene.object_names == ("obj_1", "obj_2")
 
@@ -198,6 +217,20 @@ def test_sentence_names_objects_as_the_observation_does(make_model, make_obs):
 def _on_table(name, kind, color, x, y):
     return ObjectState(name, kind, color, np.array([x, y, 0.02]), np.array([0, 0, 0, 1.0]),
                        np.full(3, 0.04))
+
+
+def _word(model, text):
+    ids = torch.tensor(model.tokenizer.encode(text, add_special_tokens=False))
+    return model.embed_tokens(ids).float().mean(0)
+
+
+def _computed(model, objects, gripper_width=0.08, ee_pose=None):
+    """name → (N, H) computed-word vectors of a scene of `objects`."""
+    ee_pose = np.zeros(7) if ee_pose is None else ee_pose
+    scene = extract(Observation(np.zeros(7), gripper_width, ee_pose, objects), images=False)
+    separate = _separate(model, collate_samples([Sample(scene, INSTRUCTION)]))
+    names = model.encoders["state"].tokens.names
+    return {name: separate[:, names.index(name)] for name in model.config.computed_words}
 
 
 def test_relation_words_say_which_object_of_its_kind_is_leftmost_nearest(make_model):
@@ -217,52 +250,27 @@ def test_relation_words_say_which_object_of_its_kind_is_leftmost_nearest(make_mo
                     {"leftmost", "rightmost", "nearest", "farthest"}, {"farthest"}, {"middle"}]
     torch.testing.assert_close(weights.sum(-1), torch.tensor([[1.0] * 5, [1, 0, 0, 0, 0]]))
 
-    model = make_model(inputs=("state", "robot"), position_words=True, relation_words=True)
-    assert model.slots["obj"] == 6  # colour, kind, row, column, free, relation
-    scene = extract(Observation(np.zeros(7), 0.08, np.zeros(7), objects), images=False)
-    tokens, _ = model.encode(collate_samples([Sample(scene, INSTRUCTION)]))
-    last = tokens[0]["obj"].reshape(5, 6, -1)[:, -1]
-    word = model.tokenizer.encode(" leftmost", add_special_tokens=False)
-    torch.testing.assert_close(last[0], model.embed_tokens(torch.tensor(word)).float().mean(0))
-    middle = model.tokenizer.encode(" middle", add_special_tokens=False)
-    torch.testing.assert_close(last[4], model.embed_tokens(torch.tensor(middle)).float().mean(0))
-
+    model = make_model(inputs=("state", "robot"))
+    relation = _computed(model, objects)["relation"]
+    torch.testing.assert_close(relation[0], _word(model, " leftmost"))
+    torch.testing.assert_close(relation[4], _word(model, " middle"))
     # A scene with nothing left on the table (every block removed) still makes a prompt.
     empty = extract(Observation(np.zeros(7), 0.08, np.zeros(7), []), images=False)
     assert model.prompt_embeds(empty, INSTRUCTION, []).shape[0] > 0
 
 
-def test_support_words_end_each_object_with_what_it_rests_on(make_model):
-    model = make_model(inputs=("state", "robot"), relation_words=True, support_words=True)
-    assert model.slots["obj"] == 5  # colour, kind, free, relation, support
+def test_support_words_say_what_each_object_rests_on(make_model):
+    model = make_model(inputs=("state", "robot"))
     objects = [_on_table("obj_1", "block", "red", 0.5, 0.1),
                _on_table("obj_2", "block", "blue", 0.5, -0.1)]
     objects[1].position[2] = 0.3  # lifted: rests on nothing
-    scene = extract(Observation(np.zeros(7), 0.08, np.zeros(7), objects), images=False)
-    tokens, _ = model.encode(collate_samples([Sample(scene, INSTRUCTION)]))
-    last = tokens[0]["obj"].reshape(2, 5, -1)[:, -1]
-    for row, word in zip(last, (" table", " air")):
-        ids = torch.tensor(model.tokenizer.encode(word, add_special_tokens=False))
-        torch.testing.assert_close(row, model.embed_tokens(ids).float().mean(0))
+    support = _computed(model, objects)["support"]
+    for row, word in zip(support, (" table", " air")):
+        torch.testing.assert_close(row, _word(model, word))
 
 
-def test_partner_words_end_each_object_with_whether_its_colour_is_matched(make_model):
-    model = make_model(inputs=("state", "robot"), support_words=True, partner_words=True)
-    assert model.slots["obj"] == 5  # colour, kind, free, support, partner
-    objects = [_on_table("obj_1", "block", "red", 0.5, 0.1),
-               _on_table("obj_2", "bowl", "red", 0.6, -0.1),
-               _on_table("obj_3", "block", "blue", 0.4, 0.0)]
-    scene = extract(Observation(np.zeros(7), 0.08, np.zeros(7), objects), images=False)
-    tokens, _ = model.encode(collate_samples([Sample(scene, INSTRUCTION)]))
-    last = tokens[0]["obj"].reshape(3, 5, -1)[:, -1]
-    for row, word in zip(last, (" matched", " matched", " alone")):
-        ids = torch.tensor(model.tokenizer.encode(word, add_special_tokens=False))
-        torch.testing.assert_close(row, model.embed_tokens(ids).float().mean(0))
-
-
-def test_pairing_words_end_each_object_with_whether_it_is_with_its_colour_partner(make_model):
-    model = make_model(inputs=("state", "robot"), pairing_words=True)
-    assert model.slots["obj"] == 4  # colour, kind, free, pairing
+def test_pairing_words_say_whether_an_object_is_with_its_colour_partner(make_model):
+    model = make_model(inputs=("state", "robot"))
     block_in_bowl = ObjectState("obj_1", "block", "red", np.array([0.6, -0.1, 0.03]),
                                 np.array([0, 0, 0, 1.0]), np.full(3, 0.04))
     red_bowl = dataclasses.replace(_on_table("obj_2", "bowl", "red", 0.6, -0.1),
@@ -271,109 +279,47 @@ def test_pairing_words_end_each_object_with_whether_it_is_with_its_colour_partne
                _on_table("obj_3", "block", "blue", 0.4, 0.0),
                _on_table("obj_4", "bowl", "blue", 0.5, 0.2),
                _on_table("obj_5", "block", "green", 0.4, 0.2)]
-    scene = extract(Observation(np.zeros(7), 0.08, np.zeros(7), objects), images=False)
-    tokens, _ = model.encode(collate_samples([Sample(scene, INSTRUCTION)]))
-    last = tokens[0]["obj"].reshape(5, 4, -1)[:, -1]
-    for row, word in zip(last, (" home", " home", " away", " away", " alone")):
-        ids = torch.tensor(model.tokenizer.encode(word, add_special_tokens=False))
-        torch.testing.assert_close(row, model.embed_tokens(ids).float().mean(0))
+    pairing = _computed(model, objects)["pairing"]
+    for row, word in zip(pairing, (" home", " home", " away", " away", " alone")):
+        torch.testing.assert_close(row, _word(model, word))
+    # the ablation: without the per-family word the objects keep the general scene words
+    ablated = make_model(inputs=("state", "robot"), pairing_words=False)
+    assert ablated.config.computed_words == ("relation", "support", "held_color")
+    assert ablated.object_layout()[-1] == ["free", "support", "held_color"]
 
 
-def test_held_color_words_end_each_object_with_whether_it_has_the_held_colour(make_model):
-    model = make_model(inputs=("state", "robot"), held_color_words=True)
-    assert model.slots["obj"] == 4  # colour, kind, free, held colour
+def test_held_color_words_say_whether_an_object_has_the_held_colour(make_model):
+    model = make_model(inputs=("state", "robot"))
     objects = [_on_table("obj_1", "block", "red", 0.5, 0.1),
                _on_table("obj_2", "bowl", "red", 0.6, -0.1),
                _on_table("obj_3", "bowl", "blue", 0.4, 0.0)]
     ee_pose = np.array([*objects[0].position, 0, 0, 0, 1.0])  # obj_1 in a closed gripper
-    holding = extract(Observation(np.zeros(7), 0.04, ee_pose, objects), images=False)
-    empty = extract(Observation(np.zeros(7), 0.08, ee_pose, objects), images=False)
-    tokens, _ = model.encode(collate_samples([Sample(holding, INSTRUCTION),
-                                              Sample(empty, INSTRUCTION)]))
-    for scene, words in ((0, (" other", " same", " other")), (1, (" other",) * 3)):
-        last = tokens[scene]["obj"].reshape(3, 4, -1)[:, -1]
-        for row, word in zip(last, words):
-            ids = torch.tensor(model.tokenizer.encode(word, add_special_tokens=False))
-            torch.testing.assert_close(row, model.embed_tokens(ids).float().mean(0))
-
-
-_COMPACT_WORDS = dict(position_words=True, relation_words=True, support_words=True,
-                      partner_words=True, instruction_first=True)
-
-
-def _separate_and_packed(make_model, **packing):
-    """(full model, packed model with the full one's encoder weights, (2, 8, H) separate
-    vectors of a two-object scene: colour, kind, row, column, free, relation, support,
-    partner, and that scene's batch)."""
-    full = make_model(inputs=("state", "robot"), **_COMPACT_WORDS)
-    packed = make_model(inputs=("state", "robot"), compact_objects=True, **packing,
-                        **_COMPACT_WORDS)
-    packed.encoders.load_state_dict(full.encoders.state_dict())  # the same vectors, packed
-    objects = [_on_table("obj_1", "block", "red", 0.5, 0.1),
-               _on_table("obj_2", "bowl", "blue", 0.6, -0.1)]
-    scene = extract(Observation(np.zeros(7), 0.08, np.zeros(7), objects), images=False)
-    batch = collate_samples([Sample(scene, INSTRUCTION)])
-    return full, packed, full.encode(batch)[0][0]["obj"].reshape(2, 8, -1), batch
-
-
-def test_compact_objects_pack_the_tokens_into_six_vectors_named_by_number(make_model):
-    full, compact, separate, batch = _separate_and_packed(make_model)
-    assert full.slots["obj"] == 8 and compact.slots["obj"] == 6
-    packed = compact.encode(batch)[0][0]["obj"].reshape(2, 6, -1)
-    # colour, kind, row, column and relation keep a position each, in that order
-    torch.testing.assert_close(packed[:, :5], separate[:, [0, 1, 2, 3, 5]])
-    computed = separate[:, [4, 6, 7]].sum(1) / 3 ** 0.5  # free + support + partner
-    torch.testing.assert_close(packed[:, 5], computed)
-
-    text = compact.sentence(["obj_1", "obj_3", "obj_10"], INSTRUCTION, "nothing")
-    assert text.startswith(f"Task: {INSTRUCTION}. <obj>1 <obj>3 <obj>10 Robot: <robot>.")
-    ids = compact.sentence_ids(text)
-    start = len(compact.plan_prefix_ids(INSTRUCTION))
-    names = [compact.tokenizer.decode(ids[i:i + n])
-             for i, n in ((start + 6, 1), (start + 13, 1), (start + 20, 2))]
-    assert names == ["1", "3", "10"]  # 6 slots, then the number: 7 positions an object
-    assert ids[start:start + 6] == [SLOT_IDS["obj"]] * 6
-    # the prompt grows by 7 positions an object, against 8 + 6 without the compact form
-    one, two = (compact.sentence_ids(compact.sentence(n, INSTRUCTION, "nothing")) for n in (1, 2))
-    assert len(two) - len(one) == 7
-    one, two = (full.sentence_ids(full.sentence(n, INSTRUCTION, "nothing")) for n in (1, 2))
-    assert len(two) - len(one) == 14
-
-
-def test_compact_groups_set_how_many_positions_an_object_takes(make_model, tmp_path):
-    groups = [["color", "kind"], ["row"], ["column"], ["relation", "free", "support", "partner"]]
-    _, packed, separate, batch = _separate_and_packed(make_model, compact_groups=groups)
-    assert packed.slots["obj"] == 4
-    tokens = packed.encode(batch)[0][0]["obj"].reshape(2, 4, -1)
-    torch.testing.assert_close(tokens[:, 0], separate[:, [0, 1]].sum(1) / 2 ** 0.5)
-    torch.testing.assert_close(tokens[:, 3], separate[:, [4, 5, 6, 7]].sum(1) / 2)
-    one, two = (packed.sentence_ids(packed.sentence(n, INSTRUCTION, "nothing")) for n in (1, 2))
-    assert len(two) - len(one) == 5  # 4 vectors and the number
-    # the grouping is part of the checkpoint's config: it loads as saved, and only so
-    packed.save(tmp_path)
-    assert PalmE.from_checkpoint(tmp_path).slots["obj"] == 4
-    default = make_model(inputs=("state", "robot"), compact_objects=True, **_COMPACT_WORDS)
-    with pytest.raises(CheckpointError, match="compact_groups"):
-        default.load(tmp_path)
-
-
-@pytest.mark.parametrize("groups, compact", [([["colour"]], True), ([["row", "row"]], True),
-                                             ([["row"], []], True), ([["row"]], False)])
-def test_bad_compact_groups_are_refused_by_name(groups, compact):
-    with pytest.raises(ValueError, match="model.compact_groups"):
-        PalmEConfig(inputs=("state", "robot"), compact_objects=compact, compact_groups=groups)
+    holding = _computed(model, objects, 0.04, ee_pose)["held_color"]
+    empty = _computed(model, objects, 0.08, ee_pose)["held_color"]
+    for rows, words in ((holding, (" other", " same", " other")), (empty, (" other",) * 3)):
+        for row, word in zip(rows, words):
+            torch.testing.assert_close(row, _word(model, word))
 
 
 def test_a_checkpoint_packed_with_another_grouping_is_refused(make_model, tmp_path):
-    compact = make_model(inputs=("state", "robot"), compact_objects=True, position_words=True)
-    compact.save(tmp_path)
+    model = make_model(inputs=("state", "robot"))
+    model.save(tmp_path)
     meta = json.loads((tmp_path / "config.json").read_text())
-    assert meta["object_layout"] == [["color"], ["kind"], ["row"], ["column"], ["free"]]
-    compact.load(tmp_path)
-    meta["object_layout"] = [["color", "kind", "free"], ["row"], ["column"]]  # an older grouping
+    assert meta["object_layout"] == [list(g) for g in COMPACT_GROUPS]
+    model.load(tmp_path)
+    meta["object_layout"] = [["color", "kind", "free"], ["row"], ["column"]]  # another packing
     (tmp_path / "config.json").write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match="packed as .*compact_groups"):
-        compact.load(tmp_path)
+    with pytest.raises(CheckpointError, match="packed as .*COMPACT_GROUPS"):
+        model.load(tmp_path)
+
+
+def test_a_checkpoint_of_the_older_format_is_refused_with_the_reason(make_model, tmp_path):
+    make_model(inputs=("state", "robot")).save(tmp_path)
+    meta = json.loads((tmp_path / "config.json").read_text())
+    meta["format"] = "embodied_mm.palme/1"
+    (tmp_path / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="older version"):
+        PalmE.from_checkpoint(tmp_path)
 
 
 def test_warm_start_copies_what_fits_and_reports_the_rest(make_model, tmp_path):
@@ -382,10 +328,10 @@ def test_warm_start_copies_what_fits_and_reports_the_rest(make_model, tmp_path):
         for p in old.trained_state().values():
             p.add_(1.0)
     old.save(tmp_path)
-    new = make_model(inputs=("state", "robot"), position_words=True)
+    new = make_model(inputs=("state", "robot"), encoder_width=32)  # another MLP width
     fresh = {k: v.clone() for k, v in new.trained_state().items()}
     added = new.warm_start(tmp_path)
-    assert added and all(".row." in k or ".column." in k for k in added)
+    assert added and all(k.startswith("encoders.") for k in added)
     for name, value in new.trained_state().items():
         expected = fresh[name] if name in added else old.trained_state()[name]
         assert torch.equal(value, expected), name
@@ -511,8 +457,8 @@ def test_mismatched_checkpoints_are_refused(make_model, tiny_llm, tmp_path):
         make_model(inputs=("state", "robot"), encoder_width=64).load(tmp_path)
     other_llm, tokenizer = tiny_llm[0].__class__(tiny_llm[0].config), tiny_llm[1]
     with pytest.raises(CheckpointError, match="another LLM"):
-        PalmE(PalmEConfig(llm="tiny", inputs=("state", "robot")), llm=(other_llm, tokenizer)
-              ).load(tmp_path)
+        PalmE(PalmEConfig(llm="tiny", inputs=("state", "robot"), lora=False),
+              llm=(other_llm, tokenizer)).load(tmp_path)
     with pytest.raises(CheckpointError, match="no PaLM-E checkpoint"):
         model.load(tmp_path / "missing")
     meta = json.loads((tmp_path / "config.json").read_text())
@@ -533,7 +479,7 @@ def test_corrupted_checkpoints_are_a_clear_error(make_model, tmp_path):
     with pytest.raises(CheckpointError, match="not valid JSON"):
         model.load(tmp_path)
     (tmp_path / "config.json").write_text("[1, 2]")
-    with pytest.raises(CheckpointError, match="is not a embodied_mm.palme/1 checkpoint"):
+    with pytest.raises(CheckpointError, match="is not a embodied_mm.palme/2 checkpoint"):
         model.load(tmp_path)
 
 

@@ -39,8 +39,7 @@ def test_planner_from_checkpoint_plans_valid_steps(make_model, make_obs, tmp_pat
 def test_instruction_prefix_cache_changes_speed_not_answers(make_model, make_obs, tmp_path):
     from embodied_mm.model.decoding import reference_decode
 
-    make_model(inputs=("state", "robot"), instruction_first=True, held_object=True,
-               seed=3).save(tmp_path)
+    make_model(inputs=("state", "robot"), seed=3).save(tmp_path)
     planner = PalmePlanner.from_config(PlannerConfig(name="palme", checkpoint=str(tmp_path)))
     planner.reset("put the red block in the blue bowl")
     prefix, _ = planner.prefix_cache()
@@ -89,7 +88,7 @@ def test_fast_path_rechecks_close_calls_and_keeps_the_exact_answers(make_model, 
                                                                    tmp_path):
     from embodied_mm.model.decoding import reference_decode
 
-    make_model(inputs=("state", "robot"), instruction_first=True, seed=5).save(tmp_path)
+    make_model(inputs=("state", "robot"), seed=5).save(tmp_path)
     cfg = PlannerConfig(name="palme", checkpoint=str(tmp_path))
     planner = PalmePlanner.from_config(cfg)
     assert planner.fast_decoder is not None

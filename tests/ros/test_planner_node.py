@@ -156,7 +156,8 @@ def test_learned_planner_refuses_stale_camera_images(graph, tmp_path):
     """A planner that reads images (palme, tiny LLM) plans only when the camera is fresh."""
     from sensor_msgs.msg import Image
 
-    from embodied_mm.model.palme import PalmE, PalmEConfig
+    from embodied_mm.model.config import PalmEConfig
+    from embodied_mm.model.palme import PalmE
     from embodied_mm.ros.conversions import image_to_msg
 
     checkpoint = tmp_path / "ckpt"
