@@ -1,6 +1,7 @@
 """House rules on imports: rclpy and ROS message packages only under `embodied_mm/ros/`,
 pybullet only under `sim/` (read statically from every module, function-level imports
-included), and neither loaded when the core modules are imported."""
+included), neither loaded when the core modules are imported, and no import cycles between
+the project's modules (function-level imports count: a lazy import only hides a cycle)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,6 @@ MODULES = ["embodied_mm.cli", "embodied_mm.executor", "embodied_mm.skills",
 ROS_PACKAGES = frozenset({"rclpy", "builtin_interfaces", "std_msgs", "std_srvs", "sensor_msgs",
                           "geometry_msgs", "trajectory_msgs", "visualization_msgs",
                           "diagnostic_msgs", "rcl_interfaces", "rosidl_runtime_py"})
-# Files that still break a rule, to move under embodied_mm/ros/ (teleop's ROS node and
-# recorder). The list may only shrink: a file that no longer breaks the rule fails the test.
-KNOWN_ROS_OUTSIDE_ROS = frozenset({"embodied_mm/teleop/console_node.py",
-                                   "embodied_mm/teleop/recorder.py"})
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -44,9 +41,9 @@ def _sources() -> dict[str, set[str]]:
 
 
 def test_ros_is_imported_only_under_embodied_mm_ros():
-    breaking = {path for path, names in _sources().items()
-                if names & ROS_PACKAGES and not path.startswith("embodied_mm/ros/")}
-    assert breaking == KNOWN_ROS_OUTSIDE_ROS
+    breaking = [path for path, names in _sources().items()
+                if names & ROS_PACKAGES and not path.startswith("embodied_mm/ros/")]
+    assert not breaking
 
 
 def test_pybullet_is_imported_only_under_sim():
@@ -73,3 +70,62 @@ def test_no_simulator_or_ros_at_import_time():
             "assert not bad, bad\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def project_imports(path: Path, modules: set[str]) -> set[str]:
+    """The project modules `path` imports anywhere; `from package import submodule` counts as
+    importing the submodule (and not the package's `__init__` imports)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            submodules = {f"{node.module}.{alias.name}" for alias in node.names} & modules
+            names |= submodules or {node.module}
+    return names & modules
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Groups of modules that import each other (strongly connected components, Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in sorted(graph[module]):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            group = []
+            while not group or group[-1] != module:
+                group.append(stack.pop())
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_import_cycles():
+    files = sorted((REPO / "embodied_mm").rglob("*.py")) + sorted((REPO / "sim").rglob("*.py"))
+    modules = {module_name(f) for f in files}
+    graph = {module_name(f): project_imports(f, modules) - {module_name(f)} for f in files}
+    assert import_cycles(graph) == []
+
+
+def test_import_cycles_are_found():
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from embodied_mm.model.language_model import CausalLM
+from embodied_mm.model.language_model import CausalLM, ReducedPrecisionLM
 
 SUPPORTED_MODEL_TYPES = ("gemma3_text",)
 
@@ -224,3 +224,10 @@ class FastGemma3(CausalLM):
             normed = layer.pre_mlp_norm(x)
             x = x + layer.post_mlp_norm(layer.down(layer.up.times(normed, layer.gate.gelu(normed))))
         return self._final_norm(x), (cache if use_cache else None)
+
+
+def reduced_precision(exact: CausalLM, dtype: torch.dtype = torch.bfloat16) -> CausalLM:
+    """A copy of `exact`'s layers in `dtype` for a fast path: the lean `FastGemma3` forward
+    for Gemma 3 (~1.5–2× faster on the 2-core Intel VM of 2026-12-02), else
+    `ReducedPrecisionLM`."""
+    return FastGemma3(exact, dtype) if supports(exact.llm) else ReducedPrecisionLM(exact, dtype)

@@ -111,15 +111,6 @@ class ReducedPrecisionLM(CausalLM):
         return out.last_hidden_state, out.past_key_values
 
 
-def reduced_precision(exact: CausalLM, dtype: torch.dtype = torch.bfloat16) -> CausalLM:
-    """A copy of `exact`'s layers in `dtype` for a fast path: the lean `FastGemma3` forward
-    for Gemma 3 (~1.5–2× faster on the 2-core Intel VM of 2026-12-02), else
-    `ReducedPrecisionLM`."""
-    from embodied_mm.model.fast_gemma import FastGemma3, supports
-
-    return FastGemma3(exact, dtype) if supports(exact.llm) else ReducedPrecisionLM(exact, dtype)
-
-
 class TextLM(nn.Module, CausalLM):
     """A frozen LLM reading a plain-text prompt (the `text_llm` baseline).
 

@@ -56,7 +56,8 @@ class PalmePlanner(Planner):
         import torch
 
         from embodied_mm.model.decoding import StepDecoder
-        from embodied_mm.model.language_model import fast_bf16, reduced_precision
+        from embodied_mm.model.fast_gemma import reduced_precision
+        from embodied_mm.model.language_model import fast_bf16
         from embodied_mm.model.llm import release_freed_memory
 
         if merge_lora and model.config.lora and not model.merged:

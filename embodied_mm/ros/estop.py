@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from rclpy.node import Node
 from std_msgs.msg import Bool
 
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 
 RELEASE_NODES = ("teleop_console", "executor")
@@ -40,7 +41,7 @@ class EStopLatch:
         self.node, self.on_change = node, on_change
         self.release_nodes = tuple(release_nodes)
         self.engaged = False
-        node.create_subscription(Bool, topics.ESTOP, self._on_message, topics.LATCHED_QOS)
+        node.create_subscription(Bool, topics.ESTOP, self._on_message, ros_qos.LATCHED_QOS)
 
     def _on_message(self, msg: Bool, info: dict) -> None:
         engaged = bool(msg.data)

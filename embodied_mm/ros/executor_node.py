@@ -36,6 +36,7 @@ from std_msgs.msg import Bool, String
 from embodied_mm.executor import run_skill
 from embodied_mm.plan_language import PlanError, parse_step
 from embodied_mm.robots.base import RobotLimits
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import status_msg
 from embodied_mm.ros.estop import release_allowed
@@ -79,18 +80,18 @@ class ExecutorNode(Node):
             gripper_topic=param(self, "gripper_topic", topics.GRIPPER_TRAJECTORY),
             max_age_s=float(param(self, "max_age_s", 1.0)), joints=joint_names_param(self))
         self.status_pub = self.create_publisher(DiagnosticStatus, topics.SKILL_STATUS,
-                                                topics.RELIABLE_QOS)
-        self.create_subscription(String, topics.PLAN, self._on_plan, topics.RELIABLE_QOS)
+                                                ros_qos.RELIABLE_QOS)
+        self.create_subscription(String, topics.PLAN, self._on_plan, ros_qos.RELIABLE_QOS)
         self._steps: queue.Queue[str | None] = queue.Queue()
         self._seq = 0
         self._operator = False
         self._jog = Jog()
         self.create_subscription(Bool, topics.TELEOP_ACTIVE, self._on_operator,
-                                 topics.LATCHED_QOS)
+                                 ros_qos.LATCHED_QOS)
         self.create_subscription(TwistStamped, topics.TELEOP_TWIST, self._on_twist,
-                                 topics.RELIABLE_QOS)
+                                 ros_qos.RELIABLE_QOS)
         self.create_subscription(Bool, topics.TELEOP_GRIPPER, self._on_gripper,
-                                 topics.RELIABLE_QOS)
+                                 ros_qos.RELIABLE_QOS)
         self._worker = threading.Thread(target=self._work, daemon=True)
         self._worker.start()
 

@@ -26,6 +26,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import MessageError, joint_state_from_msg, trajectory_msg
 from embodied_mm.ros.estop import RELEASE_NODES, EStopLatch
@@ -48,17 +49,17 @@ class SafetyFilterNode(Node):
         self._joints: tuple[np.ndarray, float] | None = None  # measured arm joints, width
         self.forwarded = self.refused = 0
         self.out = {name: self.create_publisher(JointTrajectory, str(param(self, key, default)),
-                                                topics.RELIABLE_QOS)
+                                                ros_qos.RELIABLE_QOS)
                     for name, key, default in (("arm", "out_arm_topic", topics.ARM_TRAJECTORY),
                                                ("gripper", "out_gripper_topic",
                                                 topics.GRIPPER_TRAJECTORY))}
         self.create_subscription(JointTrajectory, str(param(self, "in_arm_topic", SAFE_ARM)),
-                                 self._on_arm, topics.RELIABLE_QOS)
+                                 self._on_arm, ros_qos.RELIABLE_QOS)
         self.create_subscription(JointTrajectory,
                                  str(param(self, "in_gripper_topic", SAFE_GRIPPER)),
-                                 self._on_gripper, topics.RELIABLE_QOS)
+                                 self._on_gripper, ros_qos.RELIABLE_QOS)
         self.create_subscription(JointState, topics.JOINT_STATES, self._on_joints,
-                                 topics.LATEST_QOS)
+                                 ros_qos.LATEST_QOS)
         self.estop = EStopLatch(self, self._on_estop, param(
             self, "estop_release_nodes", list(RELEASE_NODES)))
 

@@ -37,6 +37,7 @@ from trajectory_msgs.msg import JointTrajectory
 from embodied_mm.eval.perturb import FaultStriker, judge
 from embodied_mm.plan_language import PlanError, parse_step
 from embodied_mm.robots.kinematics import JOINT_LOWER, JOINT_UPPER
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import (
     MessageError,
@@ -101,27 +102,27 @@ class SimNode(Node):
         self._frame_wanted = False  # a skill ended while a frame rendered: take one when done
         self.frames_published = self.frames_rendered = self.frames_dropped = 0
 
-        self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, topics.SENSOR_QOS)
-        self.color_pub = self.create_publisher(Image, topics.COLOR, topics.SENSOR_QOS)
-        self.depth_pub = self.create_publisher(Image, topics.DEPTH, topics.SENSOR_QOS)
-        self.seg_pub = self.create_publisher(Image, topics.SEGMENTATION, topics.SENSOR_QOS)
-        self.info_pub = self.create_publisher(CameraInfo, topics.COLOR_INFO, topics.SENSOR_QOS)
-        self.episode_pub = self.create_publisher(String, topics.EPISODE, topics.LATCHED_QOS)
+        self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, ros_qos.SENSOR_QOS)
+        self.color_pub = self.create_publisher(Image, topics.COLOR, ros_qos.SENSOR_QOS)
+        self.depth_pub = self.create_publisher(Image, topics.DEPTH, ros_qos.SENSOR_QOS)
+        self.seg_pub = self.create_publisher(Image, topics.SEGMENTATION, ros_qos.SENSOR_QOS)
+        self.info_pub = self.create_publisher(CameraInfo, topics.COLOR_INFO, ros_qos.SENSOR_QOS)
+        self.episode_pub = self.create_publisher(String, topics.EPISODE, ros_qos.LATCHED_QOS)
         self.create_subscription(JointTrajectory, topics.ARM_TRAJECTORY,
                                  lambda m: self._on_trajectory(m, self._arm, "arm"),
-                                 topics.RELIABLE_QOS)
+                                 ros_qos.RELIABLE_QOS)
         self.create_subscription(JointTrajectory, topics.GRIPPER_TRAJECTORY,
                                  lambda m: self._on_trajectory(m, self._gripper, "gripper"),
-                                 topics.RELIABLE_QOS)
+                                 ros_qos.RELIABLE_QOS)
         self._estop = EStopLatch(self, self._on_estop, param(
             self, "estop_release_nodes", list(RELEASE_NODES)))
         self.create_subscription(String, topics.EPISODE_REQUEST, self._on_episode_request,
-                                 topics.RELIABLE_QOS)
-        self.create_subscription(String, topics.PLAN, self._on_plan, topics.RELIABLE_QOS)
+                                 ros_qos.RELIABLE_QOS)
+        self.create_subscription(String, topics.PLAN, self._on_plan, ros_qos.RELIABLE_QOS)
         # A finished skill: the planner waits for a frame of the world it left, so take one now
         # rather than at the next camera tick (up to 1 / camera_hz later).
         self.create_subscription(DiagnosticStatus, topics.SKILL_STATUS, self._on_skill_status,
-                                 topics.RELIABLE_QOS)
+                                 ros_qos.RELIABLE_QOS)
         self.create_service(Trigger, topics.RESET, self._on_reset)
         self.create_service(Trigger, topics.CHECK_SUCCESS, self._on_check_success)
 

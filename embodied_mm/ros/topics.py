@@ -65,16 +65,3 @@ TOPIC_TYPES: dict[str, str] = {
     TELEOP_STEPS: "std_msgs/String",
     TELEOP_LABEL: "std_msgs/String",
 }
-
-QOS_NAMES = frozenset({"SENSOR_QOS", "LATEST_QOS", "NEWEST_RELIABLE_QOS", "RELIABLE_QOS",
-                       "LATCHED_QOS"})
-
-
-def __getattr__(name: str):
-    """`topics.RELIABLE_QOS` & co. for modules that still take QoS from here: loads rclpy
-    only when a QoS profile is asked for (PEP 562)."""
-    if name in QOS_NAMES:
-        from embodied_mm.ros import qos
-
-        return getattr(qos, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

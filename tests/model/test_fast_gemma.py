@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from embodied_mm.model.decoding import StepDecoder, build_trie, token_tree, tree_attention
-from embodied_mm.model.fast_gemma import FastGemma3, KVCache, supports
-from embodied_mm.model.language_model import ReducedPrecisionLM, native_bf16, reduced_precision
+from embodied_mm.model.fast_gemma import FastGemma3, KVCache, reduced_precision, supports
+from embodied_mm.model.language_model import ReducedPrecisionLM, native_bf16
 
 
 @pytest.fixture

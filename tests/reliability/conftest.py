@@ -38,6 +38,7 @@ def sim_arm(graph):
         from sensor_msgs.msg import JointState
         from trajectory_msgs.msg import JointTrajectory
 
+        from embodied_mm.ros import qos as ros_qos
         from embodied_mm.ros import topics
         from embodied_mm.ros.conversions import from_time, joint_state_from_msg
 
@@ -46,10 +47,10 @@ def sim_arm(graph):
         graph.probe.create_subscription(
             JointState, topics.JOINT_STATES,
             lambda m: states.append((from_time(m.header.stamp), joint_state_from_msg(m)[0])),
-            topics.SENSOR_QOS)
+            ros_qos.SENSOR_QOS)
         assert graph.spin_until(lambda: states, 60), graph.log("sim")
         arm = graph.probe.create_publisher(JointTrajectory, topics.ARM_TRAJECTORY,
-                                           topics.RELIABLE_QOS)
+                                           ros_qos.RELIABLE_QOS)
         return states, arm
 
     return start

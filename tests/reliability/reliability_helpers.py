@@ -9,8 +9,9 @@ def release_estop(graph) -> None:
     import rclpy
     from std_msgs.msg import Bool
 
+    from embodied_mm.ros import qos as ros_qos
     from embodied_mm.ros import topics
 
     console = rclpy.create_node("teleop_console", context=graph.context)
     graph.executor.add_node(console)
-    console.create_publisher(Bool, topics.ESTOP, topics.LATCHED_QOS).publish(Bool(data=False))
+    console.create_publisher(Bool, topics.ESTOP, ros_qos.LATCHED_QOS).publish(Bool(data=False))

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from std_msgs.msg import Bool
 
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import trajectory_msg
 
@@ -23,7 +24,7 @@ STOP_WITHIN_S = 0.1
 
 def test_estop_stops_a_fast_motion_within_100_ms(graph, sim_arm):
     states, arm = sim_arm()
-    estop = graph.probe.create_publisher(Bool, topics.ESTOP, topics.LATCHED_QOS)
+    estop = graph.probe.create_publisher(Bool, topics.ESTOP, ros_qos.LATCHED_QOS)
     graph.spin_for(1.0)
     start = states[-1][1]
     goal = start.copy()

@@ -29,6 +29,7 @@ from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import MarkerArray
 
 from embodied_mm.robots.kinematics import HOME
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import (
     joint_state_from_msg,
@@ -47,7 +48,7 @@ def _statuses(graph) -> list[dict]:
     seen: list[dict] = []
     graph.probe.create_subscription(DiagnosticStatus, topics.SKILL_STATUS,
                                     lambda m: seen.append(status_from_msg(m)),
-                                    topics.RELIABLE_QOS)
+                                    ros_qos.RELIABLE_QOS)
     return seen
 
 
@@ -65,7 +66,7 @@ def test_planner_killed_mid_skill_executor_holds_runner_aborts_and_recovers(grap
     joints: list[np.ndarray] = []
     graph.probe.create_subscription(JointState, topics.JOINT_STATES,
                                     lambda m: joints.append(joint_state_from_msg(m)[0]),
-                                    topics.SENSOR_QOS)
+                                    ros_qos.SENSOR_QOS)
     assert graph.spin_until(lambda: graph.probe.count_publishers(topics.PLAN) > 0, 60), \
         graph.log("planner")
     out = tmp_path / "eval"
@@ -114,12 +115,12 @@ def _sim_graph_with_instruction(graph, *planner_params: str):
     statuses = _statuses(graph)
     plans: list[str] = []
     graph.probe.create_subscription(String, topics.PLAN, lambda m: plans.append(m.data),
-                                    topics.RELIABLE_QOS)
+                                    ros_qos.RELIABLE_QOS)
     episodes: list[dict] = []
     graph.probe.create_subscription(String, topics.EPISODE,
                                     lambda m: episodes.append(json.loads(m.data)),
-                                    topics.LATCHED_QOS)
-    instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, topics.RELIABLE_QOS)
+                                    ros_qos.LATCHED_QOS)
+    instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, ros_qos.RELIABLE_QOS)
     assert graph.spin_until(lambda: episodes and graph.probe.count_subscribers(
         topics.INSTRUCTION) > 0, 60), graph.log("planner")
     graph.spin_for(2.0)  # fresh camera, objects and joint states reach the planner
@@ -165,12 +166,12 @@ def test_estop_mid_skill_stops_the_executor_and_nothing_moves_until_released(gra
     also after the release, until an instruction is given again."""
     sent: list[float] = []  # arrival times of the executor's arm trajectories
     joints: list[np.ndarray] = []
-    estop = graph.probe.create_publisher(Bool, topics.ESTOP, topics.LATCHED_QOS)
+    estop = graph.probe.create_publisher(Bool, topics.ESTOP, ros_qos.LATCHED_QOS)
     graph.probe.create_subscription(JointTrajectory, topics.ARM_TRAJECTORY,
-                                    lambda m: sent.append(time.monotonic()), topics.RELIABLE_QOS)
+                                    lambda m: sent.append(time.monotonic()), ros_qos.RELIABLE_QOS)
     graph.probe.create_subscription(JointState, topics.JOINT_STATES,
                                     lambda m: joints.append(joint_state_from_msg(m)[0]),
-                                    topics.SENSOR_QOS)
+                                    ros_qos.SENSOR_QOS)
     statuses, plans = _sim_graph_with_instruction(graph)
     assert graph.spin_until(lambda: len(sent) >= 5, 60), graph.log("executor")  # moving
 
@@ -245,11 +246,11 @@ def test_bad_instructions_on_the_topic_are_refused_and_the_node_plans_on(graph):
     statuses = _statuses(graph)
     plans: list[str] = []
     graph.probe.create_subscription(String, topics.PLAN, lambda m: plans.append(m.data),
-                                    topics.RELIABLE_QOS)
-    joints = graph.probe.create_publisher(JointState, topics.JOINT_STATES, topics.SENSOR_QOS)
-    objects = graph.probe.create_publisher(MarkerArray, topics.OBJECTS, topics.RELIABLE_QOS)
-    episode_pub = graph.probe.create_publisher(String, topics.EPISODE, topics.LATCHED_QOS)
-    instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, topics.RELIABLE_QOS)
+                                    ros_qos.RELIABLE_QOS)
+    joints = graph.probe.create_publisher(JointState, topics.JOINT_STATES, ros_qos.SENSOR_QOS)
+    objects = graph.probe.create_publisher(MarkerArray, topics.OBJECTS, ros_qos.RELIABLE_QOS)
+    episode_pub = graph.probe.create_publisher(String, topics.EPISODE, ros_qos.LATCHED_QOS)
+    instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, ros_qos.RELIABLE_QOS)
     episode_pub.publish(String(data=json.dumps({"task": episode.task, "seed": episode.seed})))
     assert graph.spin_until(lambda: graph.probe.count_subscribers(topics.INSTRUCTION) > 0, 60)
     graph.spin_for(1.0)

@@ -13,6 +13,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from embodied_mm.robots.base import RobotLimits
 from embodied_mm.robots.kinematics import HOME, JOINT_UPPER
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import joint_state_msg, trajectory_msg
 from embodied_mm.ros.safety import SafetyGate, UnsafeTrajectory
@@ -52,10 +53,10 @@ def test_the_filter_node_forwards_only_safe_trajectories_and_latches_the_estop(g
     probe = graph.probe
     out: list[JointTrajectory] = []
     probe.create_subscription(JointTrajectory, topics.ARM_TRAJECTORY, out.append,
-                              topics.RELIABLE_QOS)
-    joints = probe.create_publisher(JointState, topics.JOINT_STATES, topics.SENSOR_QOS)
-    arm = probe.create_publisher(JointTrajectory, SAFE_ARM, topics.RELIABLE_QOS)
-    estop = probe.create_publisher(Bool, topics.ESTOP, topics.LATCHED_QOS)
+                              ros_qos.RELIABLE_QOS)
+    joints = probe.create_publisher(JointState, topics.JOINT_STATES, ros_qos.SENSOR_QOS)
+    arm = probe.create_publisher(JointTrajectory, SAFE_ARM, ros_qos.RELIABLE_QOS)
+    estop = probe.create_publisher(Bool, topics.ESTOP, ros_qos.LATCHED_QOS)
     assert graph.spin_until(lambda: arm.get_subscription_count() > 0, 30), graph.log("filter")
 
     def send(points, times) -> list[JointTrajectory]:
@@ -87,6 +88,6 @@ def test_the_filter_node_forwards_only_safe_trajectories_and_latches_the_estop(g
     assert send([goal], [3.0]) == []
     executor = rclpy.create_node("executor", context=graph.context)
     graph.executor.add_node(executor)
-    executor.create_publisher(Bool, topics.ESTOP, topics.LATCHED_QOS).publish(Bool(data=False))
+    executor.create_publisher(Bool, topics.ESTOP, ros_qos.LATCHED_QOS).publish(Bool(data=False))
     assert graph.spin_until(lambda: "e-stop released" in graph.log("filter"), 5)
     assert len(send([goal], [3.0])) == 1

@@ -11,6 +11,7 @@ import signal
 import pytest
 from std_msgs.msg import String
 
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim, pytest.mark.slow]
@@ -26,11 +27,11 @@ def test_perception_stall_fails_one_episode_and_the_evaluation_goes_on(graph, tm
     graph.start("planner", "planner_node", overrides)
     plans: list[str] = []
     graph.probe.create_subscription(String, topics.PLAN, lambda m: plans.append(m.data),
-                                    topics.RELIABLE_QOS)
+                                    ros_qos.RELIABLE_QOS)
     seeds: list[int] = []  # of the scenes the sim loaded
     graph.probe.create_subscription(String, topics.EPISODE,
                                     lambda m: seeds.append(json.loads(m.data)["seed"]),
-                                    topics.LATCHED_QOS)
+                                    ros_qos.LATCHED_QOS)
     assert graph.spin_until(lambda: graph.probe.count_publishers(topics.PLAN) > 0, 60), \
         graph.log("planner")
     out = tmp_path / "eval"

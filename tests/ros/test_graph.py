@@ -15,6 +15,7 @@ import pytest
 from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,10 +39,10 @@ def test_launch_runs_episodes_records_mcap_and_exits(graph, tmp_path):
     # While it runs, this process sees the executor's commands on the controller topics.
     commands = []
     graph.probe.create_subscription(JointTrajectory, topics.ARM_TRAJECTORY,
-                                    lambda m: commands.append(m), topics.RELIABLE_QOS)
+                                    lambda m: commands.append(m), ros_qos.RELIABLE_QOS)
     plans = []
     graph.probe.create_subscription(String, topics.PLAN, lambda m: plans.append(m.data),
-                                    topics.RELIABLE_QOS)
+                                    ros_qos.RELIABLE_QOS)
     deadline = time.monotonic() + 240
     while proc.poll() is None and time.monotonic() < deadline:
         graph.spin_for(0.5)

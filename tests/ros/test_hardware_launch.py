@@ -32,6 +32,7 @@ from embodied_mm.robots.kinematics import (
     PandaKinematics,
     rotation_to_quaternion,
 )
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import (
     JointNames,
@@ -108,21 +109,21 @@ def test_hardware_launch_plans_and_commands_a_real_drivers_arm_within_limits(gra
         probe = graph.probe
         probe.create_subscription(JointTrajectory, ARM_TOPIC,
                                   lambda m: arms.append((time.monotonic(), m)),
-                                  topics.RELIABLE_QOS)
+                                  ros_qos.RELIABLE_QOS)
         probe.create_subscription(JointTrajectory, GRIPPER_TOPIC, grippers.append,
-                                  topics.RELIABLE_QOS)
+                                  ros_qos.RELIABLE_QOS)
         fr3 = JointNames(tuple(FR3_ARM), tuple(FR3_FINGERS))
         probe.create_subscription(
             JointState, topics.JOINT_STATES,
             lambda m: states.append((from_time(m.header.stamp), joint_state_from_msg(m, fr3)[0])),
-            topics.SENSOR_QOS)
+            ros_qos.SENSOR_QOS)
         probe.create_subscription(DiagnosticStatus, topics.SKILL_STATUS,
                                   lambda m: statuses.append(status_from_msg(m)),
-                                  topics.RELIABLE_QOS)
+                                  ros_qos.RELIABLE_QOS)
         probe.create_subscription(MarkerArray, topics.OBJECTS,
                                   lambda m: seen.append(objects_from_markers(m)),
-                                  topics.RELIABLE_QOS)
-        instruction = probe.create_publisher(String, topics.INSTRUCTION, topics.RELIABLE_QOS)
+                                  ros_qos.RELIABLE_QOS)
+        instruction = probe.create_publisher(String, topics.INSTRUCTION, ros_qos.RELIABLE_QOS)
 
         launch = subprocess.Popen(
             [sys.executable, "-m", "embodied_mm.cli", "launch", "launch/hardware.launch.yaml",

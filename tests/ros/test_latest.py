@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("rclpy")
 from std_msgs.msg import String  # noqa: E402
 
-from embodied_mm.ros import topics  # noqa: E402
+from embodied_mm.ros import qos as ros_qos  # noqa: E402
 from embodied_mm.ros.latest import PolledNode  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -34,9 +34,9 @@ def _not_empty(msg: String) -> str:
 def test_latest_is_the_newest_message_and_bad_ones_never_replace_it(graph):
     polled = PolledNode(graph.probe)
     errors: list[str] = []
-    reader = polled.reader(String, "/latest_test", topics.NEWEST_RELIABLE_QOS, _not_empty,
+    reader = polled.reader(String, "/latest_test", ros_qos.NEWEST_RELIABLE_QOS, _not_empty,
                            errors.append)
-    pub = graph.probe.create_publisher(String, "/latest_test", topics.RELIABLE_QOS)
+    pub = graph.probe.create_publisher(String, "/latest_test", ros_qos.RELIABLE_QOS)
     assert reader.latest() is None
     _wait_for(lambda: pub.get_subscription_count() == 1)
 

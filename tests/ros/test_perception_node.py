@@ -10,6 +10,7 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import MarkerArray
 
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import joint_state_from_msg, objects_from_markers, trajectory_msg
 
@@ -29,10 +30,10 @@ def test_every_frame_gets_objects_and_a_repeated_picture_is_not_detected_again(g
     graph.probe.create_subscription(  # (capture stamp, objects)
         MarkerArray, topics.OBJECTS, lambda m: objects.append(
             (max(_seconds(k.header.stamp) for k in m.markers), objects_from_markers(m))),
-        topics.RELIABLE_QOS)
+        ros_qos.RELIABLE_QOS)
     graph.probe.create_subscription(JointState, topics.JOINT_STATES,
                                     lambda m: joints.append(joint_state_from_msg(m)[0]),
-                                    topics.SENSOR_QOS)
+                                    ros_qos.SENSOR_QOS)
     assert graph.spin_until(lambda: len(objects) >= 3 and joints, 40), graph.log("perception")
     graph.spin_for(1.0)  # settled: from here on every frame shows the same picture
     objects.clear()
@@ -48,7 +49,7 @@ def test_every_frame_gets_objects_and_a_repeated_picture_is_not_detected_again(g
                                    atol=1e-3)
 
     arm = graph.probe.create_publisher(JointTrajectory, topics.ARM_TRAJECTORY,
-                                       topics.RELIABLE_QOS)
+                                       ros_qos.RELIABLE_QOS)
     goal = joints[-1].copy()
     goal[0] += 0.4
     assert graph.spin_until(lambda: arm.get_subscription_count() > 0, 5.0)

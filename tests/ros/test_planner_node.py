@@ -16,6 +16,7 @@ from visualization_msgs.msg import MarkerArray
 from embodied_mm.data.vqa import article
 from embodied_mm.plan_language import parse_step
 from embodied_mm.robots.kinematics import HOME
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import joint_state_msg, objects_to_markers, status_from_msg
 from embodied_mm.types import ObjectState
@@ -34,20 +35,20 @@ def _planner_io(graph):
     """Probe side of a planner: plans and statuses it publishes, joint/object publishers."""
     plans, statuses = [], []
     graph.probe.create_subscription(String, topics.PLAN, lambda m: plans.append(m.data),
-                                    topics.RELIABLE_QOS)
+                                    ros_qos.RELIABLE_QOS)
     graph.probe.create_subscription(DiagnosticStatus, topics.SKILL_STATUS,
                                     lambda m: statuses.append(status_from_msg(m)),
-                                    topics.RELIABLE_QOS)
-    joints = graph.probe.create_publisher(JointState, topics.JOINT_STATES, topics.SENSOR_QOS)
-    objects = graph.probe.create_publisher(MarkerArray, topics.OBJECTS, topics.RELIABLE_QOS)
+                                    ros_qos.RELIABLE_QOS)
+    joints = graph.probe.create_publisher(JointState, topics.JOINT_STATES, ros_qos.SENSOR_QOS)
+    objects = graph.probe.create_publisher(MarkerArray, topics.OBJECTS, ros_qos.RELIABLE_QOS)
     return plans, statuses, joints, objects
 
 
 def _announce(graph, episode):
     """Publishes the latched scene description of `episode` and waits until the planner
     listens for instructions; returns the instruction publisher."""
-    episode_pub = graph.probe.create_publisher(String, topics.EPISODE, topics.LATCHED_QOS)
-    instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, topics.RELIABLE_QOS)
+    episode_pub = graph.probe.create_publisher(String, topics.EPISODE, ros_qos.LATCHED_QOS)
+    instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, ros_qos.RELIABLE_QOS)
     episode_pub.publish(String(data=json.dumps({"task": episode.task, "seed": episode.seed})))
     assert graph.spin_until(lambda: graph.probe.count_subscribers(topics.INSTRUCTION) > 0, 30)
     graph.spin_for(1.0)
@@ -93,7 +94,7 @@ def test_a_step_that_keeps_failing_exhausts_the_step_budget(graph):
                 "max_age_s:=0.5")
     plans, statuses, joints, objects = _planner_io(graph)
     executor = graph.probe.create_publisher(DiagnosticStatus, topics.SKILL_STATUS,
-                                            topics.RELIABLE_QOS)
+                                            ros_qos.RELIABLE_QOS)
     instruction = _announce(graph, episode)
 
     def run_until_gave_up() -> None:
@@ -166,10 +167,10 @@ def test_learned_planner_refuses_stale_camera_images(graph, tmp_path):
     graph.start("planner", "planner_node", "max_age_s:=0.5", "torch_threads:=1",
                 f"overrides:=planner=palme planner.llm=tiny planner.checkpoint={checkpoint}")
     plans, statuses, joints, objects = _planner_io(graph)
-    cameras = {key: graph.probe.create_publisher(Image, topic, topics.SENSOR_QOS)
+    cameras = {key: graph.probe.create_publisher(Image, topic, ros_qos.SENSOR_QOS)
                for key, topic in (("rgb", topics.COLOR), ("depth", topics.DEPTH),
                                   ("seg", topics.SEGMENTATION))}
-    instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, topics.RELIABLE_QOS)
+    instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, ros_qos.RELIABLE_QOS)
     assert graph.spin_until(lambda: graph.probe.count_subscribers(topics.COLOR) > 0, 60), \
         graph.log("planner")
     graph.spin_for(1.0)
@@ -210,8 +211,8 @@ def test_answers_scene_questions_on_the_topic_pair(graph):
     answers: list[dict] = []
     graph.probe.create_subscription(String, topics.ANSWER,
                                     lambda m: answers.append(json.loads(m.data)),
-                                    topics.RELIABLE_QOS)
-    ask = graph.probe.create_publisher(String, topics.QUESTION, topics.RELIABLE_QOS)
+                                    ros_qos.RELIABLE_QOS)
+    ask = graph.probe.create_publisher(String, topics.QUESTION, ros_qos.RELIABLE_QOS)
     assert graph.spin_until(lambda: graph.probe.count_subscribers(topics.QUESTION) > 0, 30)
     scene = _scene_objects(episode)
     questions = ["what is obj_1?", "what is obj_9?", "why?"]

@@ -14,6 +14,7 @@ from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import joint_state_from_msg, status_msg, trajectory_msg
 from sim.tasks import TASKS
@@ -24,10 +25,10 @@ pytestmark = [pytest.mark.ros, pytest.mark.sim]
 def _listen(graph):
     seen = {"images": [], "joints": []}
     graph.probe.create_subscription(
-        Image, topics.COLOR, lambda m: seen["images"].append(m.header.stamp), topics.SENSOR_QOS)
+        Image, topics.COLOR, lambda m: seen["images"].append(m.header.stamp), ros_qos.SENSOR_QOS)
     graph.probe.create_subscription(
         JointState, topics.JOINT_STATES,
-        lambda m: seen["joints"].append(joint_state_from_msg(m)[0]), topics.SENSOR_QOS)
+        lambda m: seen["joints"].append(joint_state_from_msg(m)[0]), ros_qos.SENSOR_QOS)
     return seen
 
 
@@ -45,7 +46,7 @@ def test_rates_trajectories_in_any_order_and_estop(graph):
 
     # A trajectory with the joint names reversed moves the joints it names, correctly.
     arm = graph.probe.create_publisher(JointTrajectory, topics.ARM_TRAJECTORY,
-                                       topics.RELIABLE_QOS)
+                                       ros_qos.RELIABLE_QOS)
     start = seen["joints"][-1].copy()
     goal = start.copy()
     goal[0] += 0.3
@@ -55,7 +56,7 @@ def test_rates_trajectories_in_any_order_and_estop(graph):
     np.testing.assert_allclose(seen["joints"][-1][1:], start[1:], atol=0.02)
 
     # E-stop: motion stops and stays stopped (latched) until released.
-    estop = graph.probe.create_publisher(Bool, topics.ESTOP, topics.LATCHED_QOS)
+    estop = graph.probe.create_publisher(Bool, topics.ESTOP, ros_qos.LATCHED_QOS)
     far = start.copy()
     far[0] -= 0.6
     arm.publish(trajectory_msg(names, [far[::-1]], [3.0]))
@@ -72,7 +73,7 @@ def test_rates_trajectories_in_any_order_and_estop(graph):
     assert graph.spin_until(lambda: "e-stop release from probe refused" in graph.log("sim"), 5)
     console = rclpy.create_node("teleop_console", context=graph.context)
     graph.executor.add_node(console)
-    console.create_publisher(Bool, topics.ESTOP, topics.LATCHED_QOS).publish(Bool(data=False))
+    console.create_publisher(Bool, topics.ESTOP, ros_qos.LATCHED_QOS).publish(Bool(data=False))
     assert graph.spin_until(lambda: "e-stop released" in graph.log("sim"), 5.0)
     arm.publish(trajectory_msg(names, [far[::-1]], [0.5]))
     assert graph.spin_until(lambda: abs(seen["joints"][-1][0] - far[0]) < 0.01, 5.0)
@@ -91,7 +92,7 @@ def test_a_finished_skill_gets_a_frame_at_once(graph):
     seen = _listen(graph)
     assert graph.spin_until(lambda: len(seen["images"]) > 0, 30), graph.log("sim")
     status = graph.probe.create_publisher(DiagnosticStatus, topics.SKILL_STATUS,
-                                          topics.RELIABLE_QOS)
+                                          ros_qos.RELIABLE_QOS)
     graph.spin_for(1.0)  # the status subscription matches
     seen["images"].clear()
     status.publish(status_msg("planner", "pick(obj_1)", "stale"))  # not the executor's
@@ -111,11 +112,11 @@ def test_frames_show_the_world_and_a_still_world_is_republished_unchanged(graph)
     graph.probe.create_subscription(
         Image, topics.COLOR, lambda m: frames.append(
             (m.header.stamp.sec + m.header.stamp.nanosec * 1e-9,
-             hashlib.sha1(bytes(m.data)).hexdigest())), topics.SENSOR_QOS)
+             hashlib.sha1(bytes(m.data)).hexdigest())), ros_qos.SENSOR_QOS)
     joints = []
     graph.probe.create_subscription(JointState, topics.JOINT_STATES,
                                     lambda m: joints.append(joint_state_from_msg(m)[0]),
-                                    topics.SENSOR_QOS)
+                                    ros_qos.SENSOR_QOS)
     assert graph.spin_until(lambda: len(frames) > 0 and joints, 30), graph.log("sim")
     graph.spin_for(1.0)  # the scene has settled
     frames.clear()
@@ -126,7 +127,7 @@ def test_frames_show_the_world_and_a_still_world_is_republished_unchanged(graph)
     still = digests[0]
 
     arm = graph.probe.create_publisher(JointTrajectory, topics.ARM_TRAJECTORY,
-                                       topics.RELIABLE_QOS)
+                                       ros_qos.RELIABLE_QOS)
     goal = joints[-1].copy()
     goal[0] += 0.4
     frames.clear()
@@ -148,9 +149,9 @@ def test_episode_request_reset_and_success_query(graph):
     episodes = []
     graph.probe.create_subscription(String, topics.EPISODE,
                                     lambda m: episodes.append(json.loads(m.data)),
-                                    topics.LATCHED_QOS)
+                                    ros_qos.LATCHED_QOS)
     assert graph.spin_until(lambda: episodes, 30), graph.log("sim")
-    request = graph.probe.create_publisher(String, topics.EPISODE_REQUEST, topics.RELIABLE_QOS)
+    request = graph.probe.create_publisher(String, topics.EPISODE_REQUEST, ros_qos.RELIABLE_QOS)
     graph.spin_for(0.5)
     request.publish(String(data=json.dumps({"task": "infeasible", "seed": 4})))
     assert graph.spin_until(lambda: episodes[-1]["task"] == "infeasible", 10)
@@ -158,7 +159,7 @@ def test_episode_request_reset_and_success_query(graph):
     expected = TASKS["infeasible"].sample(4)
     assert info["seed"] == 4 and info["instruction"] == expected.instruction
     assert [o["color"] for o in info["objects"]] == [spec.color for spec in expected.scene]
-    plan = graph.probe.create_publisher(String, topics.PLAN, topics.RELIABLE_QOS)
+    plan = graph.probe.create_publisher(String, topics.PLAN, ros_qos.RELIABLE_QOS)
     graph.spin_for(0.3)
     plan.publish(String(data="cannot()"))
     graph.spin_for(0.3)
@@ -184,7 +185,7 @@ def test_camera_frames_reach_another_process_whole_at_640x480(graph):
         graph.probe.create_subscription(
             Image, topic, lambda m, k=key: parts[k].add((m.header.stamp.sec,
                                                          m.header.stamp.nanosec)),
-            topics.SENSOR_QOS)
+            ros_qos.SENSOR_QOS)
     assert graph.spin_until(lambda: len(parts["color"]) > 0, 30), graph.log("sim")
     graph.spin_for(1.0)  # every subscription matched
     for seen in parts.values():
@@ -203,7 +204,7 @@ def test_camera_drops_the_ticks_it_cannot_render_in_time(graph):
     seen = _listen(graph)
     assert graph.spin_until(lambda: len(seen["joints"]) > 0, 30), graph.log("sim")
     arm = graph.probe.create_publisher(JointTrajectory, topics.ARM_TRAJECTORY,
-                                       topics.RELIABLE_QOS)
+                                       ros_qos.RELIABLE_QOS)
     graph.spin_for(0.5)
     goal = seen["joints"][-1].copy()
     goal[0] += 0.5

@@ -97,6 +97,7 @@ def test_step_approval_forwards_approved_steps_and_answers_rejected_ones(ros_env
     from diagnostic_msgs.msg import DiagnosticStatus
     from std_msgs.msg import String
 
+    from embodied_mm.ros import qos as ros_qos
     from embodied_mm.ros import topics
     from embodied_mm.ros.conversions import status_from_msg
 
@@ -115,10 +116,10 @@ def test_step_approval_forwards_approved_steps_and_answers_rejected_ones(ros_env
     executor.add_node(node)
     sent, answers = [], []
     node.create_subscription(String, topics.PLAN, lambda m: sent.append(m.data),
-                             topics.RELIABLE_QOS)
+                             ros_qos.RELIABLE_QOS)
     node.create_subscription(DiagnosticStatus, topics.SKILL_STATUS,
-                             lambda m: answers.append(status_from_msg(m)), topics.RELIABLE_QOS)
-    propose = node.create_publisher(String, topics.PLAN_PROPOSED, topics.RELIABLE_QOS)
+                             lambda m: answers.append(status_from_msg(m)), ros_qos.RELIABLE_QOS)
+    propose = node.create_publisher(String, topics.PLAN_PROPOSED, ros_qos.RELIABLE_QOS)
     token_file = tmp_path / "session" / "console_token"
     api = ConsoleClient(port, "")
 

@@ -13,6 +13,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from rclpy.subscription import Subscription
 
+from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.recorder_node import message_class
 from embodied_mm.teleop.session import RECORDED_TOPICS, Session
@@ -43,8 +44,8 @@ class SessionRecorder:
         for topic, type_name in RECORDED_TOPICS.items():
             if topic in OWN:
                 continue
-            qos = topics.LATCHED_QOS if topic in LATCHED else \
-                topics.SENSOR_QOS if topic in SENSORS else topics.RELIABLE_QOS
+            qos = ros_qos.LATCHED_QOS if topic in LATCHED else \
+                ros_qos.SENSOR_QOS if topic in SENSORS else ros_qos.RELIABLE_QOS
             self.subscriptions[topic] = node.create_subscription(
                 message_class(type_name), topic,
                                      lambda data, t=topic: self._on_message(t, data),
