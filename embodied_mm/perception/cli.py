@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--frames", type=_positive, default=4200)
     gen.add_argument("--split", choices=sorted(SPLITS), default="train",
                      help="train: seeds from 0; heldout: seeds never trained on")
+    gen.add_argument("--start", type=int, default=0,
+                     help="offset of the first seed in the split (more data, or one share of it "
+                          "per process into another folder)")
     gen.add_argument("--out", type=Path, default=Path("outputs/perception/train"))
     gen.add_argument("--no-augment", action="store_true",
                      help="clean images (render-time variation only)")
@@ -68,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_positive, default=None, help="stop after this many")
     train.add_argument("--lr", type=_positive_float, default=3e-3)
     train.add_argument("--batch", type=_positive, default=16)
-    train.add_argument("--threads", type=_positive, default=2, help="torch CPU threads")
+    train.add_argument("--threads", type=_positive, default=1,
+                       help="torch CPU threads (more only help on an otherwise idle CPU)")
     train.add_argument("--seed", type=int, default=0)
     ev = sub.add_parser("eval", help="precision / recall / accuracy / position error vs truth")
     ev.add_argument("--scenes", type=_positive, default=210,
@@ -80,24 +84,27 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", type=Path, default=Path("outputs/perception/eval.json"))
     ev.add_argument("--nominal", action="store_true",
                     help="held-out scenes through the sim's own camera and light, no noise")
-    ev.add_argument("--threads", type=_positive, default=2, help="torch CPU threads")
+    ev.add_argument("--threads", type=_positive, default=1, help="torch CPU threads")
     return parser
 
 
 def generate(out: Path, frames: int, split: str = "train", augment: bool = True,
-             echo=print) -> Path:
-    """Renders `frames` frames of `split` into `out` (emptied of earlier frames first)."""
+             start: int = 0, echo=print) -> Path:
+    """Renders `frames` frames of `split`, seeds from the split's first plus `start`, into
+    `out` (emptied of earlier frames first)."""
     from sim.world import TabletopWorld
 
     out.mkdir(parents=True, exist_ok=True)
     for old in list(out.glob("*.npz")) + list(out.glob("*.json")):
         old.unlink()
-    first, start = SPLITS[split], time.perf_counter()
+    if start < 0 or (split == "train" and start + frames > SPLITS["heldout"]):
+        raise ValueError(f"--start {start} with --frames {frames} leaves the {split} seeds")
+    first, begun = SPLITS[split] + start, time.perf_counter()
     with TabletopWorld() as world:
         for i in range(frames):
             save_frame(render_frame(world, first + i, augment=augment), out, i)
             if (i + 1) % 100 == 0 or i + 1 == frames:
-                rate = (i + 1) / (time.perf_counter() - start)
+                rate = (i + 1) / (time.perf_counter() - begun)
                 echo(f"gen-data: {i + 1}/{frames} frames ({rate:.1f}/s)")
     write_index(out, split, frames, first)
     echo(f"wrote {frames} frames to {out}")
@@ -108,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.action == "gen-data":
-            generate(args.out, args.frames, args.split, augment=not args.no_augment)
+            generate(args.out, args.frames, args.split, augment=not args.no_augment,
+                     start=args.start)
         elif args.action == "train":
             from embodied_mm.perception.train_perception import TrainConfig, train
 

@@ -61,8 +61,8 @@ class PostConfig:
     min_pixels: tuple[int, int] = (12, 40)  # block, bowl: full-resolution pixels at 320x240
 
 
-def _block(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, dilation, dilation, bias=False),
+def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False),
                          nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
@@ -71,7 +71,8 @@ class InstanceNet(nn.Module):
 
     The input is the half-resolution frame (`prepare_input`); h and w must be multiples of 8.
     Most of the work is at 1/2 to 1/8 of the input; at the input's resolution only a thin
-    branch and 1x1 / depthwise layers run (CPU time grows with pixels × channels²).
+    branch and one narrow layer run (CPU time grows with pixels × channels²). Plain 3x3
+    convolutions only: dilated and depthwise ones take PyTorch's slow CPU path.
     """
 
     def __init__(self, config: NetConfig = NetConfig()) -> None:
@@ -80,14 +81,10 @@ class InstanceNet(nn.Module):
         self.fine = _block(5, config.fine)  # (B, fine, h, w)
         self.down1 = nn.Sequential(_block(5, w1, 2), _block(w1, w1))  # h/2
         self.down2 = nn.Sequential(_block(w1, w2, 2), _block(w2, w2))  # h/4
-        self.down3 = nn.Sequential(_block(w2, w3, 2), _block(w3, w3, dilation=2))  # h/8
+        self.down3 = nn.Sequential(_block(w2, w3, 2), _block(w3, w3))  # h/8
         self.up2 = _block(w3 + w2, w2)  # h/4
         self.up1 = _block(w2 + w1, w1)  # h/2
-        self.mix = nn.Sequential(  # h: 1x1, depthwise 3x3, 1x1
-            nn.Conv2d(w1 + config.fine, config.head, 1, bias=False),
-            nn.BatchNorm2d(config.head), nn.ReLU(inplace=True),
-            nn.Conv2d(config.head, config.head, 3, padding=1, groups=config.head, bias=False),
-            nn.BatchNorm2d(config.head), nn.ReLU(inplace=True))
+        self.mix = _block(w1 + config.fine, config.head)  # h
         self.out = nn.Conv2d(config.head, len(KIND_CLASSES) + len(COLORS) + 2, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -317,9 +314,12 @@ def save_checkpoint(model: InstanceNet, folder: Path, net: NetConfig, extra: dic
         {"format": FORMAT, "net": asdict(net), **extra}, indent=2))
 
 
+INFERENCE_THREADS = 1  # a small net on one frame: more threads lose to a busy CPU's other work
+
+
 @lru_cache(maxsize=4)
 def _shared(folder: str | None) -> LearnedDetector:
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    torch.set_num_threads(INFERENCE_THREADS)
     return LearnedDetector.load(folder)
 
 

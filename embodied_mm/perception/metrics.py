@@ -164,7 +164,7 @@ def heldout_frames(scenes: int, nominal: bool = False, first_seed: int = HELDOUT
 
 
 def evaluate_modes(modes: Sequence[str], scenes: int = 210, data: Path | None = None,
-                   checkpoint: Path | None = None, threads: int = 2, nominal: bool = False,
+                   checkpoint: Path | None = None, threads: int = 1, nominal: bool = False,
                    echo: Callable[[str], None] = print) -> dict:
     """Every mode's metrics on the same frames, overall and per scene kind."""
     import torch

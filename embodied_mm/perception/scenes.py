@@ -4,7 +4,7 @@ Each scene kind poses a `sim.world.TabletopWorld` from a seeded generator, telep
 (no physics after the settle) so the ground truth is exactly what is drawn:
 
 - `task`: a task family's scene with 0-3 distractors (what episodes start from);
-- `nested`: blocks in bowls, mostly of the bowl's own colour;
+- `nested`: blocks in bowls, mostly of the bowl's own colour, sometimes two in one bowl;
 - `touching`: same-coloured blocks side by side, and blocks against a bowl of their colour;
 - `stack`: towers of 2-3 blocks, often of one colour;
 - `held`: a block in the closed gripper above the table;
@@ -24,7 +24,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -47,14 +47,15 @@ def pose_scene(world, kind: str, rng: np.random.Generator) -> None:
 
 
 def _random_specs(rng: np.random.Generator, n: int, bowl_share: float = 0.35,
-                  colors: list[str] | None = None) -> list:
-    """Up to `n` objects at non-overlapping random places (fewer if the table is full)."""
+                  kinds: Sequence[str] = ()) -> list:
+    """Up to `n` objects at non-overlapping random places (fewer if the table is full), the
+    first ones of `kinds` (placed first, so they always fit), the rest random."""
     from sim.scene import BLOCK_SIZES, ObjectSpec
 
     specs: list = []
-    for _ in range(n):
-        kind = "bowl" if rng.random() < bowl_share else "block"
-        color = str(rng.choice(colors or _COLORS))
+    for i in range(max(n, len(kinds))):
+        kind = kinds[i] if i < len(kinds) else "bowl" if rng.random() < bowl_share else "block"
+        color = str(rng.choice(_COLORS))
         size = float(rng.choice(BLOCK_SIZES))
         for _ in range(50):
             xy = (rng.uniform(TABLE.x_min - _MARGIN, TABLE.x_max + _MARGIN),
@@ -78,32 +79,42 @@ def _task(world, rng: np.random.Generator) -> None:
 def _nested(world, rng: np.random.Generator) -> None:
     from sim.scene import BOWL_BASE, BOWL_RADIUS
 
-    specs = _random_specs(rng, int(rng.integers(3, 7)), bowl_share=0.3)
-    while not {"block", "bowl"} <= {s.kind for s in specs}:  # at least one pair
-        specs = _separate(specs + _random_specs(rng, 1, bowl_share=0.5))
+    specs = _random_specs(rng, int(rng.integers(3, 7)), bowl_share=0.3, kinds=("bowl", "block"))
     bowls = [i for i, s in enumerate(specs) if s.kind == "bowl"]
     blocks = [i for i, s in enumerate(specs) if s.kind == "block"]
     pairs = list(zip(rng.permutation(bowls), rng.permutation(blocks)))[:2]
     for bowl, block in pairs:
         if rng.random() < 0.8:  # the hard case: the bowl's own colour
             specs[block] = _recolor(specs[block], specs[bowl].color)
+    spare = [b for b in blocks if b not in [block for _, block in pairs]]
+    # Sometimes two blocks of the bowl's colour share it, side by side along a face.
+    second = int(spare[0]) if spare and rng.random() < 0.35 else None
+    if second is not None:
+        bowl, block = pairs[0]
+        specs[second] = _recolor(specs[second], specs[bowl].color, yaw=specs[block].yaw)
     world.reset(specs)
-    for bowl, block in pairs:
+    for k, (bowl, block) in enumerate(pairs):
         edge = specs[block].size
+        center = np.asarray(specs[bowl].position)
+        if k == 0 and second is not None:
+            yaw = specs[block].yaw
+            apart = (edge + specs[second].size) / 4 + 0.002
+            axis = np.array([np.cos(yaw), np.sin(yaw)])
+            for index, sign in ((block, 1), (second, -1)):
+                world.move_object(f"obj_{index + 1}", center + sign * apart * axis,
+                                  z=BOWL_BASE + specs[index].size / 2)
+            continue
         reach = BOWL_RADIUS - edge * np.sqrt(2) / 2 - 0.004
         offset = rng.uniform(-1, 1, 2) * reach / np.sqrt(2)
-        center = np.asarray(specs[bowl].position) + offset
-        world.move_object(f"obj_{block + 1}", center, z=BOWL_BASE + edge / 2)
+        world.move_object(f"obj_{block + 1}", center + offset, z=BOWL_BASE + edge / 2)
 
 
 def _touching(world, rng: np.random.Generator) -> None:
     from sim.scene import BOWL_RADIUS, BOWL_WALL
 
-    specs = _random_specs(rng, int(rng.integers(3, 7)), bowl_share=0.25)
+    specs = _random_specs(rng, int(rng.integers(3, 7)), bowl_share=0.25,
+                          kinds=("block", "block"))
     blocks = [i for i, s in enumerate(specs) if s.kind == "block"]
-    if len(blocks) < 2:
-        specs = _separate(specs[:3] + _random_specs(rng, 2, bowl_share=0.0))
-        blocks = [i for i, s in enumerate(specs) if s.kind == "block"]
     a, b = (int(i) for i in rng.choice(blocks, 2, replace=False))
     specs[b] = _recolor(specs[b], specs[a].color, yaw=specs[a].yaw)
     bowls = [i for i, s in enumerate(specs) if s.kind == "bowl"]
@@ -127,11 +138,9 @@ def _touching(world, rng: np.random.Generator) -> None:
 
 
 def _stack(world, rng: np.random.Generator) -> None:
-    specs = _random_specs(rng, int(rng.integers(3, 7)), bowl_share=0.2)
+    specs = _random_specs(rng, int(rng.integers(3, 7)), bowl_share=0.2,
+                          kinds=("block", "block"))
     blocks = [i for i, s in enumerate(specs) if s.kind == "block"]
-    while len(blocks) < 2:
-        specs = _separate(specs + _random_specs(rng, 2, bowl_share=0.0))
-        blocks = [i for i, s in enumerate(specs) if s.kind == "block"]
     tower = [int(i) for i in rng.choice(blocks, min(len(blocks), int(rng.integers(2, 4))),
                                         replace=False)]
     if rng.random() < 0.5:
@@ -147,9 +156,7 @@ def _stack(world, rng: np.random.Generator) -> None:
 
 
 def _held(world, rng: np.random.Generator) -> None:
-    specs = _random_specs(rng, int(rng.integers(2, 7)), bowl_share=0.35)
-    while not any(s.kind == "block" for s in specs):
-        specs = _separate(specs + _random_specs(rng, 1, bowl_share=0.0))
+    specs = _random_specs(rng, int(rng.integers(2, 7)), bowl_share=0.35, kinds=("block",))
     index = int(rng.choice([i for i, s in enumerate(specs) if s.kind == "block"]))
     yaw = float(rng.uniform(-np.pi / 4, np.pi / 4))
     specs[index] = _recolor(specs[index], specs[index].color, yaw=yaw)  # square in the fingers
@@ -184,16 +191,6 @@ def _recolor(spec, color: str, yaw: float | None = None):
     from dataclasses import replace
 
     return replace(spec, color=color, yaw=spec.yaw if yaw is None else yaw)
-
-
-def _separate(specs: list) -> list:
-    """`specs` without the ones overlapping an earlier one."""
-    kept: list = []
-    for s in specs:
-        if all(np.hypot(s.position[0] - k.position[0], s.position[1] - k.position[1]) >
-               s.footprint_radius + k.footprint_radius + 0.01 for k in kept):
-            kept.append(s)
-    return kept
 
 
 _BUILDERS: dict[str, Callable] = {"task": _task, "nested": _nested, "touching": _touching,

@@ -52,7 +52,7 @@ class TrainConfig:
     epochs: int | None = None  # stop earlier after this many passes
     lr: float = 3e-3
     batch: int = 16
-    threads: int = 2
+    threads: int = 1
     seed: int = 0
     val_share: float = 0.03  # frames held out for the loss printed each epoch
     net: NetConfig = field(default_factory=NetConfig)
