@@ -11,7 +11,8 @@ memory is sampled every second.
 
 At the end it checks what a soak must show: the launch ended by itself (no hang), every
 episode is accounted for in `eval_info.json`, and `run.mcap` reads to its end. It writes
-`OUT/soak.json` (faults, episodes, success rate, planner RSS at start/end and its growth, the
+`OUT/soak.json` (faults, episodes, success rate, planner RSS at start/end, the longest-lived
+planner process's RSS every second and its growth over the second half of its life, the
 recording's message count) and prints one line; exit 0 only if every check held.
 
 Example:
@@ -99,18 +100,22 @@ class FaultInjector:
         self._stop.set()
 
 
+def longest_planner(samples: list[tuple[float, int, float]]) -> list[tuple[float, float]]:
+    """(s since start, MB) samples of the longest-lived planner process."""
+    by_pid: dict[int, list[tuple[float, float]]] = {}
+    for t, pid, mb in samples:
+        by_pid.setdefault(pid, []).append((t, mb))
+    return max(by_pid.values(), key=len) if by_pid else []
+
+
 def planner_growth_mb(samples: list[tuple[float, int, float]]) -> float | None:
-    """RSS growth of the longest-lived planner process, from its first sample after warm-up
-    (a quarter of its life) to its last; None without enough samples."""
-    by_pid: dict[int, list[float]] = {}
-    for _, pid, mb in samples:
-        by_pid.setdefault(pid, []).append(mb)
-    if not by_pid:
-        return None
-    longest = max(by_pid.values(), key=len)
+    """RSS growth of the longest-lived planner process over the second half of its life (the
+    first half is warm-up: model load, the first decisions of each scene size); None without
+    enough samples."""
+    longest = [mb for _, mb in longest_planner(samples)]
     if len(longest) < 4:
         return None
-    return round(longest[-1] - longest[len(longest) // 4], 1)
+    return round(longest[-1] - longest[len(longest) // 2], 1)
 
 
 def check(out: Path, episodes: int) -> dict:
@@ -168,7 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               "planner": args.planner, "perturb": args.perturb, "faults": injector.faults,
               "planner_rss_mb": {"first": injector.rss[0][2] if injector.rss else None,
                                  "last": injector.rss[-1][2] if injector.rss else None,
-                                 "growth": planner_growth_mb(injector.rss)},
+                                 "growth": planner_growth_mb(injector.rss),
+                                 "longest_lived": longest_planner(injector.rss)},
               **check(out, args.episodes)}
     ok = code == 0 and result["episodes_accounted"] == args.episodes and result["mcap_readable"]
     result["ok"] = ok

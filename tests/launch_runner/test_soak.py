@@ -9,13 +9,20 @@ import os
 
 import pytest
 
-from embodied_mm.launch_runner.soak import check, main, planner_growth_mb, rss_mb
+from embodied_mm.launch_runner.soak import (
+    check,
+    longest_planner,
+    main,
+    planner_growth_mb,
+    rss_mb,
+)
 
 
 def test_growth_is_measured_on_the_longest_lived_planner_after_warm_up():
     samples = [(t, 1, 100.0 + t) for t in range(8)]  # grows 1 MB/s
     samples += [(8 + t, 2, 300.0) for t in range(3)]  # a respawn, short-lived
-    assert planner_growth_mb(samples) == 107.0 - 102.0
+    assert planner_growth_mb(samples) == 107.0 - 104.0  # over the second half of its life
+    assert longest_planner(samples) == [(t, 100.0 + t) for t in range(8)]
     assert planner_growth_mb(samples[:2]) is None and planner_growth_mb([]) is None
 
 
@@ -30,7 +37,7 @@ def test_check_counts_episodes_and_flags_a_broken_recording(tmp_path):
         "per_episode": [{"outcome": "done"}, {"outcome": "aborted"}]}))
     (tmp_path / "run.mcap").write_bytes(b"\x89MCAP0\r\n" + b"\x01" * 50)
     result = check(tmp_path, 3)
-    assert result["episodes_accounted"] == 2 and result["outcomes"] == ["aborted", "done"]
+    assert result["episodes_accounted"] == 2 and result["outcomes"] == {"done": 1, "aborted": 1}
     assert result["mcap_readable"] is False
     (tmp_path / "run.mcap").unlink()
     assert "recording missing" in check(tmp_path, 3)["mcap_error"]
