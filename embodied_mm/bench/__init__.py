@@ -94,6 +94,10 @@ def summary_lines(results: dict) -> list[str]:
         s = results["sim"]
         rows += [("physics steps/s", f"{s['physics_steps_per_s']:,}"),
                  (f"camera renders/s ({s['render_resolution']})", f"{s['renders_per_s']}"),
+                 *((f"perception {m} per {s['perception']['resolution']} frame "
+                    "(median / p90)", f"{s['perception'][m]['median_ms']:.1f} / "
+                    f"{s['perception'][m]['p90_ms']:.1f} ms")
+                   for m in ("gt", "color", "learned") if "perception" in s),
                  ("oracle episodes/min, 1 worker", f"{s['oracle_episodes_per_min_1_worker']}"),
                  ("oracle episodes/min, 2 workers",
                   f"{s['oracle_episodes_per_min_2_worker']} ({s['workers_2_vs_1']}×)")]

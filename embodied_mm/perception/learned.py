@@ -29,7 +29,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from embodied_mm.perception.estimate import ShapePriors, estimate_block, estimate_bowl, plausible
+from embodied_mm.perception.estimate import (
+    Estimate,
+    ShapePriors,
+    estimate_block,
+    estimate_bowl,
+    plausible,
+)
 from embodied_mm.perception.geometry import CameraModel, surface_normals
 from embodied_mm.types import ObjectState
 from embodied_mm.vocabulary import COLORS, KINDS
@@ -58,6 +64,8 @@ class PostConfig:
     peak_window: int = 5  # px, non-maximum suppression window at output resolution
     max_vote_distance: float = 6.0  # px: a pixel voting farther from every centre is dropped
     max_peaks: int = 32  # per kind, strongest first (bounds the time on a confusing frame)
+    min_split_pixels: int = 6  # output px of a second colour that splits an instance ...
+    min_split_share: float = 0.2  # ... and its share of the instance
     min_pixels: tuple[int, int] = (12, 40)  # block, bowl: full-resolution pixels at 320x240
 
 
@@ -188,6 +196,7 @@ class LearnedDetector:
         color_prob = color_logits[0].softmax(0).numpy()  # (C, h, w)
         instances, kinds = group_instances(kind_prob.argmax(0), offsets[0].numpy() * OFFSET_SCALE,
                                            self.post)
+        instances, kinds = split_by_color(instances, kinds, color_prob.argmax(0), self.post)
         full = _upsample_instances(instances, kind_logits, rgb.shape[:2], kinds)
         normals = surface_normals(points, full - 1)
         scale = rgb.shape[0] * rgb.shape[1] / (320 * 240)
@@ -206,21 +215,49 @@ class LearnedDetector:
         return sorted(found, key=lambda d: -int(d.mask.sum()))
 
     def _estimate(self, kind: str, mask: np.ndarray, points: np.ndarray, normals: np.ndarray,
-                  camera: CameraModel):
+                  camera: CameraModel) -> Estimate | None:
+        """The pose from the mask's points; where the shape fit fails (a bowl mostly hidden
+        by the arm, a block half in the fingers), a box around the points' middle 90 %."""
         if kind == "block" and mask.sum() >= 60:  # outline pixels straddle the next surface
             mask = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         pts, nrm = points[mask], normals[mask]
         keep = np.isfinite(pts).all(axis=1)
         pts, nrm = pts[keep], nrm[keep]
-        if kind == "bowl":  # walls must stand above the table (half of them at least 1 cm)
-            if len(pts) < 6 or np.median(pts[:, 2]) < -0.01 or pts[:, 2].max() < 0.01:
-                return None
-            est = estimate_bowl(pts, self.priors.bowl_diameter, self.priors.bowl_height)
-            return est if est is not None and plausible(est, pts, nrm) else None
         if len(pts) < 6:
             return None
-        est = estimate_block(pts, camera.eye, nrm, self.priors.block_sizes)
-        return est if est is not None and 0.015 <= est.size[0] <= 0.09 else None
+        if kind == "bowl":
+            est = estimate_bowl(pts, self.priors.bowl_diameter, self.priors.bowl_height)
+            fits = est is not None and plausible(est, pts, nrm)
+        else:
+            est = estimate_block(pts, camera.eye, nrm, self.priors.block_sizes)
+            fits = est is not None and 0.015 <= est.size[0] <= 0.09
+        if fits:
+            return est
+        lo, hi = np.percentile(pts, [5, 95], axis=0)
+        return Estimate(kind, (lo + hi) / 2, hi - lo, 0.0)
+
+
+def split_by_color(instances: np.ndarray, kinds: list[int], color_map: np.ndarray,
+                   post: PostConfig) -> tuple[np.ndarray, list[int]]:
+    """Instances whose pixels hold two colour words in strength (a tower of two colours, two
+    touching blocks whose votes met) split into one instance per such colour; the pixels of
+    weaker colours (outlines) join the largest part."""
+    out, out_kinds = np.zeros_like(instances), []
+    for k, kind in enumerate(kinds, start=1):
+        where = instances == k
+        colors, counts = np.unique(color_map[where], return_counts=True)
+        strong = colors[counts >= max(post.min_split_pixels, post.min_split_share * where.sum())]
+        strong = strong[np.argsort(-counts[np.isin(colors, strong)])]
+        if len(strong) <= 1:
+            out_kinds.append(kind)
+            out[where] = len(out_kinds)
+            continue
+        first = len(out_kinds) + 1
+        for c in strong:
+            out_kinds.append(kind)
+            out[where & (color_map == c)] = len(out_kinds)
+        out[where & ~np.isin(color_map, strong)] = first
+    return out, out_kinds
 
 
 def group_instances(kind_map: np.ndarray, offsets: np.ndarray,

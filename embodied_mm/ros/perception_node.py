@@ -2,7 +2,9 @@
 
 Modes: `gt` uses the sim's segmentation ids (and the object table the sim publishes on
 `/embodied_mm/episode`); `color` uses OpenCV colour segmentation and depth back-projection, and
-works with a real RGB-D camera over a plain table. Frames are processed in a worker thread
+works with a real RGB-D camera over a plain table; `learned` uses the instance model
+trained on randomised sim renders (`embodied_mm.perception.learned`, docs/perception.md),
+also camera-only. Frames are processed in a worker thread
 (never in the image callback); only the newest synchronised colour/depth(/segmentation)
 triple is used. Depth may be `32FC1` metres or `16UC1` millimetres (0 = no reading), told
 apart by each message's encoding. Intrinsics come from `CameraInfo`; the camera's pose in the
@@ -43,7 +45,7 @@ from embodied_mm.ros.conversions import (
 from embodied_mm.ros.node_utils import param, run_node
 from embodied_mm.scene import object_feature_vector
 
-MODES = ("gt", "color")
+MODES = ("gt", "color", "learned")
 # Colour/depth/segmentation stamps closer than this are one frame. Tighter than any camera
 # period: the sim stamps a frame's three images alike, and a frame it renders the moment a skill
 # ends may follow the periodic one by ~25 ms, whose depth must not be taken for the new one's.
@@ -165,8 +167,12 @@ class PerceptionNode(Node):
                 raise MessageError("no object table yet on /embodied_mm/episode")
             seg = image_from_msg(msgs[2], "32SC1")
             return detect_gt(rgb, depth, seg, self._camera, self._object_table)
+        if self.mode == "learned":
+            from embodied_mm.perception.learned import detect_learned as detect
+        else:
+            detect = detect_color
         # Keep names stable across frames: match (colour, kind) to what was seen before.
-        self._previous = detect_color(rgb, depth, self._camera, known=self._previous)
+        self._previous = detect(rgb, depth, self._camera, known=self._previous)
         return self._previous
 
     def close(self) -> None:
