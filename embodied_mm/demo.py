@@ -80,7 +80,7 @@ def demo_graph(cfg: Config) -> dict | None:
 
 def demo_in_process(cfg: Config) -> dict:
     """One in-process episode per task family (no ROS); returns the eval_info it wrote."""
-    from sim.tasks import TASKS
+    from embodied_mm.tasks import TASKS
 
     out_dir = _out_dir(cfg)
     prepare_planner(cfg)

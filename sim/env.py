@@ -25,10 +25,10 @@ from gymnasium import spaces
 from embodied_mm.executor import run_skill
 from embodied_mm.plan_language import PlanError, parse_step
 from embodied_mm.scene import object_feature_vector
+from embodied_mm.tasks import TASKS, Episode
 from embodied_mm.types import ObjectState, SkillCall
 from sim.camera import CameraConfig
 from sim.robot import SimRobot
-from sim.tasks import TASKS, Episode
 from sim.world import TabletopWorld
 
 ENV_ID = "embodied_mm/Tabletop-v0"
@@ -45,7 +45,7 @@ class TabletopEnv(gymnasium.Env):
     """One task family's episodes; each `step` runs one plan step in PyBullet.
 
     Args:
-        task: task family, a key of `sim.tasks.TASKS`.
+        task: task family, a key of `embodied_mm.tasks.TASKS`.
         n_distractors: extra objects in each sampled scene.
         max_steps: actions per episode before truncation; the task's `max_steps` by default.
         render_mode: None or "rgb_array".

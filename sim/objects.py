@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from embodied_mm.vocabulary import COLORS
-from sim.bullet import p
-from sim.scene import (
+from embodied_mm.tasks.specs import (
     BLOCK_MASS,
     BOWL_BASE,
     BOWL_HEIGHT,
@@ -20,6 +18,8 @@ from sim.scene import (
     BOWL_WALL,
     ObjectSpec,
 )
+from embodied_mm.vocabulary import COLORS
+from sim.bullet import p
 
 
 def create_body(spec: ObjectSpec, client: int) -> int:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from embodied_mm.tasks.specs import ObjectSpec
 from sim.camera import CameraConfig
-from sim.scene import ObjectSpec
 
 
 @dataclass

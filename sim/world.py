@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from embodied_mm.robots.kinematics import HOME
+from embodied_mm.tasks.specs import ObjectSpec
 from embodied_mm.types import ObjectState
 from sim.bullet import p, pybullet_data
 from sim.camera import Camera, CameraConfig
 from sim.objects import create_body
-from sim.scene import ObjectSpec
 
 PHYSICS_HZ = 240
 ARM_JOINTS = tuple(range(7))

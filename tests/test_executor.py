@@ -8,7 +8,7 @@ import pytest
 from embodied_mm.executor import Executor
 from embodied_mm.planner.base import PlannerError
 from embodied_mm.planner.scripted import ScriptedPlanner
-from sim.scene import ObjectSpec
+from embodied_mm.tasks.specs import ObjectSpec
 
 pytestmark = pytest.mark.sim
 

@@ -15,7 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 MODULES = ["embodied_mm.cli", "embodied_mm.executor", "embodied_mm.skills",
            "embodied_mm.planner", "embodied_mm.eval.evaluate", "embodied_mm.run",
-           "embodied_mm.demo", "sim.tasks", "embodied_mm.ros.topics",
+           "embodied_mm.demo", "embodied_mm.tasks", "embodied_mm.ros.topics",
            # what `embodied-mm report` and `export` read MCAP sessions with
            "embodied_mm.teleop.session", "embodied_mm.teleop.episode_log",
            "embodied_mm.eval.session_report", "embodied_mm.data.export"]
@@ -62,6 +62,18 @@ def test_imports_are_found_anywhere_in_a_module(tmp_path, source, expected):
     path = tmp_path / "m.py"
     path.write_text(source)
     assert imported_packages(path) == expected
+
+
+def test_task_families_are_core_code_that_never_reaches_into_sim():
+    """The task families (scenes, goals, success predicates, oracles) are pure Python that
+    planners, data and evaluation import; the simulator depends on them, never the reverse."""
+    reaching = [path for path, names in _sources().items()
+                if path.startswith("embodied_mm/tasks/") and "sim" in names]
+    assert not reaching
+    proc = subprocess.run([sys.executable, "-c", "import sys, embodied_mm.tasks\n"
+                           "assert not [m for m in sys.modules if m.split('.')[0] == 'sim']"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_no_simulator_or_ros_at_import_time():

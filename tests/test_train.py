@@ -334,10 +334,10 @@ def test_ddp_two_processes(tmp_path):
 
 @pytest.mark.sim
 def test_final_closed_loop_eval_goes_into_the_card(tmp_path, monkeypatch):
-    import sim.tasks
+    from embodied_mm import tasks
 
     families = ("pick_place", "infeasible")  # absent-reference episodes are `infeasible` ones
-    monkeypatch.setattr(sim.tasks, "TASKS", {name: sim.tasks.TASKS[name] for name in families})
+    monkeypatch.setattr(tasks, "TASKS", {name: tasks.TASKS[name] for name in families})
     cfg = config(tmp_path, "train.steps=2", "train.final_eval_episodes=1", "planner.max_steps=2")
     final = train(cfg, progress=False, data=data())
     card = (final / "model_card.md").read_text()

@@ -39,8 +39,8 @@ from embodied_mm.config.schema import Config
 from embodied_mm.types import Observation
 
 if TYPE_CHECKING:
-    from sim.scene import ObjectSpec
-    from sim.tasks.base import Episode
+    from embodied_mm.tasks.base import Episode
+    from embodied_mm.tasks.specs import ObjectSpec
 
 SCENE_TASK = "pick_place"  # scenes of the requested sizes are this family's plus distractors
 
@@ -51,9 +51,9 @@ def observations(cfg: Config, sizes: list[int], images: bool, scene_seeds: int =
     number of objects (more distractors, the same task and instruction per seed); and of the
     first scene of every task family for `agreement_seeds` seeds from 1000."""
     from embodied_mm.robots.base import RobotLimits
+    from embodied_mm.tasks import TASKS
     from sim.camera import CameraConfig
     from sim.robot import SimRobot
-    from sim.tasks import TASKS
     from sim.world import TabletopWorld
 
     family = TASKS[SCENE_TASK]

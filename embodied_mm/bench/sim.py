@@ -18,8 +18,8 @@ def bench_sim(cfg: Config, progress: bool = False) -> dict:
     """The sim benchmarks; oracle episodes run `bench.episodes` seeds across every family."""
     from embodied_mm.bench.perception import bench_perception
     from embodied_mm.eval.evaluate import evaluate
+    from embodied_mm.tasks import TASKS
     from sim.camera import CameraConfig
-    from sim.tasks import TASKS
     from sim.world import TabletopWorld
 
     b = cfg.bench

@@ -82,9 +82,9 @@ def answer_question(question: Question, obs: Observation, model: PalmE | None = 
 def sample_scene(cfg: Config, images: bool) -> tuple[str, Observation]:
     """The instruction and first observation of episode (`task`, `seed`) in the sim."""
     from embodied_mm.robots.base import RobotLimits
+    from embodied_mm.tasks import TASKS
     from sim.camera import CameraConfig
     from sim.robot import SimRobot
-    from sim.tasks import TASKS
     from sim.world import TabletopWorld
 
     if cfg.task.name not in TASKS:

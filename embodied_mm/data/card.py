@@ -56,7 +56,7 @@ def _split_counts(episodes: list[dict], split: str, writer: ShardWriter) -> dict
 def write_index(out_dir: Path, cfg: Config, episodes: list[dict],
                 writers: dict[str, ShardWriter], seconds: float, version: int) -> dict:
     """Writes `index.json` (atomically, after the shards) and returns it."""
-    from sim.tasks import TASKS
+    from embodied_mm.tasks import TASKS
 
     splits = {s: _split_counts(episodes, s, writers[s]) for s in SPLITS}
     n_samples = sum(s["samples"] for s in splits.values())

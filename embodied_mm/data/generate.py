@@ -42,7 +42,7 @@ LANGUAGE_OF_SPLIT = {"train": "train", "val": "heldout"}  # language side of eac
 
 def episode_specs(data: DataConfig) -> list[tuple[str, EpisodeSpec]]:
     """(split, spec) of every episode; distractors and template come from the episode seed."""
-    from sim.tasks import TASKS
+    from embodied_mm.tasks import TASKS
 
     if data.seed + data.episodes_per_task > VAL_SEED or data.seed < 0:
         raise ConfigError(f"train seeds data.seed.. must stay in 0..{VAL_SEED - 1} (validation "

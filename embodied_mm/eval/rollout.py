@@ -91,7 +91,7 @@ class EpisodeRunner:
             on_start: called with the sampled episode and the scene's objects before the
                 first step.
         """
-        from sim.tasks import TASKS
+        from embodied_mm.tasks import TASKS
 
         if spec.task not in TASKS:
             raise KeyError(f"unknown task {spec.task!r}; tasks: {', '.join(TASKS)}")

@@ -29,7 +29,7 @@ MAX_INSTRUCTION = 500  # characters, as the operator console allows
 
 def episodes_for(cfg: Config) -> list[EpisodeSpec]:
     """The episodes `cfg` asks for: `eval.suite` if set, else tasks × `eval.episodes` seeds."""
-    from sim.tasks import TASKS
+    from embodied_mm.tasks import TASKS
 
     if cfg.eval.suite:
         return load_suite(cfg.eval.suite, TASKS)

@@ -38,9 +38,9 @@ def evaluate_vqa(cfg: Config, progress: bool = True, model=None) -> dict:
         ConfigError: a planner that cannot answer questions.
     """
     from embodied_mm.robots.base import RobotLimits
+    from embodied_mm.tasks import TASKS
     from sim.camera import CameraConfig
     from sim.robot import SimRobot
-    from sim.tasks import TASKS
     from sim.world import TabletopWorld
 
     if model is None:

@@ -50,7 +50,7 @@ def _random_specs(rng: np.random.Generator, n: int, bowl_share: float = 0.35,
                   kinds: Sequence[str] = ()) -> list:
     """Up to `n` objects at non-overlapping random places (fewer if the table is full), the
     first ones of `kinds` (placed first, so they always fit), the rest random."""
-    from sim.scene import BLOCK_SIZES, ObjectSpec
+    from embodied_mm.tasks.specs import BLOCK_SIZES, ObjectSpec
 
     specs: list = []
     for i in range(max(n, len(kinds))):
@@ -69,7 +69,7 @@ def _random_specs(rng: np.random.Generator, n: int, bowl_share: float = 0.35,
 
 
 def _task(world, rng: np.random.Generator) -> None:
-    from sim.tasks import TASKS
+    from embodied_mm.tasks import TASKS
 
     name = str(rng.choice(sorted(TASKS)))
     episode = TASKS[name].sample(int(rng.integers(2**31)), n_distractors=int(rng.integers(4)))
@@ -77,7 +77,7 @@ def _task(world, rng: np.random.Generator) -> None:
 
 
 def _nested(world, rng: np.random.Generator) -> None:
-    from sim.scene import BOWL_BASE, BOWL_RADIUS
+    from embodied_mm.tasks.specs import BOWL_BASE, BOWL_RADIUS
 
     specs = _random_specs(rng, int(rng.integers(3, 7)), bowl_share=0.3, kinds=("bowl", "block"))
     bowls = [i for i, s in enumerate(specs) if s.kind == "bowl"]
@@ -110,7 +110,7 @@ def _nested(world, rng: np.random.Generator) -> None:
 
 
 def _touching(world, rng: np.random.Generator) -> None:
-    from sim.scene import BOWL_RADIUS, BOWL_WALL
+    from embodied_mm.tasks.specs import BOWL_RADIUS, BOWL_WALL
 
     specs = _random_specs(rng, int(rng.integers(3, 7)), bowl_share=0.25,
                           kinds=("block", "block"))

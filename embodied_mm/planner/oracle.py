@@ -25,7 +25,7 @@ class OraclePlanner(Planner):
         if instruction != context.instruction:
             raise PlannerError("the oracle plans only its task's own instruction, not "
                                f"{instruction!r}; use another planner for custom instructions")
-        from sim.tasks import TASKS  # sim.tasks is pure Python (no pybullet)
+        from embodied_mm.tasks import TASKS  # embodied_mm.tasks is pure Python (no pybullet)
 
         self._task, self._episode = TASKS[context.task], context
 

@@ -82,7 +82,7 @@ class EpisodeFailed(Exception):
 def graph_episodes(cfg: Config, episodes: int) -> list[EpisodeSpec]:
     """`episodes` in total: a suite file as given, else seeds `cfg.seed…` cycling through the
     task families when `task=all` (so `episodes:=8` covers each of the 8 families once)."""
-    from sim.tasks import TASKS
+    from embodied_mm.tasks import TASKS
 
     if cfg.eval.suite:
         return load_suite(cfg.eval.suite, TASKS)

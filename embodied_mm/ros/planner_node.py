@@ -168,7 +168,7 @@ class PlannerNode(Node):
                             self._born + STARTUP_GRACE_S - time.monotonic())
         context = None
         if self._episode_info is not None:
-            from sim.tasks import TASKS  # pure Python; only the oracle uses the context
+            from embodied_mm.tasks import TASKS  # pure Python; only the oracle uses the context
 
             info = self._episode_info
             context = TASKS[info["task"]].sample(info["seed"], info.get("n_distractors") or 0,

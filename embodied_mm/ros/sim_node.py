@@ -139,7 +139,7 @@ class SimNode(Node):
 
     # -- episodes ------------------------------------------------------------------------------
     def _load(self, request: dict) -> None:
-        from sim.tasks import TASKS
+        from embodied_mm.tasks import TASKS
 
         task = TASKS[request["task"]]
         episode = task.sample(int(request["seed"]), int(request.get("n_distractors") or 0),
@@ -184,7 +184,7 @@ class SimNode(Node):
         self._steps.append(msg.data)
 
     def _on_check_success(self, request, response):
-        from sim.tasks import TASKS
+        from embodied_mm.tasks import TASKS
 
         calls = []
         for text in self._steps:

@@ -80,7 +80,9 @@ class ConsoleNode(Node):
         out_dir = str(param(self, "out_dir", "")) or \
             f"outputs/teleop/session_{time.strftime('%Y%m%d_%H%M%S')}"
         self.approval = bool(param(self, "approval", False))
-        from sim.tasks import TASKS  # pure Python: the families a sim scene can be loaded from
+        from embodied_mm.tasks import (
+            TASKS,  # pure Python: the families a sim scene can be loaded from
+        )
 
         self.tasks = sorted(TASKS)
         self.session = Session(out_dir, cfg.planner.name)

@@ -70,7 +70,7 @@ def parser() -> argparse.ArgumentParser:
 def check(args: argparse.Namespace) -> str | None:
     """The first problem with the options, as a one-line message; None when they are fine."""
     from embodied_mm.planner import PLANNERS
-    from sim.tasks import TASKS  # pure Python: the registry of task families
+    from embodied_mm.tasks import TASKS  # pure Python: the registry of task families
 
     if args.token_file:
         try:

@@ -10,7 +10,7 @@ from embodied_mm.data.ask import AnswerDecoder, ask, main
 from embodied_mm.data.vqa import QUESTIONS, QuestionError, describe, parse_question
 from embodied_mm.planner.base import PlannerError
 from embodied_mm.table import TABLE
-from sim.tasks import TASKS
+from embodied_mm.tasks import TASKS
 
 pytestmark = pytest.mark.sim
 

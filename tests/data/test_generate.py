@@ -20,8 +20,8 @@ from embodied_mm.model.features import extract
 from embodied_mm.model.palme import collate_samples
 from embodied_mm.plan_language import parse_step
 from embodied_mm.planner.oracle import OraclePlanner
+from embodied_mm.tasks import TASKS
 from embodied_mm.types import ObjectState, Observation
-from sim.tasks import TASKS
 
 ARGS = ["data.episodes_per_task=2", "data.val_episodes_per_task=1", "data.shard_size=3",
         "data.vqa_per_step=2", "data.image_size=32"]

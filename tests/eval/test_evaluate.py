@@ -9,7 +9,7 @@ import pytest
 from embodied_mm.config import ConfigError, load_config
 from embodied_mm.eval.evaluate import evaluate
 from embodied_mm.eval.suite import load_suite
-from sim.tasks import TASKS
+from embodied_mm.tasks import TASKS
 
 pytestmark = pytest.mark.sim
 

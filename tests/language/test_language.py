@@ -11,7 +11,7 @@ from embodied_mm.language import make_absent, render, surface_forms
 from embodied_mm.language.absent import named_refs
 from embodied_mm.language.lexicon import COLOR_WORDS, NOUNS, UNKNOWN_NOUNS, WRAPPERS
 from embodied_mm.language.render import FRAMES
-from sim.tasks import TASKS
+from embodied_mm.tasks import TASKS
 
 SEEDS = range(40)
 

@@ -23,7 +23,7 @@ def both():
 def _texts() -> list[str]:
     """Every kind of text a planner tokenises: instructions of every family, plan steps, the
     prompt's clauses, and odd input an operator may type."""
-    from sim.tasks import TASKS
+    from embodied_mm.tasks import TASKS
 
     instructions = [task.sample(seed, template_id=t).instruction for task in TASKS.values()
                     for t in range(len(task.templates)) for seed in (0, 1)]

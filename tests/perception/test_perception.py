@@ -179,7 +179,7 @@ def test_table_plane_back_projects_to_z_zero(size):
 @pytest.mark.sim
 @pytest.mark.parametrize("size", SIZES)
 def test_gt_poses_match_the_simulator_on_task_scenes(size):
-    from sim.tasks import TASKS
+    from embodied_mm.tasks import TASKS
 
     errors = {"block": [], "bowl": []}
     with _world(size) as world:
@@ -206,7 +206,7 @@ def test_stacks_and_blocks_in_or_beside_bowls(size):
     """Both detectors on what the samplers never start with: a 4-block tower (the 4 cm block's
     top is hidden under a 5 cm one), blocks in bowls of their own and another colour, blocks
     touching bowls of their colour (colour mode must split them), a white block under another."""
-    from sim.scene import ObjectSpec
+    from embodied_mm.tasks.specs import ObjectSpec
 
     block = lambda color, edge: ObjectSpec("block", color, (0.5, 0.0), size=edge)  # noqa: E731
     scenes = [
@@ -247,7 +247,7 @@ def test_stacks_and_blocks_in_or_beside_bowls(size):
 @pytest.mark.sim
 def test_color_mode_agrees_with_gt_over_sampled_scenes(world):
     """At least 40 scenes, every task family, 0-3 distractors, default camera (320x240)."""
-    from sim.tasks import TASKS
+    from embodied_mm.tasks import TASKS
 
     camera, agree, scenes, errors = _camera(world), 0, 0, []
     for task in sorted(TASKS):
@@ -289,8 +289,8 @@ def test_arm_moving_over_the_scene_invents_no_objects(world, robot):
     """Colour mode at every 4th control step of pick and place among white objects (the arm's
     colour): objects may be missed while hidden, never made up."""
     from embodied_mm.skills import SKILLS, SkillStatus
+    from embodied_mm.tasks.specs import ObjectSpec
     from embodied_mm.types import SkillCall
-    from sim.scene import ObjectSpec
 
     world.reset([ObjectSpec("block", "white", (0.45, 0.05), size=0.05),
                  ObjectSpec("bowl", "white", (0.6, -0.15)),
@@ -320,7 +320,7 @@ def test_held_block_is_located(world, robot, color):
     from embodied_mm.executor import run_skill
     from embodied_mm.plan_language import parse_step
     from embodied_mm.scene import held_block
-    from sim.scene import ObjectSpec
+    from embodied_mm.tasks.specs import ObjectSpec
 
     world.reset([ObjectSpec("block", color, (0.5, 0.1), yaw=0.3, size=0.05)])
     status, reason, _ = run_skill(robot, parse_step("pick(obj_1)"))
@@ -338,7 +338,7 @@ def test_held_block_is_located(world, robot, color):
 
 @pytest.mark.sim
 def test_names_follow_known_objects_and_hidden_ones_are_not_reported(world):
-    from sim.scene import ObjectSpec
+    from embodied_mm.tasks.specs import ObjectSpec
 
     world.reset([ObjectSpec("bowl", "blue", (0.6, 0.15)), ObjectSpec("block", "red", (0.5, 0.0)),
                  ObjectSpec("block", "yellow", (0.4, -0.2))])
@@ -362,7 +362,7 @@ def test_names_follow_known_objects_and_hidden_ones_are_not_reported(world):
 @pytest.mark.sim
 def test_detection_time_per_frame():
     """Benchmark print, no assertion on speed (shared CI machines vary)."""
-    from sim.tasks import TASKS
+    from embodied_mm.tasks import TASKS
 
     for size in SIZES:
         with _world(size) as world:
@@ -385,7 +385,7 @@ def test_detection_time_per_frame():
 
 @pytest.mark.sim
 def test_priors_snap_sizes(world):
-    from sim.scene import BLOCK_SIZES, BOWL_HEIGHT, BOWL_RADIUS, BOWL_WALL, ObjectSpec
+    from embodied_mm.tasks.specs import BLOCK_SIZES, BOWL_HEIGHT, BOWL_RADIUS, BOWL_WALL, ObjectSpec
 
     world.reset([ObjectSpec("block", "red", (0.5, 0.1), size=0.04),
                  ObjectSpec("bowl", "blue", (0.5, -0.15))])

@@ -52,7 +52,7 @@ def test_what_no_planner_reads_is_refused_with_a_reason(instruction, message):
 
 @pytest.mark.parametrize("instruction", READ)
 def test_oracle_refuses_any_instruction_but_its_tasks(instruction):
-    from sim.tasks import TASKS
+    from embodied_mm.tasks import TASKS
 
     episode = TASKS["pick_place"].sample(0)
     with pytest.raises(PlannerError, match="plans only its task's own instruction"):
@@ -61,7 +61,7 @@ def test_oracle_refuses_any_instruction_but_its_tasks(instruction):
 
 def _observation(task: str = "pick_place", seed: int = 0) -> Observation:
     """The sampled scene as a planner sees it without images (no simulator needed)."""
-    from sim.tasks import TASKS
+    from embodied_mm.tasks import TASKS
 
     scene = TASKS[task].sample(seed).scene
     objects = [ObjectState(f"obj_{i + 1}", s.kind, s.color, np.array([*s.position, 0.02]),

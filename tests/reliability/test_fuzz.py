@@ -198,7 +198,7 @@ suite_docs = st.one_of(
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(suite_docs)
 def test_suite_file_fuzz(tmp_path, text):
-    from sim.tasks import TASKS
+    from embodied_mm.tasks import TASKS
 
     path = tmp_path / "suite.yaml"
     path.write_text(text, errors="surrogatepass")

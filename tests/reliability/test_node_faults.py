@@ -239,7 +239,7 @@ BAD_INSTRUCTIONS = [
 
 
 def test_bad_instructions_on_the_topic_are_refused_and_the_node_plans_on(graph):
-    from sim.tasks import TASKS
+    from embodied_mm.tasks import TASKS
 
     episode = TASKS["pick_place"].sample(5)
     graph.start("planner", "planner_node", "overrides:=planner=oracle", "max_age_s:=0.5")

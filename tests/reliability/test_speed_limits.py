@@ -135,8 +135,8 @@ def sim_world():
 @pytest.mark.slow
 def test_skills_never_move_the_arm_faster_than_its_limits(sim_world):
     from embodied_mm.executor import run_skill
+    from embodied_mm.tasks import TASKS
     from sim.robot import SimRobot
-    from sim.tasks import TASKS
 
     task = TASKS["stack"]
     episode = task.sample(3)

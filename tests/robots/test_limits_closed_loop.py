@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from embodied_mm.executor import run_skill
 from embodied_mm.plan_language import DIRECTIONS, ZONES
 from embodied_mm.robots.kinematics import PandaKinematics
+from embodied_mm.tasks import TASKS
 from embodied_mm.types import JointAction, SkillCall
 from sim.robot import SimRobot
-from sim.tasks import TASKS
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow]
 

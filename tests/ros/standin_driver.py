@@ -55,8 +55,8 @@ class StandinDriver(Node):
 
     def __init__(self) -> None:
         super().__init__("standin_driver")
+        from embodied_mm.tasks import TASKS
         from sim.camera import CameraConfig
-        from sim.tasks import TASKS
         from sim.world import TabletopWorld
 
         camera = CameraConfig(eye=tuple(param(self, "eye", [1.0, 0.35, 0.8])),

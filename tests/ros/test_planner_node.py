@@ -19,8 +19,8 @@ from embodied_mm.robots.kinematics import HOME
 from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import joint_state_msg, objects_to_markers, status_from_msg
+from embodied_mm.tasks import TASKS
 from embodied_mm.types import ObjectState
-from sim.tasks import TASKS
 
 pytestmark = pytest.mark.ros
 

@@ -17,7 +17,7 @@ from trajectory_msgs.msg import JointTrajectory
 from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import joint_state_from_msg, status_msg, trajectory_msg
-from sim.tasks import TASKS
+from embodied_mm.tasks import TASKS
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 

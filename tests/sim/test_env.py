@@ -15,8 +15,8 @@ from gymnasium.utils.env_checker import check_env
 
 import sim.env  # registers embodied_mm/Tabletop-v0
 from embodied_mm.skills import SkillStatus
+from embodied_mm.tasks import TASKS
 from sim.env import ENV_ID
-from sim.tasks import TASKS
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = {"width": 64, "height": 48}  # small camera images keep the tests fast

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embodied_mm.tasks.specs import ObjectSpec
 from sim.bullet import p, pybullet_data
-from sim.scene import ObjectSpec
 from sim.world import PANDA_URDF, TabletopWorld
 
 pytestmark = pytest.mark.sim

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
+from embodied_mm.tasks.specs import ObjectSpec
 from sim.render_process import RenderedFrame, RenderProcess
-from sim.scene import ObjectSpec
 
 pytestmark = pytest.mark.sim
 

@@ -7,7 +7,7 @@ import pytest
 from embodied_mm.config.schema import ConfigError
 from embodied_mm.eval.rollout import EpisodeRunner, EpisodeSpec
 from embodied_mm.planner.oracle import OraclePlanner
-from sim.tasks import TASKS
+from embodied_mm.tasks import TASKS
 
 REQUIRED = {"pick_place", "stack", "sort_by_color", "tower", "push_to_side", "spatial_ref",
             "place_at_zone", "infeasible"}

@@ -8,9 +8,9 @@ import pytest
 from embodied_mm.executor import run_skill
 from embodied_mm.plan_language import parse_step
 from embodied_mm.skills import SkillStatus
+from embodied_mm.tasks.specs import ObjectSpec
 from embodied_mm.types import JointAction, Observation, SkillCall
 from sim.robot import SimRobot
-from sim.scene import ObjectSpec
 
 pytestmark = pytest.mark.sim
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.scene import ObjectSpec
-from sim.tasks.base import PutOnTask, SceneBuilder, SceneFull, ref
+from embodied_mm.tasks.base import PutOnTask, SceneBuilder, SceneFull, ref
+from embodied_mm.tasks.specs import ObjectSpec
 
 UNAMBIGUOUS_MARGIN = 0.06  # m between the best and second-best block under the relation
 

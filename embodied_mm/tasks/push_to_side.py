@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from embodied_mm.table import DIRECTION_VECTORS, SIDE_OF_DIRECTION, TABLE
+from embodied_mm.tasks.base import Episode, SceneBuilder, Task, ref
 from embodied_mm.types import SkillCall
-from sim.tasks.base import Episode, SceneBuilder, Task, ref
 
 CORRIDOR_HALF_WIDTH = 0.07  # m kept clear on each side of the push path
 

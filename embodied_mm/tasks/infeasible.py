@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from embodied_mm.plan_language import ZONES
 from embodied_mm.scene import moved
+from embodied_mm.tasks.base import Episode, SceneBuilder, Task, describe, ref
 from embodied_mm.types import SkillCall
-from sim.tasks.base import Episode, SceneBuilder, Task, describe, ref
 
 
 class Infeasible(Task):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.tasks.base import PutOnTask, SceneBuilder, ref
+from embodied_mm.tasks.base import PutOnTask, SceneBuilder, ref
 
 
 class PickPlace(PutOnTask):

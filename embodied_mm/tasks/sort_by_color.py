@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from embodied_mm.scene import held_block, is_on
+from embodied_mm.tasks.base import Episode, SceneBuilder, Task, move_into
 from embodied_mm.types import SkillCall
-from sim.tasks.base import Episode, SceneBuilder, Task, move_into
 
 
 class SortByColor(Task):

@@ -22,9 +22,9 @@ import numpy as np
 from embodied_mm.config.schema import ConfigError
 from embodied_mm.scene import held_block, is_on
 from embodied_mm.table import TABLE
+from embodied_mm.tasks.specs import BLOCK_SIZES, ObjectSpec
 from embodied_mm.types import ObjectState, Observation, SkillCall
 from embodied_mm.vocabulary import COLORS
-from sim.scene import BLOCK_SIZES, ObjectSpec
 
 MARGIN = 0.05  # m kept free along the table's edges when placing objects
 

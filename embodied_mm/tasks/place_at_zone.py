@@ -7,8 +7,8 @@ import numpy as np
 from embodied_mm.plan_language import ZONES
 from embodied_mm.scene import held_block
 from embodied_mm.table import TABLE
+from embodied_mm.tasks.base import Episode, SceneBuilder, Task, free_zone, ref
 from embodied_mm.types import SkillCall
-from sim.tasks.base import Episode, SceneBuilder, Task, free_zone, ref
 
 ZONE_WORDS = {
     "left": "left side", "right": "right side", "front": "front edge", "back": "back edge",
