@@ -36,6 +36,18 @@ def test_planner_bench_writes_json_and_agrees_with_the_reference(tmp_path):
 
 
 @pytest.mark.sim
+def test_perception_bench_times_every_mode(tmp_path):
+    out = tmp_path / "bench.json"
+    cfg = load_config(["bench.which=[perception]", "bench.repeats=2", "bench.warmup=0",
+                       f"bench.out={out}"])
+    lines: list[str] = []
+    saved = run_bench(cfg, echo=lines.append)["perception"]
+    for mode in ("gt", "color", "learned"):
+        assert saved[mode]["n"] >= 2 and saved[mode]["median_ms"] > 0
+    assert sum("perception learned per 320x240 frame" in line for line in lines) == 1
+
+
+@pytest.mark.sim
 def test_a_seeds_scenes_of_every_size_share_its_instruction():
     """The sizes of a seed take turns decision by decision only if they share the instruction
     (and so its cached prefix); the distractors alone grow."""

@@ -1,6 +1,5 @@
-"""Simulator throughput: physics steps/s, camera renders/s, perception ms per rendered frame
-(`gt`, `color`, `learned`: `bench/perception.py`), oracle episodes/min (1 and 2 worker
-processes, the same episodes)."""
+"""Simulator throughput: physics steps/s, camera renders/s, oracle episodes/min (1 and 2
+worker processes, the same episodes)."""
 
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ PHYSICS_BATCH = 240  # steps per timed call (1 s of sim time at 240 Hz)
 
 def bench_sim(cfg: Config, progress: bool = False) -> dict:
     """The sim benchmarks; oracle episodes run `bench.episodes` seeds across every family."""
-    from embodied_mm.bench.perception import bench_perception
     from embodied_mm.eval.evaluate import evaluate
     from embodied_mm.tasks import TASKS
     from sim.camera import CameraConfig
@@ -30,8 +28,7 @@ def bench_sim(cfg: Config, progress: bool = False) -> dict:
         render = measure(world.render, b.repeats, b.warmup)
     out = {"physics_steps_per_s": round(PHYSICS_BATCH / (physics["median_ms"] / 1e3)),
            "renders_per_s": round(1e3 / render["median_ms"], 1),
-           "render_resolution": f"{camera.width}x{camera.height}",
-           "perception": bench_perception(cfg)}
+           "render_resolution": f"{camera.width}x{camera.height}"}
     per_task = max(1, b.episodes // len(TASKS))
     for workers in (1, 2):
         with tempfile.TemporaryDirectory(prefix="embodied_mm_bench_") as scratch:

@@ -229,7 +229,7 @@ class DemoConfig:
         _require(self.episodes >= 1, f"demo.episodes must be >= 1, got {self.episodes}")
 
 
-BENCHMARKS = ("planner", "sim", "ros", "train")
+BENCHMARKS = ("planner", "sim", "perception", "ros", "train")
 
 
 @dataclass
