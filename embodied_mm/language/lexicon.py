@@ -30,9 +30,12 @@ class Split:
 
 # Nouns per object kind. The first train noun is the canonical one (the plan and VQA words).
 NOUNS: dict[str, Split] = {
-    "block": Split(("block", "cube", "brick", "toy block", "wooden block", "square block"),
+    "block": Split(("block", "cube", "brick", "toy block", "wooden block", "square block",
+                    "small block", "little cube", "wooden cube", "plastic block", "toy cube",
+                    "cube-shaped block", "square piece", "solid block"),
                    ("cuboid", "building block", "toy brick")),
-    "bowl": Split(("bowl", "dish", "basin", "container"),
+    "bowl": Split(("bowl", "dish", "basin", "container", "small bowl", "round bowl",
+                   "plastic bowl", "ceramic bowl", "mixing bowl", "round dish", "bin"),
                   ("vessel", "receptacle", "pot")),
 }
 PLURAL_EXCEPTIONS = {"dish": "dishes", "box": "boxes"}
@@ -40,44 +43,55 @@ PLURAL_EXCEPTIONS = {"dish": "dishes", "box": "boxes"}
 # Things that are not in any scene, for absent-reference (`cannot()`) requests.
 UNKNOWN_NOUNS = Split(
     ("ball", "apple", "banana", "bottle", "pen", "phone", "spoon", "sponge", "book",
-     "toy car", "marker", "candle"),
+     "toy car", "marker", "candle", "cup", "mug", "plate", "fork", "knife", "lemon", "box", "cylinder", "sphere", "pyramid", "ring", "toy truck", "doll", "glove", "brush",
+     "pencil", "egg", "wallet", "tray", "triangle", "towel"),
     ("hammer", "carrot", "shoe", "key", "teddy bear", "remote", "stapler", "tomato"))
 
 # Spellings of each palette colour (the canonical word first; it is on the train side).
 COLOR_WORDS: dict[str, Split] = {
-    "red": Split(("red", "crimson"), ("scarlet",)),
-    "green": Split(("green", "lime green"), ("emerald",)),
-    "blue": Split(("blue", "navy blue"), ("azure",)),
-    "yellow": Split(("yellow", "golden"), ("mustard",)),
-    "purple": Split(("purple", "violet"), ("lavender",)),
-    "orange": Split(("orange", "tangerine"), ("amber",)),
-    "pink": Split(("pink", "rose"), ("fuchsia",)),
-    "cyan": Split(("cyan", "turquoise"), ("aqua",)),
-    "brown": Split(("brown", "chocolate"), ("tan",)),
-    "white": Split(("white", "ivory"), ("cream",)),
+    "red": Split(("red", "crimson", "bright red", "dark red", "cherry red"), ("scarlet",)),
+    "green": Split(("green", "lime green", "dark green", "bright green", "forest green"),
+                   ("emerald",)),
+    "blue": Split(("blue", "navy blue", "dark blue", "royal blue", "cobalt"), ("azure",)),
+    "yellow": Split(("yellow", "golden", "bright yellow", "gold", "canary yellow"),
+                    ("mustard",)),
+    "purple": Split(("purple", "violet", "plum", "dark purple", "grape"), ("lavender",)),
+    "orange": Split(("orange", "tangerine", "bright orange", "dark orange", "pumpkin"),
+                    ("amber",)),
+    "pink": Split(("pink", "rose", "light pink", "hot pink", "bubblegum pink"), ("fuchsia",)),
+    "cyan": Split(("cyan", "turquoise", "teal", "bright cyan"), ("aqua",)),
+    "brown": Split(("brown", "chocolate", "dark brown", "coffee", "chestnut"), ("tan",)),
+    "white": Split(("white", "ivory", "snow white", "off-white", "pure white"), ("cream",)),
 }
 COLOR_NOUN = Split(("color", "colour"), ("hue", "shade"))
 
 # How a colour attaches to a noun: {c} colour word, {n} noun.
-COLORED_NP = Split(("{c} {n}", "{c} {n}", "{c} {n}", "{n} that is {c}", "{c}-colored {n}"),
+COLORED_NP = Split(("{c} {n}", "{c} {n}", "{c} {n}", "{c} {n}", "{n} that is {c}",
+                    "{c}-colored {n}", "{n} colored {c}", "{n} painted {c}", "{n} that's {c}", "{n} with the {c} color"),
                    ("{n} which is {c}", "{c}-coloured {n}", "{n} in {c}"))
 
 # Spatial referents of `spatial_ref`, {n} = block noun, {a} = the anchor's noun phrase.
 RELATIONS: dict[str, Split] = {
     "leftmost": Split(("leftmost {n}", "{n} on the far left", "{n} furthest to the left",
-                       "left-most {n}"),
+                       "left-most {n}", "{n} farthest to the left", "{n} furthest left",
+                       "{n} that is leftmost", "{n} on the left-most side"),
                       ("{n} that is most to the left", "{n} at the very left")),
     "rightmost": Split(("rightmost {n}", "{n} on the far right", "{n} furthest to the right",
-                        "right-most {n}"),
+                        "right-most {n}", "{n} farthest to the right", "{n} furthest right",
+                        "{n} that is rightmost", "{n} on the right-most side"),
                        ("{n} that is most to the right", "{n} at the very right")),
     "nearest": Split(("{n} nearest the robot", "{n} closest to the robot",
-                      "{n} nearest to the robot"),
+                      "{n} nearest to the robot", "{n} closest to you", "{n} nearest to you",
+                      "closest {n} to the robot", "{n} that is nearest the robot"),
                      ("{n} the robot is closest to", "robot's nearest {n}")),
     "farthest": Split(("{n} farthest from the robot", "{n} furthest from the robot",
-                       "most distant {n} from the robot"),
+                       "most distant {n} from the robot", "{n} farthest from you",
+                       "{n} furthest away from you", "{n} furthest away from the robot",
+                       "farthest {n} from the robot"),
                       ("{n} at the far end from the robot", "{n} the robot is furthest from")),
     "closest_to": Split(("{n} closest to {a}", "{n} nearest {a}", "{n} next to {a}",
-                         "{n} nearest to {a}"),
+                         "{n} nearest to {a}", "{n} near {a}", "{n} that is closest to {a}",
+                         "{n} right next to {a}", "{n} that sits nearest {a}"),
                         ("{n} by {a}", "{n} beside {a}")),
 }
 
@@ -114,11 +128,16 @@ ZONE_WORDS: dict[str, Split] = {
 WRAPPERS = Split(
     ("{s}", "{s}", "{s}", "{s}", "please {s}", "{s}, please", "could you {s}?", "can you {s}?",
      "I want you to {s}", "I'd like you to {s}", "your task is to {s}", "go ahead and {s}",
-     "{s} now", "would you {s}?", "robot, {s}"),
+     "{s} now", "would you {s}?", "robot, {s}", "please, {s}", "could you please {s}?",
+     "can you please {s}?", "try to {s}", "you should {s}", "now {s}", "next, {s}",
+     "just {s}", "carefully {s}", "{s} for me", "do me a favor and {s}", "it's time to {s}",
+     "okay robot, {s}", "the next thing to do is {s}", "I'd love it if you would {s}",
+     "will you {s}?", "you need to {s}", "help me {s}", "{s}, thanks", "please {s}, thank you"),
     ("would you kindly {s}?", "I need you to {s}", "hey robot, {s}", "let's {s}",
      "be so kind as to {s}", "it would be great if you could {s}"))
 
 # Optional clauses about another object in the scene, {o} its noun phrase.
 MENTIONS = Split((", and leave {o} where it is", " without touching {o}",
-                  " but do not move {o}"),
+                  " but do not move {o}", " and don't move {o}", ", leaving {o} alone",
+                  " but leave {o} in place", " and do not touch {o}"),
                  ("; ignore {o}", " and keep your hands off {o}"))

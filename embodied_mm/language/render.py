@@ -62,26 +62,38 @@ MENTION_PROBABILITY = 0.2
 PLACE_DO = Split(
     ("put {X} {P} {Y}", "place {X} {P} {Y}", "move {X} {P} {Y}", "drop {X} {P} {Y}",
      "set {X} {P} {Y}", "pick up {X} and put it {P} {Y}", "grab {X} and place it {P} {Y}",
-     "take {X} and drop it {P} {Y}", "get {X} {P} {Y}", "lift {X} and set it {P} {Y}"),
+     "take {X} and drop it {P} {Y}", "get {X} {P} {Y}", "lift {X} and set it {P} {Y}",
+     "bring {X} {P} {Y}", "put {X} down {P} {Y}", "pick {X} up and drop it {P} {Y}",
+     "stick {X} {P} {Y}", "pop {X} {P} {Y}", "lay {X} {P} {Y}", "move {X} over {P} {Y}",
+     "take {X} and put it {P} {Y}", "grab {X}, then put it {P} {Y}",
+     "pick up {X} and place it {P} {Y}", "position {X} {P} {Y}"),
     ("transfer {X} {P} {Y}", "deposit {X} {P} {Y}", "relocate {X} {P} {Y}",
      "carry {X} over and lower it {P} {Y}"))
 PLACE_SAY = Split(
     ("{X} goes {P} {Y}", "{X} {P} {Y}", "{Y} needs {X} {P} it", "I want {X} {P} {Y}",
-     "the goal is {X} {P} {Y}"),
+     "the goal is {X} {P} {Y}", "{X} should go {P} {Y}", "{P} {Y}: {X}",
+     "I'd like {X} {P} {Y}", "{X} needs to be {P} {Y}", "let {X} end up {P} {Y}",
+     "{X} {P} {Y}, please"),
     ("{X} belongs {P} {Y}", "{Y} should end up with {X} {P} it",
      "make sure {X} ends up {P} {Y}"))
 # Only when the target is a block: stacking verbs and the lower block named first.
 STACK_DO = Split(
     ("stack {X} on {Y}", "stack {X} on top of {Y}", "take {Y} as the base and put {X} on it",
-     "leave {Y} where it is and stack {X} on it"),
+     "leave {Y} where it is and stack {X} on it", "stack {X} onto {Y}",
+     "put {X} on top of {Y} to make a stack", "with {Y} underneath, put {X} on top",
+     "place {X} so that it sits on {Y}", "keep {Y} on the table and stack {X} on it",
+     "cover {Y} with {X}"),
     ("use {Y} as the base for {X}", "build a two-block stack of {Y} under {X}"))
 STACK_SAY = Split(
     ("{Y} is the base, {X} goes on top", "{Y} at the bottom, {X} on top",
-     "with {Y} at the bottom, stack {X} on it", "on {Y}, place {X}"),
+     "with {Y} at the bottom, stack {X} on it", "on {Y}, place {X}",
+     "{Y} goes under {X}", "{Y} underneath and {X} on top of it", "{X} goes on top of {Y}",
+     "on top of {Y}, put {X}", "{Y} stays down and {X} goes on it"),
     ("{Y} should be under {X}", "{Y} below, {X} above",
      "keeping {Y} in place, set {X} on it"))
 # Only when the target is a bowl.
-BOWL_DO = Split(("fill {Y} with {X}",), ("load {X} into {Y}",))
+BOWL_DO = Split(("fill {Y} with {X}", "drop {X} inside of {Y}", "put {X} away in {Y}"),
+                ("load {X} into {Y}",))
 PREPOSITIONS = {"bowl": Split(("in", "into", "in", "into"), ("inside",)),
                 "block": Split(("on", "onto", "on top of"), ("atop",))}
 
@@ -89,11 +101,16 @@ SORT_DO = Split(
     ("sort the {bs} into the {ws} of the same {C}", "put each {b} in the {w} that matches its {C}",
      "put every {b} into the {w} of its {C}", "match the {bs} to the {ws} by {C}",
      "place each {b} in the {w} with the same {C}", "group the {bs} with the {ws} of their {C}",
-     "put the {bs} in the {ws} that have their {C}", "sort the {bs} into the {ws} by {C}"),
+     "put the {bs} in the {ws} that have their {C}", "sort the {bs} into the {ws} by {C}",
+     "sort the {bs} by {C} into the {ws}", "put each {b} into the {w} of the same {C}",
+     "place the {bs} into the {ws} with matching {C}s", "sort the {bs} by {C}",
+     "put all the {bs} into the {ws} that match their {C}s",
+     "tidy up: each {b} into the {w} of its {C}"),
     ("pair up each {b} with the {w} of matching {C}",
      "drop every {b} into the {w} whose {C} it shares",
      "organize the {bs} into the {ws} by {C}"))
-SORT_SAY = Split(("each {b} goes in the {w} of its {C}", "{bs} into {ws} of matching {C}"),
+SORT_SAY = Split(("each {b} goes in the {w} of its {C}", "{bs} into {ws} of matching {C}",
+                  "{bs} sorted into {ws} by {C}", "every {b} in the same-{C} {w}"),
                  ("every {b} belongs in the {w} of the same {C}",))
 
 TOWER_DO = Split(
@@ -102,31 +119,40 @@ TOWER_DO = Split(
      "{xN} on top", "put the {bs} in a tower: {L}, starting from the bottom",
      "build a tower from top to bottom: {R}", "stack {R}, top to bottom",
      "make a tower with {xN} on top and {x0} at the bottom: {L} from the bottom up",
-     "{seq}"),
+     "{seq}", "make a stack of {L}, from the bottom up", "build a tower with {R} from top to "
+     "bottom", "start with {x0}, then stack {rest} on top", "stack {L} with {x0} as the base",
+     "build a tower: {L}, going up", "first {x0}, then {rest}, stacked into a tower",
+     "pile {L} into a tower, {x0} first", "make a tower, top to bottom: {R}"),
     ("stack {R} from the top down", "build a tower: {x0} first, then {rest_on}",
      "make a tower whose base is {x0}, followed by {rest} going up"))
-TOWER_SAY = Split(("a tower of {L}, bottom to top", "tower: {L}, from the bottom"),
+TOWER_SAY = Split(("a tower of {L}, bottom to top", "tower: {L}, from the bottom",
+                   "tower from top to bottom: {R}", "{x0} at the bottom, then {rest} on top"),
                   ("the tower should be, from the base up: {L}",))
 
 PUSH_DO = Split(
     ("push {X} to the {S} of the table", "slide {X} over to the {S}",
      "nudge {X} towards the {S} of the table", "push {X} {D} until it is on the {S}",
-     "move {X} to the {S} by pushing it", "shove {X} toward the {S}", "push {X} {D}"),
+     "move {X} to the {S} by pushing it", "shove {X} toward the {S}", "push {X} {D}",
+     "push {X} over to the {S}", "slide {X} {D}", "bump {X} {D}", "push {X} toward the {S}",
+     "slide {X} to the {S} of the table", "nudge {X} {D}"),
     ("give {X} a push toward the {S}", "scoot {X} over to the {S}",
      "get {X} to the {S} of the table with a push"))
-PUSH_SAY = Split(("{X} pushed to the {S}",), ("{X} should be pushed over to the {S}",))
+PUSH_SAY = Split(("{X} pushed to the {S}", "{X} slid to the {S}"), ("{X} should be pushed over to the {S}",))
 
 ZONE_DO = Split(
     ("move {X} to the {Z} of the table", "put {X} in the {Z} of the table", "place {X} at the {Z}",
      "pick up {X} and set it down at the {Z}", "take {X} to the {Z}",
-     "put {X} down at the {Z} of the table", "leave {X} at the {Z}"),
+     "put {X} down at the {Z} of the table", "leave {X} at the {Z}",
+     "bring {X} to the {Z}", "set {X} down in the {Z}", "move {X} over to the {Z}",
+     "place {X} in the {Z} of the table", "put {X} at the {Z}"),
     ("carry {X} over to the {Z}", "park {X} at the {Z} of the table", "drop {X} off at the {Z}"))
-ZONE_SAY = Split(("{X} goes to the {Z}", "{X} to the {Z}"), ("{X} belongs at the {Z}",))
+ZONE_SAY = Split(("{X} goes to the {Z}", "{X} to the {Z}", "{X} should be at the {Z}"), ("{X} belongs at the {Z}",))
 
 SAY_PROBABILITY = 0.25  # share of complete (non-imperative) requests
 
 
 HELDOUT_PART_PROBABILITY = 0.5  # on the held-out side, a word slot's chance of a held-out word
+CANONICAL_PROBABILITY = 0.3  # a noun's or colour's chance of its canonical word
 
 
 def _choose(rng: np.random.Generator, options: Sequence[str]) -> str:
@@ -142,6 +168,15 @@ def _part(rng: np.random.Generator, split: Split, side: str) -> str:
     return _choose(rng, split.train)
 
 
+def _word(rng: np.random.Generator, split: Split, side: str) -> str:
+    """A noun or colour spelling: the canonical one (the split's first train word) with
+    probability `CANONICAL_PROBABILITY`, else any part of the side as `_part` draws it. People
+    mostly say "the red block"; the synonyms teach that other words mean the same thing."""
+    if rng.random() < CANONICAL_PROBABILITY:
+        return split.train[0]
+    return _part(rng, split, side)
+
+
 def plural(noun: str) -> str:
     head, _, last = noun.rpartition(" ")
     word = PLURAL_EXCEPTIONS.get(last, last + "s")
@@ -150,13 +185,13 @@ def plural(noun: str) -> str:
 
 def noun_of(ref: dict[str, Any], rng: np.random.Generator, side: str) -> str:
     """The noun a ref is called by: its override, else one of its kind's nouns."""
-    return ref.get("noun") or _part(rng, NOUNS[ref["kind"]], side)
+    return ref.get("noun") or _word(rng, NOUNS[ref["kind"]], side)
 
 
 def color_word(color: str, rng: np.random.Generator, side: str) -> str:
     """A spelling of palette colour `color` from `side` (an unknown colour is used as is)."""
     split = COLOR_WORDS.get(color)
-    return _part(rng, split, side) if split else color
+    return _word(rng, split, side) if split else color
 
 
 def noun_phrase(ref: dict[str, Any], rng: np.random.Generator, side: str) -> str:
@@ -189,8 +224,8 @@ def _slots(words: dict[str, Any], rng: np.random.Generator, side: str) -> dict[s
     frame = words["frame"]
     slots: dict[str, str] = {}
     nouns = words.get("nouns", {})
-    b = nouns.get("block") or _part(rng, NOUNS["block"], side)
-    w = nouns.get("bowl") or _part(rng, NOUNS["bowl"], side)
+    b = nouns.get("block") or _word(rng, NOUNS["block"], side)
+    w = nouns.get("bowl") or _word(rng, NOUNS["bowl"], side)
     slots.update(b=b, w=w, bs=plural(b), ws=plural(w), C=_part(rng, COLOR_NOUN, side))
     if "mover" in words:
         slots["X"] = noun_phrase(words["mover"], rng, side)

@@ -67,6 +67,7 @@ class PostConfig:
     min_split_pixels: int = 6  # output px of a second colour that splits an instance ...
     min_split_share: float = 0.2  # ... and its share of the instance
     min_pixels: tuple[int, int] = (12, 40)  # block, bowl: full-resolution pixels at 320x240
+    min_depth_share: float = 0.5  # of a mask's pixels with a depth reading (else unplaceable)
 
 
 def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -199,6 +200,7 @@ class LearnedDetector:
         instances, kinds = split_by_color(instances, kinds, color_prob.argmax(0), self.post)
         full = _upsample_instances(instances, kind_logits, rgb.shape[:2], kinds)
         normals = surface_normals(points, full - 1)
+        has_depth = np.isfinite(points[..., 2])
         scale = rgb.shape[0] * rgb.shape[1] / (320 * 240)
         found = []
         for k, kind_index in enumerate(kinds, start=1):
@@ -206,6 +208,8 @@ class LearnedDetector:
             kind = KIND_CLASSES[kind_index]
             if mask.sum() < self.post.min_pixels[kind_index - 1] * scale:
                 continue
+            if has_depth[mask].mean() < self.post.min_depth_share:
+                continue  # mostly in a depth hole: nothing real can be placed there
             low = instances == k
             color = list(COLORS)[int(color_prob[:, low].mean(axis=1).argmax())]
             est = self._estimate(kind, mask, points, normals, camera)
@@ -380,10 +384,18 @@ def detect_learned(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel,
     return name_detections(found, known)
 
 
+def _naming_order(d: Detection) -> tuple:
+    """New objects are named in colour-mode's order: (colour, kind) in vocabulary order, then
+    left to right, so both perception modes give a scene's objects the same names."""
+    return (list(COLORS).index(d.color), KINDS.index(d.kind), float(d.position[1]),
+            float(d.position[0]))
+
+
 def name_detections(found: Sequence[Detection],
                     known: Sequence[ObjectState | Mapping] = ()) -> list[ObjectState]:
     """Detections as `ObjectState`s named after `known` objects of the same colour and kind
-    (nearest first); the others take the lowest free `obj_<n>`. Sorted by name index."""
+    (nearest first); the others take the lowest free `obj_<n>` in `_naming_order`. Sorted by
+    name index."""
     rows = [(k["name"], k["kind"], k["color"], np.asarray(k.get("position", (0, 0, 0)), float))
             if isinstance(k, Mapping) else (k.name, k.kind, k.color, np.asarray(k.position))
             for k in known]
@@ -398,8 +410,9 @@ def name_detections(found: Sequence[Detection],
             taken.add(j)
     used = {int(n[4:]) for n in names.values() if n.startswith("obj_") and n[4:].isdigit()}
     free = (n for n in range(1, len(found) + len(used) + 2) if n not in used)
-    objects = []
-    for i, d in enumerate(found):
-        name = names.get(i) or f"obj_{next(free)}"
-        objects.append(ObjectState(name, d.kind, d.color, d.position, d.orientation, d.size))
+    for i in sorted((i for i in range(len(found)) if i not in names),
+                    key=lambda i: _naming_order(found[i])):
+        names[i] = f"obj_{next(free)}"
+    objects = [ObjectState(names[i], d.kind, d.color, d.position, d.orientation, d.size)
+               for i, d in enumerate(found)]
     return sorted(objects, key=lambda o: int(o.name[4:]) if o.name[4:].isdigit() else 1 << 30)

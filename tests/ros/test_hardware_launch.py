@@ -140,7 +140,8 @@ def test_hardware_launch_plans_and_commands_a_real_drivers_arm_within_limits(gra
 
         # Perception, from 16UC1 depth and the calibration file, finds the objects where they are.
         assert graph.spin_until(lambda: seen and len(seen[-1]) == len(truth)
-                                and probe.count_subscribers(topics.INSTRUCTION) > 0, 90), log()
+                                and probe.count_subscribers(topics.INSTRUCTION) > 0, 90), (
+            seen[-1:], truth, log())
         perceived = {(o.color, o.kind): o for o in seen[-1]}
         for obj in truth:
             found = perceived[(obj["color"], obj["kind"])]
