@@ -169,10 +169,11 @@ def _part(rng: np.random.Generator, split: Split, side: str) -> str:
 
 
 def _word(rng: np.random.Generator, split: Split, side: str) -> str:
-    """A noun or colour spelling: the canonical one (the split's first train word) with
-    probability `CANONICAL_PROBABILITY`, else any part of the side as `_part` draws it. People
-    mostly say "the red block"; the synonyms teach that other words mean the same thing."""
-    if rng.random() < CANONICAL_PROBABILITY:
+    """A noun or colour spelling. On the train side the canonical one (the split's first train
+    word) with probability `CANONICAL_PROBABILITY`, else any train part: people mostly say "the
+    red block", and the synonyms teach that other words mean the same thing. The held-out side
+    draws as `_part` does, so its share of new words is not diluted."""
+    if side == "train" and rng.random() < CANONICAL_PROBABILITY:
         return split.train[0]
     return _part(rng, split, side)
 
