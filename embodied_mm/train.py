@@ -126,7 +126,7 @@ def train(cfg: Config, progress: bool = True,
         try:
             weighted = weight_tasks(train_set, t.task_weights, t.kind_weights)
             train_set = with_language(weighted, train_set, t.rewordings, t.absent_references,
-                                      t.seed)
+                                      t.seed, t.absent_modes)
         except ValueError as err:
             raise ConfigError(str(err)) from None
         heldout = heldout_samples(val_set, t.eval_samples)
@@ -245,7 +245,8 @@ def _fit(trainer: Trainer, train_set: Dataset, heldout: list, rows: list[dict],
             model.train()
             rows.append(_metrics_row(trainer, held, window))
             window = [0.0, 0, 0.0]
-            postfix.update(acc=_short(held.accuracy), obj=_short(held.object_accuracy))
+            postfix.update(acc=_short(held.accuracy), obj=_short(held.object_accuracy),
+                           no=_short(held.false_cannot_rate))
             bar.set_postfix(postfix)
             if dist.is_main:
                 with open(out / METRICS_FILE, "a") as f:
@@ -270,6 +271,7 @@ def _metrics_row(trainer: Trainer, held: HeldOut, window: list) -> dict:
     loss_sum, samples, seconds = window
     return {"step": trainer.step, "loss": loss_sum / samples if samples else None,
             "accuracy": held.accuracy, "object_accuracy": held.object_accuracy,
+            "false_cannot_rate": held.false_cannot_rate,
             "n_eval": held.n, "n_object": held.n_object,
             "samples_per_s": samples / seconds if seconds else None,
             "wall_s": round(trainer.elapsed_s, 2)}

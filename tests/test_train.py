@@ -109,13 +109,15 @@ def test_loss_decreases_and_outputs_are_written(trained):
     for row in rows:
         assert row["n_eval"] == 12 and row["n_object"] == naming_objects < 12
         assert 0 <= row["accuracy"] <= 1 and 0 <= row["object_accuracy"] <= 1
+        assert 0 <= row["false_cannot_rate"] <= 1
         assert row["samples_per_s"] > 0 and row["wall_s"] > 0
     assert final == out / "final"
     for directory in (out / "last", final):
         assert {"model.safetensors", "config.json"} <= {p.name for p in directory.iterdir()}
     assert torch.load(out / "last" / "train_state.pt", weights_only=True)["step"] == 40
     card = (final / "model_card.md").read_text()
-    assert "| 40 |" in card and "LoRA r=8" in card and "state, robot" in card
+    assert "| 40 |" in card and "false `cannot()`" in card
+    assert "LoRA r=8" in card and "state, robot" in card
 
 
 def test_final_checkpoint_loads_in_the_planner_and_plans_valid_steps(trained):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from embodied_mm.language.absent import ABSENT_MODES
 from embodied_mm.model.config import PalmEConfig
 
 
@@ -129,6 +130,9 @@ class RobotConfig:
                  f"robot.velocity_scale must be in (0, 1], got {self.velocity_scale}")
 
 
+OBJECT_MASK_SOURCES = ("sim", "learned")
+
+
 @dataclass
 class DataConfig:
     """`embodied-mm gen-data`: oracle rollouts → a sharded dataset of planner samples."""
@@ -146,8 +150,15 @@ class DataConfig:
     # One world fault per episode, as `eval.perturb`: recovery data (replanning after a knock,
     # a slipped grasp, or `cannot()` once a goal object is gone). Only successful episodes count.
     perturb: str = "none"
+    # Where the `objects` input's masks come from: `sim` (the simulator's segmentation ids) or
+    # `learned` (the learned perception's instance masks on the rendered frame, as the graph's
+    # perception node publishes them, so a checkpoint trained on them runs on a real camera).
+    object_masks: str = "sim"
 
     def __post_init__(self) -> None:
+        _require(self.object_masks in OBJECT_MASK_SOURCES,
+                 f"data.object_masks must be one of {', '.join(OBJECT_MASK_SOURCES)}, "
+                 f"got {self.object_masks!r}")
         _require(self.episodes_per_task >= 1,
                  f"data.episodes_per_task must be >= 1, got {self.episodes_per_task}")
         _require(self.max_distractors >= 0,
@@ -181,6 +192,11 @@ class TrainConfig:
     # `cannot()` samples per plan sample: the same scene, the instruction changed to name a
     # colour, kind or thing the scene lacks (`training.language.AbsentReferences`); 0 = none.
     absent_references: float = 0.0
+    # How often each kind of absence is drawn for those samples (integer weights over `color`,
+    # `kind`, `noun`; a missing mode weighs 0). `noun` (a thing no scene has) teaches refusing
+    # unfamiliar words, which also refuses unseen synonyms: keep it rare.
+    absent_modes: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(ABSENT_MODES, 1))
     out_dir: str = "outputs/train"
     steps: int = 3000
     batch_size: int = 8
@@ -214,6 +230,11 @@ class TrainConfig:
         _require(self.rewordings >= 1, f"train.rewordings must be >= 1, got {self.rewordings}")
         _require(self.absent_references >= 0,
                  f"train.absent_references must be >= 0, got {self.absent_references}")
+        bad = {k: v for k, v in self.absent_modes.items()
+               if k not in ABSENT_MODES or not isinstance(v, int) or v < 0}
+        _require(not bad and sum(self.absent_modes.values()) > 0,
+                 f"train.absent_modes must map some of {', '.join(ABSENT_MODES)} to integers "
+                 f">= 0, not all 0; got {dict(self.absent_modes)}")
         _require(self.autocast in ("auto", "bf16", "none"),
                  f"train.autocast must be auto, bf16 or none, got {self.autocast!r}")
 

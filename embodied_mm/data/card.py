@@ -123,6 +123,9 @@ def write_card(out_dir: Path, index: dict) -> None:
               *([f"- one world fault per episode (`data.perturb={data['perturb']}`, as "
                  "`eval.perturb`): samples after it are the oracle's recovery;"]
                 if data.get("perturb", "none") != "none" else []),
+              *(["- the `objects` input's masks are the learned perception's on the rendered "
+                 "frame (`data.object_masks=learned`), not the sim's segmentation;"]
+                if data.get("object_masks", "sim") == "learned" else []),
               "- episodes the oracle failed are dropped (listed in `index.json`).", "",
               "## Files", "",
               f"`train-*.pt` / `val-*.pt`: {data['shard_size']} samples per shard "

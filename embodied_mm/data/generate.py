@@ -12,13 +12,16 @@ sample (scene features, instruction, the goal's `words`, steps done, next step) 
 `data.vqa_per_step` `vqa` samples about the same observation. Training re-words plan samples
 from their `words` (`training.language`), so one rollout serves many instructions. Episodes the
 oracle fails are dropped and counted. Output: shards (`embodied_mm/data/shards.py`),
-`index.json` and a dataset card `README.md`. With `data.workers > 1` episodes run in spawned
-processes; the result is identical to one worker's because an episode depends only on its
-family and seed.
+`index.json` and a dataset card `README.md`. The `objects` input's masks are the sim's
+segmentation, or with `data.object_masks=learned` the learned perception's instance masks on
+the same frame (what the graph's perception node publishes from a real camera). With
+`data.workers > 1` episodes run in spawned processes; the result is identical to one worker's
+because an episode depends only on its family and seed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
@@ -71,8 +74,9 @@ class RecordingOracle(OraclePlanner):
 
     needs_images = True
 
-    def __init__(self, image_size: int, vqa_per_step: int) -> None:
+    def __init__(self, image_size: int, vqa_per_step: int, masks=None) -> None:
         self.image_size, self.vqa_per_step = image_size, vqa_per_step
+        self.masks = masks  # a LearnedMasks, or None for the sim's segmentation
         self.meta: dict = {}
         self.scenes: list[dict] = []
         self.samples: list[dict] = []
@@ -88,7 +92,8 @@ class RecordingOracle(OraclePlanner):
 
         text = super().next_step(obs, done)
         step = len(self.scenes)
-        self.scenes.append(pack_scene(extract(obs, images=True, image_size=self.image_size)))
+        seen = obs if self.masks is None else self.masks.apply(obs)
+        self.scenes.append(pack_scene(extract(seen, images=True, image_size=self.image_size)))
         base = {**self.meta, "scene": step, "step": step}
         self.samples.append({**base, "kind": "plan", "instruction": self.instruction,
                              "words": self._episode.words,
@@ -102,14 +107,38 @@ class RecordingOracle(OraclePlanner):
         return text
 
 
+class LearnedMasks:
+    """Swaps an observation's sim segmentation for the learned perception's instance masks
+    (`data.object_masks=learned`): each ground-truth object gets the mask of the detection of
+    its colour and kind nearest to it, or none (an object perception missed pools nothing, as
+    in the graph). The objects' state rows stay the simulator's."""
+
+    def __init__(self, camera_config) -> None:
+        from embodied_mm.perception import CameraModel
+
+        c = camera_config
+        self.camera = CameraModel.from_camera_info(c.intrinsics, c.width, c.height, c.eye,
+                                                   c.target, c.up)
+
+    def apply(self, obs):
+        from embodied_mm.perception.learned import detect_learned
+        from embodied_mm.perception.masks import mask_image
+
+        masks: dict = {}
+        detect_learned(obs.rgb, obs.depth, self.camera, known=obs.objects, masks=masks)
+        objects, image = mask_image(obs.objects, masks, obs.depth.shape)
+        return dataclasses.replace(obs, objects=objects, segmentation=image)
+
+
 class EpisodeRecorder:
     """One sim world and a recording oracle; `record` runs an episode and returns its data."""
 
     def __init__(self, cfg: Config) -> None:
         from sim.camera import CameraConfig
 
-        self.oracle = RecordingOracle(cfg.data.image_size, cfg.data.vqa_per_step)
         camera = CameraConfig(width=cfg.robot.camera.width, height=cfg.robot.camera.height)
+        masks = LearnedMasks(camera) if cfg.data.object_masks == "learned" else None
+        self.oracle = RecordingOracle(cfg.data.image_size, cfg.data.vqa_per_step, masks)
         self.runner = EpisodeRunner(self.oracle, max_steps=cfg.planner.max_steps,
                                     control_hz=cfg.robot.control_hz, camera=camera,
                                     velocity_scale=cfg.robot.velocity_scale,

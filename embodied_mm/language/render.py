@@ -137,7 +137,8 @@ PUSH_DO = Split(
      "slide {X} to the {S} of the table", "nudge {X} {D}"),
     ("give {X} a push toward the {S}", "scoot {X} over to the {S}",
      "get {X} to the {S} of the table with a push"))
-PUSH_SAY = Split(("{X} pushed to the {S}", "{X} slid to the {S}"), ("{X} should be pushed over to the {S}",))
+PUSH_SAY = Split(("{X} pushed to the {S}", "{X} slid to the {S}"),
+                 ("{X} should be pushed over to the {S}",))
 
 ZONE_DO = Split(
     ("move {X} to the {Z} of the table", "put {X} in the {Z} of the table", "place {X} at the {Z}",
@@ -146,7 +147,8 @@ ZONE_DO = Split(
      "bring {X} to the {Z}", "set {X} down in the {Z}", "move {X} over to the {Z}",
      "place {X} in the {Z} of the table", "put {X} at the {Z}"),
     ("carry {X} over to the {Z}", "park {X} at the {Z} of the table", "drop {X} off at the {Z}"))
-ZONE_SAY = Split(("{X} goes to the {Z}", "{X} to the {Z}", "{X} should be at the {Z}"), ("{X} belongs at the {Z}",))
+ZONE_SAY = Split(("{X} goes to the {Z}", "{X} to the {Z}", "{X} should be at the {Z}"),
+                 ("{X} belongs at the {Z}",))
 
 SAY_PROBABILITY = 0.25  # share of complete (non-imperative) requests
 

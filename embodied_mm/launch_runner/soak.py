@@ -4,10 +4,11 @@ Runs `launch/tabletop_sim.launch.yaml` (sim, perception, planner, executor, reco
 runner) for `--episodes` episodes and, every `--fault-every` seconds, injects one fault drawn
 from `--seed`: the planner killed (SIGKILL; it respawns and the runner records the episode it
 interrupted as `aborted`), or a node stalled (SIGSTOP for `--stall-s`, then SIGCONT: planner,
-perception, executor, sim or recorder). Each episode also suffers one world fault mid-skill
-(`--perturb`, default `mixed`: a block knocked away, slipping from the grasp, or removed;
-the sim node injects it as `embodied-mm eval eval.perturb=…` does). The planner's resident
-memory is sampled every second.
+perception, executor, sim or recorder); `--faults stall` draws only stalls, so one planner
+process serves every episode and its RSS growth covers the whole run. Each episode also suffers
+one world fault mid-skill (`--perturb`, default `mixed`: a block knocked away, slipping from
+the grasp, or removed; the sim node injects it as `embodied-mm eval eval.perturb=…` does). The
+planner's resident memory is sampled every second.
 
 At the end it checks what a soak must show: the launch ended by itself (no hang), every
 episode is accounted for in `eval_info.json`, and `run.mcap` reads to its end. It writes
@@ -18,6 +19,7 @@ recording's message count) and prints one line; exit 0 only if every check held.
 Example:
     python -m embodied_mm.launch_runner.soak --episodes 100 --planner palme --out outputs/soak
     python -m embodied_mm.launch_runner.soak --episodes 8 --planner oracle --fault-every 15
+    python -m embodied_mm.launch_runner.soak --episodes 100 --faults stall --fault-every 45
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from embodied_mm.launch_runner.resolve import resolve_launch
 from embodied_mm.launch_runner.runner import Launch
 from embodied_mm.paths import share_dir
 
+FAULT_KINDS = ("kill", "stall")
 STALLABLE = ("planner", "perception", "executor", "sim", "recorder")
 RSS_PERIOD_S = 1.0
 
@@ -59,8 +62,10 @@ def rss_mb(pid: int) -> float | None:
 class FaultInjector:
     """Injects seeded faults into a running launch and samples the planner's memory."""
 
-    def __init__(self, launch: Launch, every_s: float, stall_s: float, seed: int) -> None:
+    def __init__(self, launch: Launch, every_s: float, stall_s: float, seed: int,
+                 kinds: Sequence[str] = FAULT_KINDS) -> None:
         self.launch, self.every_s, self.stall_s = launch, every_s, stall_s
+        self.kinds = list(kinds)
         self.random = random.Random(seed)
         self.faults: list[dict] = []
         self.rss: list[tuple[float, int, float]] = []  # (s since start, planner pid, MB)
@@ -79,7 +84,7 @@ class FaultInjector:
                 self._inject(pids, now)
 
     def _inject(self, pids: dict[str, int], now: float) -> None:
-        kind = self.random.choice(["kill", "stall"])
+        kind = self.random.choice(self.kinds)
         target = "planner" if kind == "kill" else self.random.choice(
             [name for name in STALLABLE if name in pids])
         fault = {"t": round(now - self._start, 1), "fault": kind, "node": target}
@@ -152,10 +157,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="draws the faults and the episodes")
     p.add_argument("--perturb", default="mixed", choices=PERTURBATIONS,
                    help="world fault per episode (embodied_mm.eval.perturb)")
+    p.add_argument("--faults", default=",".join(FAULT_KINDS),
+                   help="node fault kinds to draw from, comma-separated: kill (the planner "
+                        "SIGKILLed; it respawns) and/or stall (a node SIGSTOPped); 'stall' "
+                        "alone keeps one planner process for the whole run, so its RSS growth "
+                        "covers every episode")
     p.add_argument("--out", default="outputs/soak")
     args = p.parse_args(argv)
     if args.episodes < 1 or args.fault_every <= 0 or args.stall_s < 0:
         p.error("--episodes must be >= 1, --fault-every > 0 and --stall-s >= 0")
+    kinds = [k.strip() for k in args.faults.split(",") if k.strip()]
+    if not kinds or any(k not in FAULT_KINDS for k in kinds):
+        p.error(f"--faults must name some of {', '.join(FAULT_KINDS)}; got {args.faults!r}")
     out = Path(args.out)
     specs = resolve_launch(share_dir() / "launch" / "tabletop_sim.launch.yaml", {
         "planner": args.planner, "episodes": str(args.episodes), "seed": str(args.seed),
@@ -164,13 +177,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     specs = [dataclasses.replace(s, respawn=True, respawn_delay=1.0)
              if s.label == "planner" else s for s in specs]
     launch = Launch(specs)
-    injector = FaultInjector(launch, args.fault_every, args.stall_s, args.seed)
+    injector = FaultInjector(launch, args.fault_every, args.stall_s, args.seed, kinds)
     threading.Thread(target=injector.run, daemon=True).start()
     start = time.monotonic()
     code = launch.run()
     injector.stop()
     result = {"launch_exit_code": code, "wall_s": round(time.monotonic() - start, 1),
-              "planner": args.planner, "perturb": args.perturb, "faults": injector.faults,
+              "planner": args.planner, "perturb": args.perturb, "fault_kinds": kinds,
+              "faults": injector.faults,
               "planner_rss_mb": {"first": injector.rss[0][2] if injector.rss else None,
                                  "last": injector.rss[-1][2] if injector.rss else None,
                                  "growth": planner_growth_mb(injector.rss),

@@ -366,7 +366,8 @@ def _shared(folder: str | None) -> LearnedDetector:
 
 def detect_learned(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel,
                    known: Sequence[ObjectState | Mapping] = (),
-                   checkpoint: str | Path | None = None) -> list[ObjectState]:
+                   checkpoint: str | Path | None = None,
+                   masks: dict[str, np.ndarray] | None = None) -> list[ObjectState]:
     """Objects found by the learned model, as `ObjectState`s (the interface of `detect_color`).
 
     Args:
@@ -376,12 +377,14 @@ def detect_learned(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel,
         known: objects seen before (`ObjectState`s or object-table mappings): the nearest
             detection of the same colour and kind keeps its name.
         checkpoint: model folder; the shipped one by default (loaded once per process).
+        masks: if given, filled with each returned object's name → (H, W) bool mask (as
+            `detect_color`'s).
 
     Returns:
         The objects; known ones keep their names, new ones take the lowest free `obj_<n>`.
     """
     found = _shared(None if checkpoint is None else str(checkpoint)).detect(rgb, depth, camera)
-    return name_detections(found, known)
+    return name_detections(found, known, masks)
 
 
 def _naming_order(d: Detection) -> tuple:
@@ -391,11 +394,11 @@ def _naming_order(d: Detection) -> tuple:
             float(d.position[0]))
 
 
-def name_detections(found: Sequence[Detection],
-                    known: Sequence[ObjectState | Mapping] = ()) -> list[ObjectState]:
+def name_detections(found: Sequence[Detection], known: Sequence[ObjectState | Mapping] = (),
+                    masks: dict[str, np.ndarray] | None = None) -> list[ObjectState]:
     """Detections as `ObjectState`s named after `known` objects of the same colour and kind
     (nearest first); the others take the lowest free `obj_<n>` in `_naming_order`. Sorted by
-    name index."""
+    name index. `masks`, if given, is filled with name → the detection's mask."""
     rows = [(k["name"], k["kind"], k["color"], np.asarray(k.get("position", (0, 0, 0)), float))
             if isinstance(k, Mapping) else (k.name, k.kind, k.color, np.asarray(k.position))
             for k in known]
@@ -415,4 +418,6 @@ def name_detections(found: Sequence[Detection],
         names[i] = f"obj_{next(free)}"
     objects = [ObjectState(names[i], d.kind, d.color, d.position, d.orientation, d.size)
                for i, d in enumerate(found)]
+    if masks is not None:
+        masks.update((names[i], d.mask) for i, d in enumerate(found))
     return sorted(objects, key=lambda o: int(o.name[4:]) if o.name[4:].isdigit() else 1 << 30)

@@ -199,7 +199,10 @@ def objects_to_markers(objects: Sequence[ObjectState], stamp: float,
                        frame_id: str = "panda_link0") -> MarkerArray:
     """One marker per object (cube for blocks, cylinder for bowls); identity in `text` JSON."""
     markers = MarkerArray()
+    # Stamped like the objects: with nothing in view it is the only marker, and an empty
+    # scene must read as a fresh observation, not as data from 1970.
     delete_all = Marker(action=Marker.DELETEALL)
+    delete_all.header.stamp, delete_all.header.frame_id = to_time(stamp), frame_id
     markers.markers.append(delete_all)
     for i, obj in enumerate(objects):
         m = Marker(ns="embodied_mm/objects", id=i, action=Marker.ADD,

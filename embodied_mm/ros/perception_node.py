@@ -11,7 +11,10 @@ apart by each message's encoding. Intrinsics come from `CameraInfo`; the camera'
 robot base frame from the calibration file `camera_calibration` (`embodied_mm.ros.calibration`,
 docs/hardware.md) or, without one, from the look-at parameters `camera_eye`/`camera_target`/
 `camera_up` (the sim camera's in configs/ros/perception.yaml). The output is stamped with the
-camera frame's stamp. A frame whose pixels are
+camera frame's stamp, and so are the objects' instance masks on `/embodied_mm/object_masks`
+(32SC1, pixel = the object's `mask_id`; `embodied_mm.perception.masks`): in `gt` mode the
+sim's segmentation, in the camera-only modes the detector's own masks, which is what the
+planner's `objects` input reads on a real camera. A frame whose pixels are
 byte for byte those of the last one processed (the sim re-publishes a still world's frame with
 a fresh stamp) gets the same objects again without running the detector, so a still scene
 costs the CPU next to nothing while the planner decides.
@@ -40,6 +43,7 @@ from embodied_mm.ros.conversions import (
     depth_from_msg,
     from_time,
     image_from_msg,
+    image_to_msg,
     objects_to_markers,
 )
 from embodied_mm.ros.node_utils import param, run_node
@@ -68,7 +72,8 @@ class PerceptionNode(Node):
         self._latest: dict[str, object] = {}
         self._object_table: list[dict] | None = None
         self._previous: list = []  # color mode: last detections, for stable names
-        self._last: tuple[list[Image], list] | None = None  # last frame detected, its objects
+        # The last frame detected: its messages, objects and instance-mask image.
+        self._last: tuple[list[Image], list, np.ndarray] | None = None
         self.frames = self.frames_detected = 0
         self._camera = None
         self._new_frame = threading.Event()
@@ -76,6 +81,7 @@ class PerceptionNode(Node):
         self.objects_pub = self.create_publisher(MarkerArray, topics.OBJECTS, ros_qos.RELIABLE_QOS)
         self.features_pub = self.create_publisher(Float32MultiArray, topics.OBJECT_FEATURES,
                                                   ros_qos.RELIABLE_QOS)
+        self.masks_pub = self.create_publisher(Image, topics.OBJECT_MASKS, ros_qos.SENSOR_QOS)
         for key, topic in (("rgb", topics.COLOR), ("depth", topics.DEPTH)):
             self.create_subscription(Image, topic, lambda m, k=key: self._store(k, m),
                                      ros_qos.LATEST_QOS)
@@ -136,27 +142,31 @@ class PerceptionNode(Node):
                 continue
             msgs, stamp = frame
             try:
-                objects = self._objects(msgs)
+                objects, masks = self._objects(msgs)
             except MessageError as err:
                 self.get_logger().warning(f"dropped camera frame: {err}", throttle_duration_sec=2.0)
                 continue
             last_stamp = stamp
+            self.masks_pub.publish(image_to_msg(masks, "32SC1", stamp,
+                                                frame_id=msgs[0].header.frame_id))
             self.objects_pub.publish(objects_to_markers(objects, stamp))
             self.features_pub.publish(_features_msg(objects))
 
-    def _objects(self, msgs: list[Image]) -> list:
-        """The objects in this frame: the last frame's again if its pixels are the same."""
+    def _objects(self, msgs: list[Image]) -> tuple[list, np.ndarray]:
+        """(the objects in this frame, their instance-mask image): the last frame's again if
+        its pixels are the same."""
         self.frames += 1
         last = self._last
         if last is not None and all(_same_pixels(a, b) for a, b in zip(msgs, last[0])):
-            return last[1]
-        objects = self._detect(msgs)
+            return last[1], last[2]
+        objects, masks = self._detect(msgs)
         self.frames_detected += 1
-        self._last = (msgs, objects)
-        return objects
+        self._last = (msgs, objects, masks)
+        return objects, masks
 
-    def _detect(self, msgs):
+    def _detect(self, msgs) -> tuple[list, np.ndarray]:
         from embodied_mm.perception import detect_color, detect_gt
+        from embodied_mm.perception.masks import mask_image
 
         rgb = image_from_msg(msgs[0], "rgb8")
         depth = depth_from_msg(msgs[1])  # 32FC1 m or 16UC1 mm -> m, NaN where no reading
@@ -166,14 +176,18 @@ class PerceptionNode(Node):
             if self._object_table is None:
                 raise MessageError("no object table yet on /embodied_mm/episode")
             seg = image_from_msg(msgs[2], "32SC1")
-            return detect_gt(rgb, depth, seg, self._camera, self._object_table)
+            objects = detect_gt(rgb, depth, seg, self._camera, self._object_table)
+            ids = [o.mask_id for o in objects]
+            return objects, np.where(np.isin(seg, ids), seg, 0).astype(np.int32)  # no robot
         if self.mode == "learned":
             from embodied_mm.perception.learned import detect_learned as detect
         else:
             detect = detect_color
         # Keep names stable across frames: match (colour, kind) to what was seen before.
-        self._previous = detect(rgb, depth, self._camera, known=self._previous)
-        return self._previous
+        masks: dict[str, np.ndarray] = {}
+        objects = detect(rgb, depth, self._camera, known=self._previous, masks=masks)
+        self._previous, image = mask_image(objects, masks, depth.shape)
+        return self._previous, image
 
     def close(self) -> None:
         self._closing = True

@@ -42,7 +42,7 @@ LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 SENSOR_TOPICS = frozenset({topics.COLOR, topics.COLOR_INFO, topics.DEPTH, topics.SEGMENTATION,
-                           topics.JOINT_STATES})
+                           topics.OBJECT_MASKS, topics.JOINT_STATES})
 LATCHED_TOPICS = frozenset({topics.ESTOP, topics.EPISODE, topics.TELEOP_ACTIVE})
 
 # rosbag2's spelling of an infinite duration (Time::max() split into seconds and nanoseconds).

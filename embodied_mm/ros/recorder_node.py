@@ -31,7 +31,8 @@ from embodied_mm.ros.qos import offered_qos, qos_yaml
 
 # Depth and segmentation triple the bytes (and the compression CPU) of a recording; record
 # them by listing them in `topics` when needed.
-DEFAULT_TOPICS = [t for t in topics.TOPIC_TYPES if t not in (topics.DEPTH, topics.SEGMENTATION)]
+DEFAULT_TOPICS = [t for t in topics.TOPIC_TYPES
+                  if t not in (topics.DEPTH, topics.SEGMENTATION, topics.OBJECT_MASKS)]
 
 
 def message_class(type_name: str):

@@ -104,8 +104,10 @@ class Ros2Robot(Robot):
                 lambda text: node.get_logger().warning(text, throttle_duration_sec=2.0)),
             "objects": polled.reader(MarkerArray, topics.OBJECTS, ros_qos.NEWEST_RELIABLE_QOS)}
         if images:
+            # Object masks from perception (its own in the camera-only modes), never the
+            # sim's segmentation: the `objects` input must read what a real camera gives.
             for key, topic in (("rgb", topics.COLOR), ("depth", topics.DEPTH),
-                               ("seg", topics.SEGMENTATION)):
+                               ("seg", topics.OBJECT_MASKS)):
                 self._readers[key] = polled.reader(Image, topic, ros_qos.LATEST_QOS)
         self.wants_images = images
 

@@ -13,6 +13,9 @@ SEGMENTATION = "/camera/segmentation/image_raw"
 JOINT_STATES = "/joint_states"
 OBJECTS = "/embodied_mm/objects"
 OBJECT_FEATURES = "/embodied_mm/object_features"
+# Perception's instance masks (32SC1, pixel = the object's `mask_id` in OBJECTS, 0 = none),
+# stamped like OBJECTS: what the planner's `objects` input pools image features in.
+OBJECT_MASKS = "/embodied_mm/object_masks"
 INSTRUCTION = "/embodied_mm/instruction"
 PLAN = "/embodied_mm/plan"
 SKILL_STATUS = "/embodied_mm/skill_status"
@@ -49,6 +52,7 @@ TOPIC_TYPES: dict[str, str] = {
     JOINT_STATES: "sensor_msgs/JointState",
     OBJECTS: "visualization_msgs/MarkerArray",
     OBJECT_FEATURES: "std_msgs/Float32MultiArray",
+    OBJECT_MASKS: "sensor_msgs/Image",
     INSTRUCTION: "std_msgs/String",
     PLAN: "std_msgs/String",
     QUESTION: "std_msgs/String",

@@ -116,11 +116,14 @@ def render(cfg: Config, run: TrainingRun) -> str:
           if t.init_from else []),
         "", "## Held-out metrics", "",
         "Next step decoded with the grammar-constrained decoder on held-out-language samples; "
-        "object accuracy counts the target steps that name objects.", "",
-        "| step | train loss | next-step accuracy | object-index accuracy | samples |",
-        "|---:|---:|---:|---:|---:|",
+        "object accuracy counts the target steps that name objects; false `cannot()` is the "
+        "share of feasible samples decoded as `cannot()`.", "",
+        "| step | train loss | next-step accuracy | object-index accuracy | false `cannot()` "
+        "| samples |",
+        "|---:|---:|---:|---:|---:|---:|",
         *(f"| {r['step']} | {_fmt(r['loss'])} | {_fmt(r['accuracy'])} | "
-          f"{_fmt(r['object_accuracy'])} | {r['n_eval']} |" for r in run.metrics),
+          f"{_fmt(r['object_accuracy'])} | {_fmt(r.get('false_cannot_rate'))} | "
+          f"{r['n_eval']} |" for r in run.metrics),
     ]
     if run.eval_info:
         out += evaluation_lines(run.eval_info, t.final_eval_episodes)

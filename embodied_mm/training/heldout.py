@@ -1,12 +1,16 @@
-"""Held-out metrics during training: next-step exact match and object-index accuracy.
+"""Held-out metrics during training: next-step exact match, object-index accuracy and false
+`cannot()`.
 
 Each held-out sample's next step is decoded the way the planner decodes it (the
-grammar-constrained `StepDecoder`, greedy, in float32). Two numbers come out:
+grammar-constrained `StepDecoder`, greedy, in float32). Three numbers come out:
 
 - `accuracy`: the decoded step equals the target step;
 - `object_accuracy`: over the target steps that name objects (`pick(obj_2)`, `push(obj_1,
   left)`), the decoded step names the same object ids in the same order. Referring to the
-  right `obj_k` is the hard part of entity referral, so it is tracked on its own.
+  right `obj_k` is the hard part of entity referral, so it is tracked on its own;
+- `false_cannot_rate`: over the feasible samples (target not `cannot()`), the share decoded
+  as `cannot()` — a refusal of a request worded in words the run never trained on is the
+  failure that absent-reference training risks, and step accuracy alone hides it.
 
 Under DDP each process decodes every `world_size`-th sample and the counts are summed.
 
@@ -27,6 +31,8 @@ from embodied_mm.model.palme import PalmE, Sample
 from embodied_mm.plan_language import GRAMMAR, OBJECT, parse_step
 from embodied_mm.training.distributed import Dist
 
+CANNOT = "cannot"
+
 
 @dataclass(frozen=True)
 class HeldOut:
@@ -36,6 +42,8 @@ class HeldOut:
     correct: int
     n_object: int
     object_correct: int
+    n_feasible: int = 0
+    false_cannot: int = 0
 
     @property
     def accuracy(self) -> float | None:
@@ -44,6 +52,10 @@ class HeldOut:
     @property
     def object_accuracy(self) -> float | None:
         return self.object_correct / self.n_object if self.n_object else None
+
+    @property
+    def false_cannot_rate(self) -> float | None:
+        return self.false_cannot / self.n_feasible if self.n_feasible else None
 
 
 def object_args(step: str) -> tuple[str, ...]:
@@ -66,7 +78,8 @@ def evaluate_heldout(model: PalmE, samples: Sequence[Sample],
     dist = dist or Dist()
     model.eval()
     decoder = StepDecoder(model)
-    counts = [0, 0, 0, 0]  # n, correct, n naming objects, of those with the right objects
+    # n, correct, n naming objects, of those the right objects, n feasible, of those cannot()
+    counts = [0, 0, 0, 0, 0, 0]
     for sample in samples[dist.rank::dist.world_size]:
         names = sample.scene.object_names
         embeds = model.prompt_embeds(sample.scene, sample.instruction, sample.done)
@@ -77,4 +90,7 @@ def evaluate_heldout(model: PalmE, samples: Sequence[Sample],
         if target_objects:
             counts[2] += 1
             counts[3] += object_args(step) == target_objects
+        if parse_step(sample.target).name != CANNOT:
+            counts[4] += 1
+            counts[5] += parse_step(step).name == CANNOT
     return HeldOut(*(int(c) for c in dist.sum(counts)))

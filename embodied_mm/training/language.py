@@ -82,17 +82,24 @@ class Reworded(Dataset):
 
 class AbsentReferences(Dataset):
     """`cannot()` samples made from plan samples: `per_plan_sample` of them per re-wordable plan
-    sample of a feasible family (sources spread over the dataset by a fixed permutation; a mode
-    per sample in turn: colour, kind, noun).
+    sample of a feasible family (sources spread over the dataset by a fixed permutation; the
+    modes colour, kind, noun in turn, each as often as its integer weight in `mode_weights`;
+    None: each once).
 
     Raises:
-        ValueError: `per_plan_sample` <= 0, or no plan sample carries goal words.
+        ValueError: `per_plan_sample` <= 0, bad mode weights, or no plan sample carries goal
+            words.
     """
 
     def __init__(self, dataset: Dataset, per_plan_sample: float, side: str = "train",
-                 seed: int = 0) -> None:
+                 seed: int = 0, mode_weights: dict[str, int] | None = None) -> None:
         if per_plan_sample <= 0:
             raise ValueError(f"per_plan_sample must be > 0, got {per_plan_sample}")
+        weights = mode_weights or dict.fromkeys(ABSENT_MODES, 1)
+        if set(weights) - set(ABSENT_MODES) or sum(weights.values()) <= 0:
+            raise ValueError(f"mode weights must weigh some of {', '.join(ABSENT_MODES)}, "
+                             f"got {weights}")
+        self.modes = [m for m in ABSENT_MODES for _ in range(weights.get(m, 0))]
         self.dataset, self.side, self.seed = dataset, side, seed
         self.records = item_records(dataset)
         sources = [i for i, r in enumerate(self.records) if _rewordable(r)
@@ -123,7 +130,7 @@ class AbsentReferences(Dataset):
         item = self.sources[position]
         sample, words = self.dataset[item], self.records[item]["words"]
         rng = _rng(self.seed, item, copy, 3)
-        mode = ABSENT_MODES[(index + zlib.crc32(str(item).encode())) % len(ABSENT_MODES)]
+        mode = self.modes[(index + zlib.crc32(str(item).encode())) % len(self.modes)]
         changed = make_absent(words, scene_objects(sample), rng, self.side, mode)
         if changed is None:  # nothing to recolour: a thing no scene has always works
             changed = make_absent(words, [], rng, self.side, "noun")
@@ -131,10 +138,11 @@ class AbsentReferences(Dataset):
 
 
 def with_language(dataset: Dataset, source: Dataset, rewordings: int, absent: float,
-                  seed: int = 0) -> Dataset:
+                  seed: int = 0, absent_modes: dict[str, int] | None = None) -> Dataset:
     """The training set: `dataset` (task-weighted) in `rewordings` re-worded views, plus
-    `absent` absent-reference samples per plan sample of `source` (the unweighted set)."""
+    `absent` absent-reference samples per plan sample of `source` (the unweighted set), their
+    modes weighted by `absent_modes` (None: each in turn)."""
     parts = [Reworded(dataset, rewordings, seed=seed) if rewordings > 1 else dataset]
     if absent > 0:
-        parts.append(AbsentReferences(source, absent, seed=seed))
+        parts.append(AbsentReferences(source, absent, seed=seed, mode_weights=absent_modes))
     return parts[0] if len(parts) == 1 else ConcatDataset(parts)

@@ -181,3 +181,28 @@ def test_two_workers_give_the_same_dataset(data_dir, tmp_path):
         assert a["samples"] == b["samples"]
         for sa, sb in zip(a["scenes"], b["scenes"], strict=True):
             assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.sim
+def test_learned_object_masks_cover_the_same_objects_as_the_sims(data_dir, tmp_path):
+    """`data.object_masks=learned`: the same episodes, each object's mask now the learned
+    perception's on the rendered frame; on these plain sim frames it overlaps the sim's own
+    mask of that object (IoU of the pooled masks), and the state rows are unchanged."""
+    args = [*ARGS, "data.tasks=[sort_by_color]", "data.vqa_per_step=0"]
+    sim = generate(load_config([*args, f"data.out_dir={tmp_path / 'sim'}"]), progress=False)
+    learned = generate(load_config([*args, "data.object_masks=learned",
+                                    f"data.out_dir={tmp_path / 'learned'}"]), progress=False)
+    assert "data.object_masks=learned" in (learned / "README.md").read_text()
+    a, b = (PlanDataset(d, "train", kinds=("plan",)) for d in (sim, learned))
+    assert len(a) == len(b) > 0
+    ious = []
+    for x, y in zip(a, b):
+        assert x.target == y.target
+        np.testing.assert_array_equal(x.scene.objects, y.scene.objects)
+        for m, n in zip(x.scene.masks, y.scene.masks):
+            if m.sum() > 0:
+                both, either = np.minimum(m, n).sum(), np.maximum(m, n).sum()
+                ious.append(both / either)
+    assert len(ious) >= 10 and np.median(ious) > 0.6, ious
+    with pytest.raises(ConfigError, match="object_masks"):
+        load_config(["data.object_masks=segment_anything"])

@@ -67,3 +67,34 @@ def test_training_set_combines_weights_views_and_absent_samples(train_set):
     assert with_language(train_set, train_set, 1, 0) is train_set
     with pytest.raises(ValueError, match="per_plan_sample"):
         AbsentReferences(train_set, 0)
+
+
+@pytest.mark.sim
+def test_absent_modes_weighted_to_known_words_never_invent_a_noun(train_set):
+    """`train.absent_modes={color: 1, kind: 1}`: every absent sample names a palette colour or
+    kind the scene lacks, never a noun the project does not know (which would teach refusing
+    unseen synonyms)."""
+    made = AbsentReferences(train_set, per_plan_sample=1.0, mode_weights={"color": 1, "kind": 1})
+    for i in range(len(made)):
+        source, words = made.absent_words(i)
+        refs = named_refs(words)
+        if "nouns" not in words:  # (sort goals: only the noun fallback can make them absent)
+            assert not any("noun" in r for r in refs), words
+            assert any((r.get("color"), r["kind"]) not in set(scene_objects(source))
+                       for r in refs), words
+    with pytest.raises(ValueError, match="mode weights"):
+        AbsentReferences(train_set, 1.0, mode_weights={"smell": 1})
+    with pytest.raises(ValueError, match="mode weights"):
+        AbsentReferences(train_set, 1.0, mode_weights={"noun": 0})
+
+
+def test_absent_modes_config_names_the_bad_key():
+    from embodied_mm.config import ConfigError
+
+    assert load_config(["train.absent_modes={color: 3, kind: 3, noun: 1}"]
+                       ).train.absent_modes == {"color": 3, "kind": 3, "noun": 1}
+    assert load_config(["train.absent_modes.noun=0"]).train.absent_modes["noun"] == 0
+    with pytest.raises(ConfigError, match="absent_modes"):
+        load_config(["train.absent_modes.smell=1"])
+    with pytest.raises(ConfigError, match="absent_modes"):
+        load_config(["train.absent_modes={color: 0, kind: 0, noun: 0}"])

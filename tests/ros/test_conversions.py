@@ -147,6 +147,18 @@ def test_objects_survive_markers():
     np.testing.assert_allclose(back[1].position, objects[1].position)
 
 
+def test_an_empty_scene_is_a_fresh_stamped_observation():
+    """With every object gone (a `remove` fault on a one-object scene) the only marker is the
+    DELETEALL; it must carry the frame's stamp, or the planner refuses the scene as stale
+    forever instead of answering that the goal's object is gone."""
+    from embodied_mm.ros.ros2_robot import _header_stamp
+
+    markers = objects_to_markers([], 1234.5, frame_id="base")
+    assert objects_from_markers(markers) == []
+    assert _header_stamp(markers) == pytest.approx(1234.5)
+    assert markers.markers[0].header.frame_id == "base"
+
+
 def test_trajectory_follower_interpolates_reorders_and_rejects():
     follower = TrajectoryFollower(ARM_JOINTS, np.full(7, -3.0), np.full(7, 3.0))
     follower.hold(np.zeros(7))

@@ -80,3 +80,34 @@ def test_images_of_different_frames_are_not_taken_for_one():
     # `sync_tolerance_s` for a camera whose colour and depth are not hardware-synchronised
     assert frame_stamp([image(10.0), image(10.012)], tolerance=0.015) == pytest.approx(10.0)
     assert frame_stamp([image(10.0), image(10.012)]) is None
+
+
+@pytest.mark.parametrize("mode", ["learned", "gt"])
+def test_object_masks_match_the_objects_and_their_stamp(graph, mode):
+    """The planner's `objects` input pools image features inside perception's masks: every
+    object perception reports has its own pixels in `/embodied_mm/object_masks` under its
+    `mask_id`, in the frame the objects came from — in the camera-only `learned` mode (what a
+    real camera has) as with the sim's segmentation."""
+    from sensor_msgs.msg import Image
+
+    from embodied_mm.ros.conversions import from_time, image_from_msg
+
+    graph.start("sim", "sim_node", "overrides:=task=sort_by_color seed=2")
+    graph.start("perception", "perception_node", f"mode:={mode}")
+    objects: dict[float, list] = {}
+    masks: dict[float, np.ndarray] = {}
+    graph.probe.create_subscription(MarkerArray, topics.OBJECTS, lambda m: objects.__setitem__(
+        max(_seconds(k.header.stamp) for k in m.markers), objects_from_markers(m)),
+        ros_qos.RELIABLE_QOS)
+    graph.probe.create_subscription(Image, topics.OBJECT_MASKS, lambda m: masks.__setitem__(
+        from_time(m.header.stamp), image_from_msg(m, "32SC1")), ros_qos.SENSOR_QOS)
+    assert graph.spin_until(lambda: len(set(objects) & set(masks)) >= 2, 60), \
+        graph.log("perception")[-2000:]
+    stamp = max(set(objects) & set(masks))
+    scene, image = objects[stamp], masks[stamp]
+    assert len(scene) >= 4  # sort_by_color: blocks and bowls
+    ids = [o.mask_id for o in scene]
+    assert None not in ids and len(set(ids)) == len(ids)
+    for obj in scene:
+        assert (image == obj.mask_id).sum() >= 30, (obj, np.unique(image, return_counts=True))
+    assert set(np.unique(image).tolist()) - {0} <= set(ids)  # objects only: no robot, no table

@@ -169,7 +169,7 @@ def test_learned_planner_refuses_stale_camera_images(graph, tmp_path):
     plans, statuses, joints, objects = _planner_io(graph)
     cameras = {key: graph.probe.create_publisher(Image, topic, ros_qos.SENSOR_QOS)
                for key, topic in (("rgb", topics.COLOR), ("depth", topics.DEPTH),
-                                  ("seg", topics.SEGMENTATION))}
+                                  ("seg", topics.OBJECT_MASKS))}
     instruction = graph.probe.create_publisher(String, topics.INSTRUCTION, ros_qos.RELIABLE_QOS)
     assert graph.spin_until(lambda: graph.probe.count_subscribers(topics.COLOR) > 0, 60), \
         graph.log("planner")
