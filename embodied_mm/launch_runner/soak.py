@@ -114,13 +114,15 @@ def longest_planner(samples: list[tuple[float, int, float]]) -> list[tuple[float
 
 
 def planner_growth_mb(samples: list[tuple[float, int, float]]) -> float | None:
-    """RSS growth of the longest-lived planner process over the second half of its life (the
-    first half is warm-up: model load, the first decisions of each scene size); None without
-    enough samples."""
+    """RSS growth of the longest-lived planner process over the second half of its life: its
+    peak there minus its RSS at the midpoint (the first half is warm-up: model load, the first
+    decisions of each scene size; the peak, not the last sample, so memory given back while the
+    process shuts down does not hide a leak); None without enough samples."""
     longest = [mb for _, mb in longest_planner(samples)]
     if len(longest) < 4:
         return None
-    return round(longest[-1] - longest[len(longest) // 2], 1)
+    middle = len(longest) // 2
+    return round(max(longest[middle:]) - longest[middle], 1)
 
 
 def check(out: Path, episodes: int) -> dict:

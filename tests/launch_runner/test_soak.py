@@ -24,6 +24,9 @@ def test_growth_is_measured_on_the_longest_lived_planner_after_warm_up():
     assert planner_growth_mb(samples) == 107.0 - 104.0  # over the second half of its life
     assert longest_planner(samples) == [(t, 100.0 + t) for t in range(8)]
     assert planner_growth_mb(samples[:2]) is None and planner_growth_mb([]) is None
+    # memory given back at shutdown does not hide growth before it: the peak counts
+    shutdown = [(t, 1, 100.0 + t) for t in range(8)] + [(8, 1, 50.0)]
+    assert planner_growth_mb(shutdown) == 107.0 - 104.0
 
 
 def test_rss_of_this_process_and_of_a_gone_one():
