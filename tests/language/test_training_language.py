@@ -94,6 +94,9 @@ def test_absent_modes_config_names_the_bad_key():
     assert load_config(["train.absent_modes={color: 3, kind: 3, noun: 1}"]
                        ).train.absent_modes == {"color": 3, "kind": 3, "noun": 1}
     assert load_config(["train.absent_modes.noun=0"]).train.absent_modes["noun"] == 0
+    for recipe in ("default", "palme"):  # every train config lists the key, so it can be set
+        assert load_config([f"train={recipe}", "train.absent_modes.noun=0"]
+                           ).train.absent_modes["noun"] == 0
     with pytest.raises(ConfigError, match="absent_modes"):
         load_config(["train.absent_modes.smell=1"])
     with pytest.raises(ConfigError, match="absent_modes"):
