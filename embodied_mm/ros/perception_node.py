@@ -71,7 +71,8 @@ class PerceptionNode(Node):
         self.sync_tolerance_s = float(param(self, "sync_tolerance_s", SYNC_TOLERANCE_S))
         self._latest: dict[str, object] = {}
         self._object_table: list[dict] | None = None
-        self._previous: list = []  # color mode: last detections, for stable names
+        # Camera-only modes: the last detections (or a new sim scene's table), for names.
+        self._previous: list = []
         # The last frame detected: its messages, objects and instance-mask image.
         self._last: tuple[list[Image], list, np.ndarray] | None = None
         self.frames = self.frames_detected = 0
@@ -88,8 +89,8 @@ class PerceptionNode(Node):
         if self.mode == "gt":
             self.create_subscription(Image, topics.SEGMENTATION,
                                      lambda m: self._store("seg", m), ros_qos.LATEST_QOS)
-            self.create_subscription(String, topics.EPISODE, self._on_episode,
-                                     ros_qos.LATCHED_QOS)
+        # Only a sim publishes episodes; the camera-only modes take names from its table.
+        self.create_subscription(String, topics.EPISODE, self._on_episode, ros_qos.LATCHED_QOS)
         self.create_subscription(CameraInfo, topics.COLOR_INFO, self._on_info, ros_qos.LATEST_QOS)
         threading.Thread(target=self._work, daemon=True).start()
         self.get_logger().info(f"perception mode {self.mode}")
@@ -113,7 +114,13 @@ class PerceptionNode(Node):
         self._new_frame.set()
 
     def _on_episode(self, msg: String) -> None:
-        self._object_table = json.loads(msg.data)["objects"]
+        """A new sim scene. `gt` mode reads its object table; the camera-only modes name what
+        they see after it (the nearest table object of the same colour and kind), so names
+        are the scene's own and not the last scene's leftovers: the episode runner and the
+        oracle refer to objects by the sim's names. Detection still uses the camera alone."""
+        table = json.loads(msg.data)["objects"]
+        self._object_table = table
+        self._previous = table
         self._last = None  # a new scene: the same pixels may mean other objects
 
     def _on_info(self, msg: CameraInfo) -> None:
@@ -147,6 +154,8 @@ class PerceptionNode(Node):
                 self.get_logger().warning(f"dropped camera frame: {err}", throttle_duration_sec=2.0)
                 continue
             last_stamp = stamp
+            if self.mode != "gt":  # the next frame's names follow these
+                self._previous = objects
             self.masks_pub.publish(image_to_msg(masks, "32SC1", stamp,
                                                 frame_id=msgs[0].header.frame_id))
             self.objects_pub.publish(objects_to_markers(objects, stamp))
@@ -186,8 +195,7 @@ class PerceptionNode(Node):
         # Keep names stable across frames: match (colour, kind) to what was seen before.
         masks: dict[str, np.ndarray] = {}
         objects = detect(rgb, depth, self._camera, known=self._previous, masks=masks)
-        self._previous, image = mask_image(objects, masks, depth.shape)
-        return self._previous, image
+        return mask_image(objects, masks, depth.shape)
 
     def close(self) -> None:
         self._closing = True

@@ -158,7 +158,8 @@ class SimNode(Node):
             self._frame = None  # new bodies: segmentation ids may differ at the same poses
         self._episode, self._episode_request, self._steps = episode, dict(request), []
         objects = [{"name": o.name, "kind": o.kind, "color": o.color, "mask_id": o.mask_id,
-                    "size": o.size.tolist()} for o in self._initial_objects]
+                    "size": o.size.tolist(), "position": np.round(o.position, 4).tolist()}
+                   for o in self._initial_objects]
         info = {**self._episode_request, "task": episode.task, "seed": episode.seed,
                 "instruction": episode.instruction, "template_id": episode.template_id,
                 "objects": objects, "goal": episode.goal}
