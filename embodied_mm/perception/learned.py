@@ -397,8 +397,9 @@ def _naming_order(d: Detection) -> tuple:
 def name_detections(found: Sequence[Detection], known: Sequence[ObjectState | Mapping] = (),
                     masks: dict[str, np.ndarray] | None = None) -> list[ObjectState]:
     """Detections as `ObjectState`s named after `known` objects of the same colour and kind
-    (nearest first); the others take the lowest free `obj_<n>` in `_naming_order`. Sorted by
-    name index. `masks`, if given, is filled with name → the detection's mask."""
+    (nearest first); the others take the lowest `obj_<n>` no known object has, in
+    `_naming_order`. Sorted by name index. `masks`, if given, is filled with name → the
+    detection's mask."""
     rows = [(k["name"], k["kind"], k["color"], np.asarray(k.get("position", (0, 0, 0)), float))
             if isinstance(k, Mapping) else (k.name, k.kind, k.color, np.asarray(k.position))
             for k in known]
@@ -411,7 +412,9 @@ def name_detections(found: Sequence[Detection], known: Sequence[ObjectState | Ma
         if i not in names and j not in taken:
             names[i] = rows[j][0]
             taken.add(j)
-    used = {int(n[4:]) for n in names.values() if n.startswith("obj_") and n[4:].isdigit()}
+    # A known name is never given to another object, even one not seen in this frame.
+    used = {int(n[4:]) for n in [*names.values(), *(row[0] for row in rows)]
+            if n.startswith("obj_") and n[4:].isdigit()}
     free = (n for n in range(1, len(found) + len(used) + 2) if n not in used)
     for i in sorted((i for i in range(len(found)) if i not in names),
                     key=lambda i: _naming_order(found[i])):

@@ -71,8 +71,11 @@ class PerceptionNode(Node):
         self.sync_tolerance_s = float(param(self, "sync_tolerance_s", SYNC_TOLERANCE_S))
         self._latest: dict[str, object] = {}
         self._object_table: list[dict] | None = None
-        # Camera-only modes: the last detections (or a new sim scene's table), for names.
-        self._previous: list = []
+        # Camera-only modes: every object of this scene by name, where it was last seen (a sim
+        # scene starts from its table): a detection of the same colour and kind nearest to one
+        # takes its name, so a name never passes to another object, and an object missed for
+        # a few frames gets its own name back.
+        self._known: dict[str, object] = {}
         # The last frame detected: its messages, objects and instance-mask image.
         self._last: tuple[list[Image], list, np.ndarray] | None = None
         self.frames = self.frames_detected = 0
@@ -120,7 +123,7 @@ class PerceptionNode(Node):
         oracle refer to objects by the sim's names. Detection still uses the camera alone."""
         table = json.loads(msg.data)["objects"]
         self._object_table = table
-        self._previous = table
+        self._known = {entry["name"]: entry for entry in table}
         self._last = None  # a new scene: the same pixels may mean other objects
 
     def _on_info(self, msg: CameraInfo) -> None:
@@ -154,8 +157,8 @@ class PerceptionNode(Node):
                 self.get_logger().warning(f"dropped camera frame: {err}", throttle_duration_sec=2.0)
                 continue
             last_stamp = stamp
-            if self.mode != "gt":  # the next frame's names follow these
-                self._previous = objects
+            if self.mode != "gt":
+                self._known.update((o.name, o) for o in objects)
             self.masks_pub.publish(image_to_msg(masks, "32SC1", stamp,
                                                 frame_id=msgs[0].header.frame_id))
             self.objects_pub.publish(objects_to_markers(objects, stamp))
@@ -194,7 +197,8 @@ class PerceptionNode(Node):
             detect = detect_color
         # Keep names stable across frames: match (colour, kind) to what was seen before.
         masks: dict[str, np.ndarray] = {}
-        objects = detect(rgb, depth, self._camera, known=self._previous, masks=masks)
+        objects = detect(rgb, depth, self._camera, known=list(self._known.values()),
+                         masks=masks)
         return mask_image(objects, masks, depth.shape)
 
     def close(self) -> None:

@@ -169,9 +169,10 @@ def test_shipped_model_separates_blocks_in_the_bowl_of_their_colour(world):
 
 
 def test_detections_keep_known_names_and_new_ones_take_the_lowest_free():
-    """Same colour and kind, nearest first; the unseen blue bowl's name is free again (names
-    stay obj_1..obj_N, as the episode runner expects after a scene change); new objects are
-    named in colour mode's (colour, kind) order, so both modes name a scene alike."""
+    """Same colour and kind, nearest first; the unseen blue bowl keeps its name for when it is
+    seen again (a name never passes to another object: a skill running on `obj_4` must not
+    find a green bowl under that name); new objects take the lowest names no known object has,
+    in colour mode's (colour, kind) order, so both modes name a scene alike."""
     from embodied_mm.perception.learned import Detection, name_detections
     from embodied_mm.types import ObjectState
 
@@ -190,4 +191,4 @@ def test_detections_keep_known_names_and_new_ones_take_the_lowest_free():
     named = {o.name: (o.color, o.kind, round(float(o.position[0]), 2))
              for o in name_detections(found, known)}
     assert named == {"obj_1": ("red", "block", 0.31), "obj_2": ("red", "block", 0.49),
-                     "obj_3": ("red", "block", 0.7), "obj_4": ("green", "bowl", 0.4)}
+                     "obj_3": ("red", "block", 0.7), "obj_5": ("green", "bowl", 0.4)}
