@@ -86,6 +86,15 @@ def rotation_to_quaternion(rot: np.ndarray) -> np.ndarray:
     return np.asarray(q)
 
 
+def quaternion_matrix(q: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation of a unit quaternion (x, y, z, w)."""
+    x, y, z, w = q
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
 def yaw_of(rot: np.ndarray) -> float:
     """Yaw of a top-down tool orientation (inverse of `top_down_rotation`)."""
     return float(np.arctan2(rot[1, 0], rot[0, 0]))

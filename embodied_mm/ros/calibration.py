@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from embodied_mm.robots.kinematics import quaternion_matrix
+
 FRAMES = ("optical", "link")
 KEYS = {"frame", "position", "orientation", "matrix", "parent_frame", "child_frame"}
 # Columns: the optical frame's axes in the REP 103 camera body frame (x fwd, y left, z up).
@@ -39,15 +41,6 @@ UNIT_TOLERANCE = 1e-3  # a quaternion's norm, a rotation's orthonormality
 
 class CalibrationError(ValueError):
     """A calibration file that cannot be used; the text names the file and the key."""
-
-
-def quaternion_matrix(q: np.ndarray) -> np.ndarray:
-    """(3, 3) rotation of a unit quaternion (x, y, z, w)."""
-    x, y, z, w = q
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
 
 
 def pose_matrix(position, orientation, frame: str = "optical") -> np.ndarray:

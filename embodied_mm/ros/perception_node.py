@@ -19,6 +19,12 @@ byte for byte those of the last one processed (the sim re-publishes a still worl
 a fresh stamp) gets the same objects again without running the detector, so a still scene
 costs the CPU next to nothing while the planner decides.
 
+The camera-only modes also read `/joint_states` (joint names: the `arm_joints`/`finger_joints`
+parameters) and fill short gaps with `embodied_mm.robots.object_memory.ObjectMemory`: a block
+last seen between the closed fingers is reported at the hand's pose while the gripper stays
+closed on it (the hand hides it), and an object missed in a frame of a still scene stays at its
+last pose for `object_memory_s` seconds (default 0.5; 0 keeps only the grasped block).
+
 Example:
     python -m embodied_mm.ros.perception_node --ros-args -p mode:=color \
         -p camera_calibration:=configs/ros/camera_calibration.yaml
@@ -31,10 +37,12 @@ import threading
 
 import numpy as np
 from rclpy.node import Node
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
 from visualization_msgs.msg import MarkerArray
 
+from embodied_mm.robots.kinematics import PandaKinematics, rotation_to_quaternion
+from embodied_mm.robots.object_memory import ObjectMemory
 from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.calibration import load_camera_pose
@@ -44,10 +52,13 @@ from embodied_mm.ros.conversions import (
     from_time,
     image_from_msg,
     image_to_msg,
+    joint_state_from_msg,
     objects_to_markers,
 )
 from embodied_mm.ros.node_utils import param, run_node
+from embodied_mm.ros.ros2_robot import joint_names_param
 from embodied_mm.scene import object_feature_vector
+from embodied_mm.types import Observation
 
 MODES = ("gt", "color", "learned")
 # Colour/depth/segmentation stamps closer than this are one frame. Tighter than any camera
@@ -78,6 +89,9 @@ class PerceptionNode(Node):
         self._known: dict[str, object] = {}
         # The last frame detected: its messages, objects and instance-mask image.
         self._last: tuple[list[Image], list, np.ndarray] | None = None
+        self.memory = ObjectMemory(float(param(self, "object_memory_s", 0.5)))
+        self._kinematics = PandaKinematics()
+        self._joints = joint_names_param(self)
         self.frames = self.frames_detected = 0
         self._camera = None
         self._new_frame = threading.Event()
@@ -92,6 +106,9 @@ class PerceptionNode(Node):
         if self.mode == "gt":
             self.create_subscription(Image, topics.SEGMENTATION,
                                      lambda m: self._store("seg", m), ros_qos.LATEST_QOS)
+        if self.mode != "gt":
+            self.create_subscription(JointState, topics.JOINT_STATES, self._on_joints,
+                                     ros_qos.LATEST_QOS)
         # Only a sim publishes episodes; the camera-only modes take names from its table.
         self.create_subscription(String, topics.EPISODE, self._on_episode, ros_qos.LATCHED_QOS)
         self.create_subscription(CameraInfo, topics.COLOR_INFO, self._on_info, ros_qos.LATEST_QOS)
@@ -116,6 +133,9 @@ class PerceptionNode(Node):
         self._latest[key] = msg
         self._new_frame.set()
 
+    def _on_joints(self, msg: JointState) -> None:
+        self._latest["joints"] = msg  # read with the next frame; a joint state is no new frame
+
     def _on_episode(self, msg: String) -> None:
         """A new sim scene. `gt` mode reads its object table; the camera-only modes name what
         they see after it (the nearest table object of the same colour and kind), so names
@@ -124,6 +144,7 @@ class PerceptionNode(Node):
         table = json.loads(msg.data)["objects"]
         self._object_table = table
         self._known = {entry["name"]: entry for entry in table}
+        self.memory.reset()
         self._last = None  # a new scene: the same pixels may mean other objects
 
     def _on_info(self, msg: CameraInfo) -> None:
@@ -159,10 +180,26 @@ class PerceptionNode(Node):
             last_stamp = stamp
             if self.mode != "gt":
                 self._known.update((o.name, o) for o in objects)
+                objects = self._remembered(objects, stamp)
             self.masks_pub.publish(image_to_msg(masks, "32SC1", stamp,
                                                 frame_id=msgs[0].header.frame_id))
             self.objects_pub.publish(objects_to_markers(objects, stamp))
             self.features_pub.publish(_features_msg(objects))
+
+    def _remembered(self, objects: list, stamp: float) -> list:
+        """`objects` with the gaps `self.memory` knows how to fill (needs the arm's state)."""
+        msg = self._latest.get("joints")
+        if msg is None:
+            return objects
+        try:
+            q, width = joint_state_from_msg(msg, self._joints)
+        except MessageError:
+            return objects
+        position, rotation = self._kinematics.forward(q)
+        obs = Observation(joint_positions=q, gripper_width=width,
+                          ee_pose=np.concatenate([position, rotation_to_quaternion(rotation)]),
+                          objects=objects, stamp=stamp, objects_stamp=stamp)
+        return self.memory.update(obs).objects
 
     def _objects(self, msgs: list[Image]) -> tuple[list, np.ndarray]:
         """(the objects in this frame, their instance-mask image): the last frame's again if

@@ -1,0 +1,93 @@
+"""`ObjectMemory` fills a camera's short gaps (a block hidden in the hand, a flickering
+detection) and nothing else: a released block is never put back, an unseen object never
+invented, a seen object always reported as seen."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from embodied_mm.robots.kinematics import rotation_to_quaternion, top_down_rotation
+from embodied_mm.robots.object_memory import ObjectMemory
+from embodied_mm.types import ObjectState, Observation
+
+OPEN, CLOSED_ON_BLOCK = 0.08, 0.04
+
+
+def _block(name: str, xyz, yaw: float = 0.0) -> ObjectState:
+    return ObjectState(name, "block", "red", np.asarray(xyz, float),
+                       rotation_to_quaternion(top_down_rotation(yaw) @ np.diag([1, -1, -1.0])),
+                       np.full(3, 0.04), mask_id=1)
+
+
+def _obs(t: float, tool, objects, width: float = OPEN, yaw: float = 0.0) -> Observation:
+    pose = np.concatenate([np.asarray(tool, float), rotation_to_quaternion(top_down_rotation(yaw))])
+    return Observation(np.zeros(7), width, pose, list(objects), stamp=t, objects_stamp=t)
+
+
+def _names(obs: Observation) -> list[str]:
+    return [o.name for o in obs.objects]
+
+
+def test_a_grasped_block_hidden_by_the_hand_moves_and_turns_with_it():
+    memory = ObjectMemory(hold_s=0.0)
+    memory.update(_obs(0.0, [0.5, 0.0, 0.03], [_block("obj_1", [0.5, 0.0, 0.02])],
+                       CLOSED_ON_BLOCK))
+    carried = memory.update(_obs(2.0, [0.4, 0.1, 0.20], [], CLOSED_ON_BLOCK, yaw=np.pi / 2))
+    (block,) = carried.objects
+    assert block.name == "obj_1" and block.mask_id is None  # no pixels of it in this frame
+    np.testing.assert_allclose(block.position, [0.4, 0.1, 0.19], atol=1e-9)
+    turned = ObjectMemory().update(_obs(0.0, [0, 0, 0], [_block("b", [0, 0, 0], np.pi / 2)]))
+    np.testing.assert_allclose(np.abs(block.orientation), np.abs(turned.objects[0].orientation),
+                               atol=1e-9)
+
+
+def test_a_released_block_is_not_put_back_anywhere_until_it_is_seen():
+    memory = ObjectMemory(hold_s=5.0)
+    memory.update(_obs(0.0, [0.6, 0.2, 0.10], [_block("obj_1", [0.5, 0.0, 0.02])]))
+    memory.update(_obs(1.0, [0.5, 0.0, 0.03], [_block("obj_1", [0.5, 0.0, 0.02])],
+                       CLOSED_ON_BLOCK))
+    assert _names(memory.update(_obs(1.5, [0.4, 0.1, 0.2], [], CLOSED_ON_BLOCK))) == ["obj_1"]
+    released = memory.update(_obs(1.6, [0.4, 0.1, 0.05], [], OPEN))
+    assert released.objects == []  # neither at the hand nor where it was picked up
+    assert memory.update(_obs(1.7, [0.4, 0.1, 0.05], [], OPEN)).objects == []
+    placed = _block("obj_1", [0.4, 0.1, 0.02])
+    (seen,) = memory.update(_obs(1.8, [0.4, 0.1, 0.2], [placed])).objects
+    assert seen is placed
+
+
+def test_a_block_that_falls_from_the_fingers_is_forgotten():
+    memory = ObjectMemory(hold_s=5.0)
+    memory.update(_obs(0.0, [0.5, 0.0, 0.03], [_block("obj_1", [0.5, 0.0, 0.02])],
+                       CLOSED_ON_BLOCK))
+    assert memory.update(_obs(0.5, [0.5, 0.0, 0.2], [], width=0.0)).objects == []
+
+
+@pytest.mark.parametrize("missed_for, kept", [(0.3, True), (0.5, True), (0.7, False)])
+def test_a_still_object_missed_in_a_frame_stays_for_hold_s(missed_for, kept):
+    memory = ObjectMemory(hold_s=0.5)
+    bowl = ObjectState("obj_2", "bowl", "blue", np.array([0.6, -0.2, 0.03]),
+                       np.array([0, 0, 0, 1.0]), np.array([0.16, 0.16, 0.06]), mask_id=2)
+    memory.update(_obs(10.0, [0.3, 0.0, 0.4], [bowl, _block("obj_1", [0.5, 0, 0.02])]))
+    block = _block("obj_1", [0.5, 0, 0.02])
+    later = memory.update(_obs(10.0 + missed_for, [0.3, 0.0, 0.4], [block]))
+    assert _names(later) == (["obj_1", "obj_2"] if kept else ["obj_1"])
+    if kept:
+        np.testing.assert_array_equal(later.object("obj_2").position, bowl.position)
+
+
+def test_seen_objects_come_from_the_frame_and_nothing_unseen_is_invented():
+    memory = ObjectMemory()
+    first = memory.update(_obs(0.0, [0.3, 0, 0.4], []))
+    assert first.objects == []
+    moved = _block("obj_1", [0.45, 0.05, 0.02])
+    memory.update(_obs(0.1, [0.3, 0, 0.4], [_block("obj_1", [0.5, 0, 0.02])]))
+    (seen,) = memory.update(_obs(0.2, [0.3, 0, 0.4], [moved])).objects
+    assert seen is moved
+    memory.reset()
+    assert memory.update(_obs(0.3, [0.3, 0, 0.4], [])).objects == []
+
+
+def test_a_negative_hold_is_refused():
+    with pytest.raises(ValueError, match="hold_s"):
+        ObjectMemory(hold_s=-1)
