@@ -68,6 +68,9 @@ class PostConfig:
     min_split_share: float = 0.2  # ... and its share of the instance
     min_pixels: tuple[int, int] = (12, 40)  # block, bowl: full-resolution pixels at 320x240
     min_depth_share: float = 0.5  # of a mask's pixels with a depth reading (else unplaceable)
+    # Two objects of one kind cannot overlap: detections whose centres are closer than this
+    # share of the smaller one's width are one object seen twice, and are merged.
+    duplicate_share: float = 0.35
 
 
 def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -216,7 +219,29 @@ class LearnedDetector:
             if est is not None:
                 found.append(Detection(kind, color, mask, float(kind_prob[kind_index, low].mean()),
                                        est.position, est.orientation, est.size))
+        found = self._merge_duplicates(sorted(found, key=lambda d: -int(d.mask.sum())),
+                                       points, normals, camera)
         return sorted(found, key=lambda d: -int(d.mask.sum()))
+
+    def _merge_duplicates(self, found: list[Detection], points: np.ndarray, normals: np.ndarray,
+                          camera: CameraModel) -> list[Detection]:
+        """One detection per physical object: a detection centred inside a larger one of the
+        same kind (votes split over one object) joins it, posed again from both masks."""
+        kept: list[Detection] = []
+        for d in found:
+            for i, k in enumerate(kept):
+                width = min(float(k.size[0]), float(d.size[0]))
+                if k.kind == d.kind and np.linalg.norm(k.position - d.position) < \
+                        self.post.duplicate_share * width:
+                    mask = k.mask | d.mask
+                    est = self._estimate(k.kind, mask, points, normals, camera)
+                    if est is not None:
+                        kept[i] = Detection(k.kind, k.color, mask, k.score, est.position,
+                                            est.orientation, est.size)
+                    break
+            else:
+                kept.append(d)
+        return kept
 
     def _estimate(self, kind: str, mask: np.ndarray, points: np.ndarray, normals: np.ndarray,
                   camera: CameraModel) -> Estimate | None:

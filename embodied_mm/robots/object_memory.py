@@ -1,24 +1,30 @@
 """`ObjectMemory`: what a camera misses for a moment is still on the table.
 
 A camera-based perception loses objects now and then: a block between the fingers hidden by
-the hand, or a detection that flickers between two near-identical frames of a still scene.
-A skill or a planner that reads such a frame sees its goal object gone and fails, although
-nothing changed. The memory fills those gaps, and only those:
+the hand, an object behind the arm or merged with it (a white bowl next to the white arm), a
+detection that flickers between two near-identical frames. A skill or a planner that reads such
+a frame sees its goal object gone and fails, although nothing changed. The memory fills those
+gaps, and only those:
 
-- **A grasped block moves with the hand.** While the gripper stays closed on something, the
-  block last seen between the fingers is reported at the hand's pose (its offset in the tool
-  frame as last seen). When the gripper opens, that pose is forgotten: where the block went is
-  only known once the camera sees it again.
-- **A still object stays for `hold_s`.** An object missing from a frame is reported at its last
-  seen pose for up to `hold_s` seconds of frame time, unless it was last seen in the hand (a
-  released block is never put back where it was).
+- **A grasped block moves with the hand.** When the gripper closes on something, the block
+  (seen or remembered) between the fingers is attached at its pose in the tool frame at that
+  moment, while it is still fully in view; as long as the gripper stays closed it is reported
+  at the hand's pose, seen or not (a block half hidden by the fingers is posed worse than
+  that). When the gripper opens, that pose is forgotten: where the block went is known once
+  the camera sees it again.
+- **A still object stays while its absence is explained.** Only the arm moves objects, and the
+  arm is also what hides them. An object missing from a frame is reported at its last seen
+  pose while the arm is near it (within `ARM_RADIUS` of the segment from the robot's base to
+  the tool, seen from above) and for `hold_s` seconds of frame time after that, at most
+  `max_hidden_s` in all. Missing with the arm away for `hold_s`, it is gone (e.g. removed).
 
 Seen objects always come from the frame; nothing is invented for an object the camera never
-saw. The memory reads only `Observation`s, so the same rules hold on the sim and on hardware.
+saw. The memory reads only `Observation`s in the robot's base frame, so the same rules hold on
+the sim and on hardware.
 
 Example:
     memory = ObjectMemory(hold_s=0.5)
-    obs = memory.update(obs)       # after each observation, before a skill or planner reads it
+    obs = memory.update(obs)       # on every frame, before a skill or planner reads it
 """
 
 from __future__ import annotations
@@ -31,14 +37,17 @@ from embodied_mm.robots.kinematics import quaternion_matrix, rotation_to_quatern
 from embodied_mm.scene import gripper_closed_on_something, held_block
 from embodied_mm.types import ObjectState, Observation
 
+ARM_RADIUS = 0.12  # m: how close to the arm (top view) an object may be hidden or merged
+
 
 @dataclass
 class _Track:
-    """The last sight of one object: its state, the frame time, and its pose in the tool frame
-    when it was between the fingers (else None)."""
+    """One object: its last sight, when that was, when its absence was last explained (seen or
+    the arm near it), and its pose in the tool frame while it is in the hand (else None)."""
 
     seen: ObjectState
     stamp: float
+    explained_at: float
     in_hand: tuple[np.ndarray, np.ndarray] | None = None  # (offset, rotation) in the tool frame
 
 
@@ -46,18 +55,27 @@ def _tool(obs: Observation) -> tuple[np.ndarray, np.ndarray]:
     return obs.ee_pose[:3], quaternion_matrix(obs.ee_pose[3:])
 
 
+def _near_arm(xyz: np.ndarray, tool: np.ndarray) -> bool:
+    """Whether `xyz` lies within `ARM_RADIUS` of the base-to-tool segment, seen from above."""
+    p, t = xyz[:2], tool[:2]
+    along = float(np.clip(p @ t / max(float(t @ t), 1e-9), 0.0, 1.0))
+    return float(np.linalg.norm(p - along * t)) <= ARM_RADIUS
+
+
 class ObjectMemory:
     """Fills short gaps in perceived objects (see the module docstring).
 
     Args:
-        hold_s: how long a missed still object is kept at its last pose, seconds of frame time
-            (`Observation.objects_stamp`); 0 keeps only a grasped block.
+        hold_s: how long a missed object stays once the arm is away from it, seconds of frame
+            time (`Observation.objects_seen_at`); 0 keeps only what the arm explains.
+        max_hidden_s: the longest a missed object is kept at all (a grasped block: while held).
     """
 
-    def __init__(self, hold_s: float = 0.5) -> None:
-        if hold_s < 0:
-            raise ValueError(f"hold_s must be >= 0, got {hold_s}")
-        self.hold_s = hold_s
+    def __init__(self, hold_s: float = 0.5, max_hidden_s: float = 10.0) -> None:
+        if hold_s < 0 or max_hidden_s < 0:
+            raise ValueError(f"hold_s and max_hidden_s must be >= 0, got {hold_s}, "
+                             f"{max_hidden_s}")
+        self.hold_s, self.max_hidden_s = hold_s, max_hidden_s
         self._tracks: dict[str, _Track] = {}
 
     def reset(self) -> None:
@@ -69,30 +87,50 @@ class ObjectMemory:
         stamp = obs.objects_seen_at
         position, rotation = _tool(obs)
         closed = gripper_closed_on_something(obs)
-        held = held_block(obs)
-        for obj in obs.objects:
-            in_hand = None
-            if held is not None and obj.name == held.name:
-                in_hand = (rotation.T @ (obj.position - position),
-                           rotation.T @ quaternion_matrix(obj.orientation))
-            self._tracks[obj.name] = _Track(obj, stamp, in_hand)
         seen = {o.name for o in obs.objects}
-        kept = []
+        for obj in obs.objects:
+            old = self._tracks.get(obj.name)
+            self._tracks[obj.name] = _Track(obj, stamp, stamp, old.in_hand if old else None)
+        kept, carried = [], {}
         for name, track in list(self._tracks.items()):
-            if name in seen:
-                continue
             if track.in_hand is not None:
-                if not closed or held is not None:  # released, or another block is in the hand
-                    del self._tracks[name]
+                if not closed:  # released or dropped: where it is now is unknown
+                    track.in_hand = None
+                    if name not in seen:
+                        del self._tracks[name]
                     continue
                 offset, relative = track.in_hand
-                kept.append(replace(track.seen, position=position + rotation @ offset,
-                                    orientation=rotation_to_quaternion(rotation @ relative),
-                                    mask_id=None))
-            elif stamp - track.stamp <= self.hold_s:
-                kept.append(replace(track.seen, mask_id=None))
-            else:
+                carried[name] = replace(
+                    track.seen, position=position + rotation @ offset,
+                    orientation=rotation_to_quaternion(rotation @ relative),
+                    mask_id=next((o.mask_id for o in obs.objects if o.name == name), None))
+                continue
+            if name in seen:
+                continue
+            if _near_arm(track.seen.position, position):
+                track.explained_at = stamp
+            if stamp - track.explained_at > self.hold_s or \
+                    stamp - track.stamp > self.max_hidden_s:
                 del self._tracks[name]
-        if not kept:
-            return obs
-        return replace(obs, objects=[*obs.objects, *sorted(kept, key=lambda o: o.name)])
+                continue
+            kept.append(replace(track.seen, mask_id=None))
+        objects = [carried.get(o.name, o) for o in obs.objects]
+        objects += [o for name, o in carried.items() if name not in seen] + kept
+        filled = replace(obs, objects=objects) if kept or carried else obs
+        self._attach(held_block(filled), position, rotation, seen)
+        return filled
+
+    def _attach(self, held: ObjectState | None, position: np.ndarray, rotation: np.ndarray,
+                seen: set[str]) -> None:
+        """Attaches `held` (seen or remembered) to the hand at its pose now, once per grasp; a
+        block that was in the hand and is not any more is forgotten unless seen."""
+        for name, track in list(self._tracks.items()):
+            if held is not None and name == held.name:
+                if track.in_hand is None:
+                    track.in_hand = (rotation.T @ (held.position - position),
+                                     rotation.T @ quaternion_matrix(held.orientation))
+            elif track.in_hand is not None:
+                if name in seen:
+                    track.in_hand = None
+                else:
+                    del self._tracks[name]

@@ -21,9 +21,9 @@ costs the CPU next to nothing while the planner decides.
 
 The camera-only modes also read `/joint_states` (joint names: the `arm_joints`/`finger_joints`
 parameters) and fill short gaps with `embodied_mm.robots.object_memory.ObjectMemory`: a block
-last seen between the closed fingers is reported at the hand's pose while the gripper stays
-closed on it (the hand hides it), and an object missed in a frame of a still scene stays at its
-last pose for `object_memory_s` seconds (default 0.5; 0 keeps only the grasped block).
+in the closed gripper follows the hand (which hides it), and an object missed beside the arm,
+or for less than `object_memory_s` seconds (default 0.5) with the arm away, stays at its last
+pose.
 
 Example:
     python -m embodied_mm.ros.perception_node --ros-args -p mode:=color \

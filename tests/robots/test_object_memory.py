@@ -91,3 +91,40 @@ def test_seen_objects_come_from_the_frame_and_nothing_unseen_is_invented():
 def test_a_negative_hold_is_refused():
     with pytest.raises(ValueError, match="hold_s"):
         ObjectMemory(hold_s=-1)
+
+
+def test_an_object_beside_the_arm_stays_while_the_arm_is_there_and_hold_s_after():
+    memory = ObjectMemory(hold_s=0.5, max_hidden_s=10.0)
+    bowl = ObjectState("obj_2", "bowl", "white", np.array([0.39, -0.19, 0.02]),
+                       np.array([0, 0, 0, 1.0]), np.array([0.16, 0.16, 0.05]), mask_id=2)
+    memory.update(_obs(0.0, [0.3, 0.3, 0.4], [bowl]))
+    beside = [0.52, -0.17, 0.1]  # the bowl is 6 cm from the arm's line in the top view
+    for t in (0.4, 1.0, 3.0):
+        assert _names(memory.update(_obs(t, beside, []))) == ["obj_2"]
+    away = [0.3, 0.3, 0.4]
+    assert _names(memory.update(_obs(3.4, away, []))) == ["obj_2"]
+    assert memory.update(_obs(3.6, away, [])).objects == []
+    memory.update(_obs(4.0, away, [bowl]))
+    assert memory.update(_obs(14.5, beside, [])).objects == []  # max_hidden_s
+
+
+def test_a_block_hidden_before_the_fingers_close_is_attached_and_carried():
+    memory = ObjectMemory(hold_s=0.5)
+    memory.update(_obs(0.0, [0.5, 0.0, 0.15], [_block("obj_1", [0.5, 0.0, 0.02])]))
+    memory.update(_obs(0.8, [0.5, 0.0, 0.03], []))  # the hand over it hides it
+    memory.update(_obs(1.2, [0.5, 0.0, 0.03], [], CLOSED_ON_BLOCK))
+    (block,) = memory.update(_obs(2.5, [0.4, 0.2, 0.25], [], CLOSED_ON_BLOCK)).objects
+    np.testing.assert_allclose(block.position, [0.4, 0.2, 0.24], atol=1e-9)
+
+
+def test_a_block_in_the_closed_hand_is_posed_from_the_grasp_not_from_a_half_hidden_view():
+    memory = ObjectMemory()
+    memory.update(_obs(0.0, [0.5, 0.0, 0.03], [_block("obj_1", [0.5, 0.0, 0.02])],
+                       CLOSED_ON_BLOCK))
+    half_hidden = _block("obj_1", [0.5, 0.0, 0.12])  # the fingers cover its top
+    (block,) = memory.update(_obs(0.5, [0.5, 0.0, 0.16], [half_hidden], CLOSED_ON_BLOCK)).objects
+    np.testing.assert_allclose(block.position, [0.5, 0.0, 0.15], atol=1e-9)
+    assert block.mask_id == half_hidden.mask_id  # its pixels in this frame are still its own
+    placed = _block("obj_1", [0.45, 0.1, 0.02])
+    (seen,) = memory.update(_obs(1.0, [0.45, 0.1, 0.03], [placed], OPEN)).objects
+    assert seen is placed
