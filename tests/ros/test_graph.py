@@ -26,24 +26,17 @@ REQUIRED_TOPICS = {topics.COLOR, topics.JOINT_STATES, topics.PLAN, topics.ARM_TR
                    topics.GRIPPER_TRAJECTORY, topics.SKILL_STATUS, topics.INSTRUCTION}
 
 
-def test_launch_runs_episodes_records_mcap_and_exits(graph, tmp_path):
-    from mcap.reader import make_reader
-
+def _launch(graph, tmp_path: Path, *args: str, timeout_s: float = 240) -> dict:
+    """Runs `embodied-mm launch launch/tabletop_sim.launch.yaml *args` to its end (spinning the
+    probe meanwhile); fails the test if it overruns or exits non-zero. Returns eval_info.json."""
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "-m", "embodied_mm.cli", "launch", "launch/tabletop_sim.launch.yaml",
-         "planner:=oracle", "task:=all", "episodes:=3", "seed:=5", f"out_dir:={out}"],
+         *args, f"out_dir:={out}"],
         cwd=REPO, env=graph.env,
         stdout=open(tmp_path / "launch.log", "w"), stderr=subprocess.STDOUT,
         start_new_session=True)
-    # While it runs, this process sees the executor's commands on the controller topics.
-    commands = []
-    graph.probe.create_subscription(JointTrajectory, topics.ARM_TRAJECTORY,
-                                    lambda m: commands.append(m), ros_qos.RELIABLE_QOS)
-    plans = []
-    graph.probe.create_subscription(String, topics.PLAN, lambda m: plans.append(m.data),
-                                    ros_qos.RELIABLE_QOS)
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + timeout_s
     while proc.poll() is None and time.monotonic() < deadline:
         graph.spin_for(0.5)
     log = (tmp_path / "launch.log").read_text()
@@ -55,7 +48,21 @@ def test_launch_runs_episodes_records_mcap_and_exits(graph, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
         pytest.fail(f"launch did not finish in time:\n{log[-3000:]}")
     assert proc.returncode == 0, log[-3000:]
-    info = json.loads((out / "eval_info.json").read_text())
+    return json.loads((out / "eval_info.json").read_text())
+
+
+def test_launch_runs_episodes_records_mcap_and_exits(graph, tmp_path):
+    from mcap.reader import make_reader
+
+    # While it runs, this process sees the executor's commands on the controller topics.
+    commands = []
+    graph.probe.create_subscription(JointTrajectory, topics.ARM_TRAJECTORY,
+                                    lambda m: commands.append(m), ros_qos.RELIABLE_QOS)
+    plans = []
+    graph.probe.create_subscription(String, topics.PLAN, lambda m: plans.append(m.data),
+                                    ros_qos.RELIABLE_QOS)
+    info = _launch(graph, tmp_path, "planner:=oracle", "task:=all", "episodes:=3", "seed:=5")
+    out = tmp_path / "run"
     assert info["overall"]["n_episodes"] == 3
     assert info["overall"]["success_rate"] >= 2 / 3, json.dumps(info["per_episode"], indent=1)
     assert commands and plans  # the commands crossed process boundaries over DDS
