@@ -192,3 +192,32 @@ def test_detections_keep_known_names_and_new_ones_take_the_lowest_free():
              for o in name_detections(found, known)}
     assert named == {"obj_1": ("red", "block", 0.31), "obj_2": ("red", "block", 0.49),
                      "obj_3": ("red", "block", 0.7), "obj_5": ("green", "bowl", 0.4)}
+
+
+@pytest.mark.sim
+def test_one_object_found_twice_is_merged_and_a_stack_is_not(world):
+    """Two detections of one kind centred within a fraction of a block's width are one object
+    (votes split over it): merged and posed from both masks. Two blocks stacked one edge apart
+    stay two."""
+    from dataclasses import replace
+
+    from embodied_mm.perception.dataset import HELDOUT_SEED
+    from embodied_mm.perception.geometry import surface_normals
+    from embodied_mm.perception.learned import LearnedDetector
+
+    detector = LearnedDetector.load()
+    frame = render_frame(world, HELDOUT_SEED, augment=False, vary=False)
+    found = detector.detect(frame.rgb, frame.depth, frame.camera)
+    block = next(d for d in found if d.kind == "block")
+    points = frame.camera.back_project(frame.depth)
+    normals = surface_normals(points, frame.instances.astype(int) - 1)
+    rows = np.nonzero(block.mask.any(axis=1))[0]
+    upper = block.mask & (np.arange(block.mask.shape[0]) < rows.mean())[:, None]
+    halves = [replace(block, mask=upper, position=block.position + [0, 0, 0.004]),
+              replace(block, mask=block.mask & ~upper)]
+    (merged,) = detector._merge_duplicates(halves, points, normals, frame.camera)
+    assert (merged.mask == block.mask).all()
+    np.testing.assert_allclose(merged.position, block.position, atol=1e-3)  # not the half's
+    above = replace(block, position=block.position + [0, 0, float(block.size[2])])
+    assert len(detector._merge_duplicates([block, above], points, normals,
+                                          frame.camera)) == 2
