@@ -10,10 +10,8 @@ gaps, and only those:
   (seen or remembered) between the fingers is attached at its pose in the tool frame at that
   moment, while it is still fully in view; as long as the gripper stays closed it is reported
   at the hand's pose, seen or not (a block half hidden by the fingers is posed worse than
-  that). When the gripper opens, the block is where the hand let it go until the camera sees
-  it (the rule below: it is beside the arm then); a block dropped on the way is reported at
-  the hand until the arm has moved on (it then comes back when seen where it fell). A released
-  block is never put back where it was picked up.
+  that). When the gripper opens, that pose is forgotten: where the block went is known once
+  the camera sees it again.
 - **A still object stays while its absence is explained.** Only the arm moves objects, and the
   arm is also what hides them. An object missing from a frame is reported at its last seen
   pose while the arm is near it (within `ARM_RADIUS` of the segment from the robot's base to
@@ -96,18 +94,17 @@ class ObjectMemory:
         kept, carried = [], {}
         for name, track in list(self._tracks.items()):
             if track.in_hand is not None:
+                if not closed:  # released or dropped: where it is now is unknown
+                    track.in_hand = None
+                    if name not in seen:
+                        del self._tracks[name]
+                    continue
                 offset, relative = track.in_hand
-                at_hand = replace(track.seen, position=position + rotation @ offset,
-                                  orientation=rotation_to_quaternion(rotation @ relative),
-                                  mask_id=None)
-                if closed:
-                    carried[name] = replace(at_hand, mask_id=next(
-                        (o.mask_id for o in obs.objects if o.name == name), None))
-                    continue
-                track.in_hand = None  # released where the hand is now (or dropped)
-                if name in seen:
-                    continue
-                track.seen, track.stamp, track.explained_at = at_hand, stamp, stamp
+                carried[name] = replace(
+                    track.seen, position=position + rotation @ offset,
+                    orientation=rotation_to_quaternion(rotation @ relative),
+                    mask_id=next((o.mask_id for o in obs.objects if o.name == name), None))
+                continue
             if name in seen:
                 continue
             if _near_arm(track.seen.position, position):
