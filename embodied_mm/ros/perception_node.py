@@ -32,8 +32,10 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
+from collections import deque
 
 import numpy as np
 from rclpy.node import Node
@@ -65,6 +67,8 @@ MODES = ("gt", "color", "learned")
 # period: the sim stamps a frame's three images alike, and a frame it renders the moment a skill
 # ends may follow the periodic one by ~25 ms, whose depth must not be taken for the new one's.
 SYNC_TOLERANCE_S = 0.005
+JOINT_MATCH_S = 0.1  # s: a joint state farther from a frame's capture time is not its
+JOINT_HISTORY = 300  # joint states kept to match a frame's capture time (3 s at 100 Hz)
 
 
 class PerceptionNode(Node):
@@ -90,6 +94,8 @@ class PerceptionNode(Node):
         # The last frame detected: its messages, objects and instance-mask image.
         self._last: tuple[list[Image], list, np.ndarray] | None = None
         self.memory = ObjectMemory(float(param(self, "object_memory_s", 0.5)))
+        self._joint_states: deque[tuple[float, JointState]] = deque(maxlen=JOINT_HISTORY)
+        self._joints_lock = threading.Lock()
         self._kinematics = PandaKinematics()
         self._joints = joint_names_param(self)
         self.frames = self.frames_detected = 0
@@ -134,7 +140,10 @@ class PerceptionNode(Node):
         self._new_frame.set()
 
     def _on_joints(self, msg: JointState) -> None:
-        self._latest["joints"] = msg  # read with the next frame; a joint state is no new frame
+        # Kept by stamp: a frame is matched with the arm's state when it was taken, not with
+        # the newest (the arm moves on while a frame waits for the detector).
+        with self._joints_lock:
+            self._joint_states.append((from_time(msg.header.stamp), msg))
 
     def _on_episode(self, msg: String) -> None:
         """A new sim scene. `gt` mode reads its object table; the camera-only modes name what
@@ -187,8 +196,9 @@ class PerceptionNode(Node):
             self.features_pub.publish(_features_msg(objects))
 
     def _remembered(self, objects: list, stamp: float) -> list:
-        """`objects` with the gaps `self.memory` knows how to fill (needs the arm's state)."""
-        msg = self._latest.get("joints")
+        """`objects` with the gaps `self.memory` knows how to fill, given the arm's state when
+        the frame was taken (without a joint state then, `objects` as they are)."""
+        msg = self._joints_at(stamp)
         if msg is None:
             return objects
         try:
@@ -200,6 +210,22 @@ class PerceptionNode(Node):
                           ee_pose=np.concatenate([position, rotation_to_quaternion(rotation)]),
                           objects=objects, stamp=stamp, objects_stamp=stamp)
         return self.memory.update(obs).objects
+
+    def _joints_at(self, stamp: float) -> JointState | None:
+        """The joint state nearest in time to `stamp`, if one lies within 0.1 s of it."""
+        with self._joints_lock:
+            states = list(self._joint_states)
+        if not states:
+            return None
+        i = bisect.bisect_left([t for t, _ in states], stamp)
+        near = min(states[max(i - 1, 0):i + 1], key=lambda s: abs(s[0] - stamp))
+        if abs(near[0] - stamp) > JOINT_MATCH_S:
+            self.get_logger().warning(
+                f"no /joint_states within {JOINT_MATCH_S} s of the camera frame (nearest "
+                f"{near[0] - stamp:+.2f} s): objects published without the object memory",
+                throttle_duration_sec=5.0)
+            return None
+        return near[1]
 
     def _objects(self, msgs: list[Image]) -> tuple[list, np.ndarray]:
         """(the objects in this frame, their instance-mask image): the last frame's again if
