@@ -103,7 +103,7 @@ class ObjectMemory:
                 carried[name] = replace(
                     track.seen, position=position + rotation @ offset,
                     orientation=rotation_to_quaternion(rotation @ relative),
-                    mask_id=next((o.mask_id for o in obs.objects if o.name == name), None))
+                    mask_id=track.seen.mask_id if name in seen else None)
                 continue
             if name in seen:
                 continue
