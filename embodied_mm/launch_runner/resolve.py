@@ -40,7 +40,7 @@ from pathlib import Path
 import yaml
 
 from embodied_mm.launch_runner import model
-from embodied_mm.launch_runner.description import load_launch_file
+from embodied_mm.launch_runner.description import LaunchFile, load_launch_file
 from embodied_mm.launch_runner.model import LaunchError, Text
 from embodied_mm.launch_runner.packages import PackageError, find_executable
 from embodied_mm.launch_runner.runner import ProcessSpec
@@ -60,7 +60,7 @@ def resolve_launch(path: Path, arguments: Mapping[str, str],
     """The processes that launch file `path` starts, given `name:=value` launch arguments."""
     resolver = _Resolver()
     scope = Scope(dict(arguments), path.absolute(), os.environ if env is None else env)
-    resolver.visit(load_launch_file(path).entities, scope, (path.resolve(),))
+    resolver.visit(resolver.load(path).entities, scope, (path.resolve(),))
     seen: dict[str, int] = {}
     for i, spec in enumerate(resolver.specs):  # labels must tell processes apart
         seen[spec.label] = seen.get(spec.label, 0) + 1
@@ -96,6 +96,13 @@ class _Resolver:
     def __init__(self) -> None:
         self.specs: list[ProcessSpec] = []
         self.visited = 0  # tags visited, over every included file
+        self.files: dict[Path, LaunchFile] = {}  # parsed once, however often included
+
+    def load(self, path: Path) -> LaunchFile:
+        key = path.absolute()
+        if key not in self.files:
+            self.files[key] = load_launch_file(path)
+        return self.files[key]
 
     def text(self, text: Text, scope: Scope) -> str:
         try:
@@ -182,7 +189,7 @@ class _Resolver:
         for name, value in e.args:
             scope.configs[self.text(name, scope)] = self.text(value, scope)
         included = Scope(scope.configs, path.absolute(), scope.env)  # same dict: not scoped
-        self.visit(load_launch_file(path).entities, included, (*stack, path.resolve()))
+        self.visit(self.load(path).entities, included, (*stack, path.resolve()))
 
     def node(self, e: model.Node, scope: Scope) -> ProcessSpec:
         exe = self.text(e.exec, scope)
