@@ -78,7 +78,8 @@ def test_include_fan_out_is_bounded(tmp_path):
         (tmp_path / f"g{i}.launch.yaml").write_text("launch:\n" + body)
     (tmp_path / "g6.launch.yaml").write_text("launch:\n- let: {name: x, value: y}\n")
     error, seconds, _ = _run(tmp_path / "g0.launch.yaml")
-    # Unbounded, the 10**6 tags take about an hour; the bound stops it after 10**4 (5 s beside a training).
+    # Unbounded, the 10**6 tags take about an hour; the bound stops it after 10**4
+    # (5 s beside a training).
     assert f"more than {MAX_ENTITIES} tags" in error and seconds < 60
 
 
