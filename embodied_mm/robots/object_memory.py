@@ -17,6 +17,11 @@ gaps, and only those:
   pose while the arm is near it (within `ARM_RADIUS` of the segment from the robot's base to
   the tool, seen from above) and for `hold_s` seconds of frame time after that, at most
   `max_hidden_s` in all. Missing with the arm away for `hold_s`, it is gone (e.g. removed).
+- **A new object is not believed while it is next to the arm.** What a scene holds is seen in
+  its first frame; an object that shows up later right beside the arm is almost always a piece
+  of the arm or of a half-hidden object taken for a block (a white finger, a sliver of a red
+  bowl between the links), and naming it would let it take over a real object's name. Such a
+  detection is left out until it is seen away from the arm (a block an operator puts down).
 
 Seen objects always come from the frame; nothing is invented for an object the camera never
 saw. The memory reads only `Observation`s in the robot's base frame, so the same rules hold on
@@ -77,16 +82,19 @@ class ObjectMemory:
                              f"{max_hidden_s}")
         self.hold_s, self.max_hidden_s = hold_s, max_hidden_s
         self._tracks: dict[str, _Track] = {}
+        self._believed: set[str] = set()  # every name accepted since the scene began
 
     def reset(self) -> None:
         """Forgets everything (a new scene)."""
         self._tracks.clear()
+        self._believed.clear()
 
     def update(self, obs: Observation) -> Observation:
         """`obs` with the objects it missed put back where the rules above know them to be."""
         stamp = obs.objects_seen_at
         position, rotation = _tool(obs)
         closed = gripper_closed_on_something(obs)
+        obs = self._without_newcomers_at_the_arm(obs, position)
         seen = {o.name for o in obs.objects}
         for obj in obs.objects:
             old = self._tracks.get(obj.name)
@@ -119,6 +127,16 @@ class ObjectMemory:
         filled = replace(obs, objects=objects) if kept or carried else obs
         self._attach(held_block(filled), position, rotation, seen)
         return filled
+
+    def _without_newcomers_at_the_arm(self, obs: Observation,
+                                      tool: np.ndarray) -> Observation:
+        """`obs` without objects never seen before that lie next to the arm (all are accepted
+        in a scene's first frame with objects)."""
+        doubtful = {o.name for o in obs.objects if self._believed
+                    and o.name not in self._believed and _near_arm(o.position, tool)}
+        believed = [o for o in obs.objects if o.name not in doubtful]
+        self._believed.update(o.name for o in believed)
+        return replace(obs, objects=believed) if doubtful else obs
 
     def _attach(self, held: ObjectState | None, position: np.ndarray, rotation: np.ndarray,
                 seen: set[str]) -> None:

@@ -23,7 +23,8 @@ The camera-only modes also read `/joint_states` (joint names: the `arm_joints`/`
 parameters) and fill short gaps with `embodied_mm.robots.object_memory.ObjectMemory`: a block
 in the closed gripper follows the hand (which hides it), and an object missed beside the arm,
 or for less than `object_memory_s` seconds (default 0.5) with the arm away, stays at its last
-pose.
+pose; an object that first shows up beside the arm (a piece of the arm taken for a block) is
+left out until it is seen away from it. Names follow the memory's objects.
 
 Example:
     python -m embodied_mm.ros.perception_node --ros-args -p mode:=color \
@@ -188,8 +189,10 @@ class PerceptionNode(Node):
                 continue
             last_stamp = stamp
             if self.mode != "gt":
-                self._known.update((o.name, o) for o in objects)
+                # Names follow what the memory believes: a carried block at the hand, and
+                # no name kept for a detection it left out.
                 objects = self._remembered(objects, stamp)
+                self._known.update((o.name, o) for o in objects)
             self.masks_pub.publish(image_to_msg(masks, "32SC1", stamp,
                                                 frame_id=msgs[0].header.frame_id))
             self.objects_pub.publish(objects_to_markers(objects, stamp))

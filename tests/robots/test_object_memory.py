@@ -128,3 +128,17 @@ def test_a_block_in_the_closed_hand_is_posed_from_the_grasp_not_from_a_half_hidd
     placed = _block("obj_1", [0.45, 0.1, 0.02])
     (seen,) = memory.update(_obs(1.0, [0.45, 0.1, 0.03], [placed], OPEN)).objects
     assert seen is placed
+
+
+def test_a_newcomer_beside_the_arm_is_left_out_until_seen_away_from_it():
+    memory = ObjectMemory()
+    table = [_block("obj_1", [0.5, 0.0, 0.02])]
+    at_home = [0.3, 0.0, 0.4]
+    first = memory.update(_obs(0.0, at_home, [*table, _block("obj_2", [0.2, 0.0, 0.02])]))
+    assert _names(first) == ["obj_1", "obj_2"]  # a scene's first frame is taken as it is
+    reaching = [0.6, -0.2, 0.1]
+    phantom = _block("obj_3", [0.55, -0.18, 0.12])  # a piece of the arm taken for a block
+    assert "obj_3" not in _names(memory.update(_obs(0.1, reaching, [*table, phantom])))
+    put_down = _block("obj_3", [0.3, 0.3, 0.02])  # an operator adds a block far from the arm
+    assert "obj_3" in _names(memory.update(_obs(0.2, reaching, [*table, put_down])))
+    assert "obj_3" in _names(memory.update(_obs(0.3, reaching, [*table, phantom])))
