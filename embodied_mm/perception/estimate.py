@@ -5,7 +5,9 @@ each face axis, the face turned towards the camera lies exactly on the cube's si
 centre is that face plus half an edge: accurate even when the far half is hidden (under the
 gripper, behind a bowl wall, under a stacked block). Centre z is the top minus half an edge, or,
 when the top face is hidden (a block stacked on it, the gripper over it), the bottom plus half
-an edge. The edge is the largest visible extent, snapped to the nearest known size if given.
+an edge. The edge is the largest visible extent, snapped to the nearest known size if given;
+points much taller than wide hold a stack the mask did not split (or the side of the block
+below), and are posed as the top block, whose edge is the width.
 Bowl: a circle fitted to the flat rim top, so the near outer wall and the far inner wall do not
 bias the centre; the rim height gives z. `bowl_members` separates a bowl from a same-coloured
 block in or beside it.
@@ -33,6 +35,7 @@ SIDE_NORMAL_Z = 0.3  # |n_z| below this: a vertical (side) face
 FLAT_NORMAL_Z = 0.9  # |n_z| above this: a horizontal face
 MIN_POINTS = 6
 EXTREME = 0.005  # quantile taken as a point set's extreme (ignores a stray pixel or two)
+TALLER_THAN_WIDE = 0.015  # m: a block's points this much taller than wide span a stack
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,11 @@ def estimate_block(points: np.ndarray, eye: np.ndarray, normals: np.ndarray | No
     axes = np.array([[np.cos(yaw), np.sin(yaw)], [-np.sin(yaw), np.cos(yaw)]])
     coords = points[:, :2] @ axes.T  # (N, 2) in the cube's frame
     lo, hi = np.quantile(coords, [EXTREME, 1 - EXTREME], axis=0)
-    edge = max(float((hi - lo).max()), top - bottom)
+    width = float((hi - lo).max())
+    # A cube is as tall as it is wide: points spanning much more height than width hold the
+    # block below it too (a stack the mask did not split), and the block is the top one.
+    stacked = top - bottom > width + TALLER_THAN_WIDE
+    edge = width if stacked else max(width, top - bottom)
     if sizes:
         edge = float(min(sizes, key=lambda s: abs(s - edge)))
     # Per axis, the face turned towards the camera bounds the cube on that side.
@@ -104,7 +111,7 @@ def estimate_block(points: np.ndarray, eye: np.ndarray, normals: np.ndarray | No
     band_z = np.abs(normals[in_band, 2]) if normals is not None else np.array([])
     band_z = band_z[np.isfinite(band_z)]
     top_seen = len(band_z) == 0 or (band_z > FLAT_NORMAL_Z).sum() >= 3
-    z = top - edge / 2 if top_seen else bottom + edge / 2
+    z = top - edge / 2 if top_seen or stacked else bottom + edge / 2
     return Estimate("block", np.array([xy[0], xy[1], z]), np.full(3, edge), yaw)
 
 

@@ -134,6 +134,20 @@ def test_block_estimate_from_its_visible_faces(hide):
     assert est.size.tolist() == [0.05] * 3
 
 
+@pytest.mark.parametrize("sizes", [(), (0.04, 0.05)])
+def test_a_mask_that_also_holds_the_block_below_gives_the_top_block(sizes):
+    """An instance mask of a same-coloured stack that was not split: the estimate is the top
+    block's (where a placed block is checked), not a box as tall as the stack."""
+    top_center, yaw = np.array([0.55, -0.05, 0.065]), 0.2
+    top, top_normals = _cube_faces(top_center, 0.05, yaw)
+    below, below_normals = _cube_faces(np.array([0.55, -0.05, 0.02]), 0.04, yaw)
+    sides = below[:, 2] < 0.04 - 1e-6  # its top face is under the upper block
+    est = estimate_block(np.concatenate([top, below[sides]]), np.asarray(EYE),
+                         np.concatenate([top_normals, below_normals[sides]]), sizes=sizes)
+    assert abs(est.position[2] - top_center[2]) < 0.003
+    assert np.allclose(est.size, 0.05, atol=0.003)
+
+
 def test_colour_words_survive_shading_and_table_and_grey_do_not():
     for index, rgb in enumerate(COLORS.values()):
         for shade in ((0.94,) if rgb == COLORS["white"] else (0.6, 0.94)):
