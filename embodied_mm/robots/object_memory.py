@@ -8,9 +8,10 @@ gaps, and only those:
 
 - **A grasped block moves with the hand.** When the gripper closes on something, the block
   (seen or remembered) between the fingers is attached at its pose in the tool frame at that
-  moment, while it is still fully in view; as long as the gripper stays closed it is reported
-  at the hand's pose, seen or not (a block half hidden by the fingers is posed worse than
-  that). When the gripper opens, that pose is forgotten: where the block went is known once
+  moment, while it is still fully in view (clipped to `GRASP_ENVELOPE`: a block seen farther
+  off the fingertips' centre is a bad detection); as long as the gripper stays closed it is
+  reported at the hand's pose, seen or not (a block half hidden by the fingers is posed worse
+  than that). When the gripper opens, that pose is forgotten: where the block went is known once
   the camera sees it again.
 - **A still object stays while its absence is explained.** Only the arm moves objects, and the
   arm is also what hides them. An object missing from a frame is reported at its last seen
@@ -43,6 +44,10 @@ from embodied_mm.scene import gripper_closed_on_something, held_block
 from embodied_mm.types import ObjectState, Observation
 
 ARM_RADIUS = 0.12  # m: how close to the arm (top view) an object may be hidden or merged
+# m, per axis of the tool frame: how far a block held between the fingertips can sit from the
+# tool centre point (half a finger pad). A grasped block seen farther off is posed wrong (its
+# mask took in a white finger), and is attached at the nearest pose the fingers allow.
+GRASP_ENVELOPE = 0.015
 
 
 @dataclass
@@ -145,7 +150,8 @@ class ObjectMemory:
         for name, track in list(self._tracks.items()):
             if held is not None and name == held.name:
                 if track.in_hand is None:
-                    track.in_hand = (rotation.T @ (held.position - position),
+                    offset = rotation.T @ (held.position - position)
+                    track.in_hand = (np.clip(offset, -GRASP_ENVELOPE, GRASP_ENVELOPE),
                                      rotation.T @ quaternion_matrix(held.orientation))
             elif track.in_hand is not None:
                 if name in seen:

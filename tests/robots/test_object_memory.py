@@ -9,6 +9,7 @@ import pytest
 
 from embodied_mm.robots.kinematics import rotation_to_quaternion, top_down_rotation
 from embodied_mm.robots.object_memory import ObjectMemory
+from embodied_mm.scene import held_block
 from embodied_mm.types import ObjectState, Observation
 
 OPEN, CLOSED_ON_BLOCK = 0.08, 0.04
@@ -142,3 +143,14 @@ def test_a_newcomer_beside_the_arm_is_left_out_until_seen_away_from_it():
     put_down = _block("obj_3", [0.3, 0.3, 0.02])  # an operator adds a block far from the arm
     assert "obj_3" in _names(memory.update(_obs(0.2, reaching, [*table, put_down])))
     assert "obj_3" in _names(memory.update(_obs(0.3, reaching, [*table, phantom])))
+
+
+def test_a_grasped_block_seen_off_the_fingertips_is_attached_where_the_fingers_hold_it():
+    memory = ObjectMemory()
+    tool = np.array([0.4, 0.1, 0.03])
+    mis_posed = _block("obj_1", tool + [0.02, 0.015, 0.03])  # its mask took in a white finger
+    memory.update(_obs(0.0, tool, [mis_posed], CLOSED_ON_BLOCK))
+    lifted = tool + [0, 0, 0.13]
+    (block,) = memory.update(_obs(1.0, lifted, [], CLOSED_ON_BLOCK)).objects
+    np.testing.assert_allclose(block.position, lifted + 0.015, atol=1e-9)  # per tool axis
+    assert held_block(_obs(1.0, lifted, [block], CLOSED_ON_BLOCK)) is not None
