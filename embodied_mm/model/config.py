@@ -43,6 +43,9 @@ class PalmEConfig:
     # it with the object of the other kind and its colour?), a word that exists for
     # `sort_by_color`'s finish condition: the per-family word of the ablation (docs/palme.md).
     pairing_words: bool = True
+    # `zone_words` adds the words of the table zone an object is in (` front left`, …,
+    # ` center`), packed with its column: a general scene fact (`features.zone_weights`).
+    zone_words: bool = False
     describe_weight: float = 0.5  # weight of the loss of the word-anchored tokens' predictions
     # LoRA on the LLM (peft). Off = PaLM-E's frozen-LLM regime: only encoders train.
     lora: bool = True
@@ -82,7 +85,7 @@ class PalmEConfig:
         if "state" not in self.inputs:
             return ()
         return ("relation", "support", "held_color") + (
-            ("pairing",) if self.pairing_words else ())
+            ("pairing",) if self.pairing_words else ()) + (("zone",) if self.zone_words else ())
 
     @property
     def needs_images(self) -> bool:

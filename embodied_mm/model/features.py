@@ -326,10 +326,40 @@ def held_color_weights(objects: torch.Tensor, object_mask: torch.Tensor,
     return weights * object_mask[..., None].to(objects.dtype)
 
 
+# Word-anchored zone: the table's usable area in thirds along x (front / - / back) and y
+# (left / - / right), the nine cells `TABLE.zone_of` names ("front_left" … "center"), each the
+# LLM's words for it (` front left`). Off the usable area, the nearest cell. A general scene
+# fact (where an object is, in the words people use), so "which zone is it in?" and "the
+# block on the left" are a lookup, not arithmetic on row and column digits.
+ZONE_WORDS = ("front left", "front", "front right", "left", "center", "right",
+              "back left", "back", "back right")
+
+
+def zone_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.Tensor:
+    """(B, N, len(ZONE_WORDS)) one-hot: the table zone each object's centre lies in; rows of
+    padding are zero.
+
+    Args:
+        objects: (B, N, OBJECT_DIM) state rows; object_mask: (B, N) real rows.
+    """
+    x = objects[..., 0] * POSITION_SCALE + float(TABLE.center[0])
+    y = objects[..., 1] * POSITION_SCALE + float(TABLE.center[1])
+    third_x, third_y = (TABLE.x_max - TABLE.x_min) / 3, (TABLE.y_max - TABLE.y_min) / 3
+    row = torch.ones_like(x, dtype=torch.long)  # 0 front, 1 middle, 2 back
+    row[x < TABLE.x_min + third_x] = 0
+    row[x > TABLE.x_max - third_x] = 2
+    column = torch.ones_like(y, dtype=torch.long)  # 0 left, 1 centre, 2 right
+    column[y > TABLE.y_max - third_y] = 0
+    column[y < TABLE.y_min + third_y] = 2
+    weights = F.one_hot(row * 3 + column, len(ZONE_WORDS)).to(objects.dtype)
+    return weights * object_mask[..., None].to(objects.dtype)
+
+
 # The computed words an object's `state` tokens may end in, name → its words in class order
 # (`PalmEConfig.computed_words` chooses; `encoders.COMPUTED_WORDS` computes the weights).
 COMPUTED_WORD_CLASSES = {"relation": RELATION_WORDS, "support": SUPPORT_WORDS,
-                         "held_color": HELD_COLOR_WORDS, "pairing": PAIRING_WORDS}
+                         "held_color": HELD_COLOR_WORDS, "pairing": PAIRING_WORDS,
+                         "zone": ZONE_WORDS}
 
 # An object is in the gripper when its centre is this close to the end effector and the gripper
 # is not fully open: a grasped block sits ~5 mm from it, anything else ≥ 10 cm away.

@@ -18,7 +18,8 @@ from typing import Any
 
 from embodied_mm.config.schema import Config
 from embodied_mm.eval.report import markdown_comparison
-from embodied_mm.model.encoders import COMPACT_GROUPS
+from embodied_mm.model.encoders import FREE, compact_groups
+from embodied_mm.model.features import ATTRIBUTES, POSITION_ATTRIBUTES
 
 CARD_FILE = "model_card.md"
 
@@ -62,12 +63,14 @@ def _object_tokens(m) -> str:
              "support": "a table/bowl/block/air word (what it rests on)",
              "held_color": "a same/other word (it has the held object's colour)",
              "pairing": "a home/away/alone word (with the object of the other kind and its "
-                        "colour, which is elsewhere, or none)"}
+                        "colour, which is elsewhere, or none)",
+             "zone": "a table-zone word (front left … center)"}
     computed = "".join(f" + {words[name]}" for name in m.computed_words)
-    groups = "; ".join(" + ".join(group) for group in COMPACT_GROUPS)
+    layout = compact_groups((*ATTRIBUTES, *POSITION_ATTRIBUTES, FREE, *m.computed_words))
+    groups = "; ".join(" + ".join(group) for group in layout)
     return (f"word-anchored (colour, kind, row, column as mixtures of the LLM's word "
             f"embeddings + one free vector{computed}; describe loss weight "
-            f"{m.describe_weight:g}; packed into up to {len(COMPACT_GROUPS)} vectors per "
+            f"{m.describe_weight:g}; packed into {len(layout)} vectors per "
             f"object: {groups})")
 
 

@@ -12,7 +12,7 @@ import torch
 
 from embodied_mm.model.config import INPUTS, PalmEConfig
 from embodied_mm.model.decoding import StepDecoder, greedy_decode
-from embodied_mm.model.encoders import COMPACT_GROUPS, ENCODERS
+from embodied_mm.model.encoders import ENCODERS, compact_groups
 from embodied_mm.model.features import (
     RELATION_WORDS,
     UNLABELLED,
@@ -145,7 +145,8 @@ def test_object_tokens_are_the_llms_words_packed_into_four_positions(make_model,
     tokens = model.encoders["state"].tokens
     assert tokens.names == ("color", "kind", "row", "column", "free", "relation", "support",
                             "held_color", "pairing")
-    assert model.object_layout() == [list(g) for g in COMPACT_GROUPS] and model.slots["obj"] == 4
+    assert model.object_layout() == [list(g) for g in compact_groups(tokens.names)]
+    assert model.object_layout()[2] == ["column"] and model.slots["obj"] == 4  # no zone word
     batch = collate_samples(samples(make_obs, images=False)[:1])
     with torch.no_grad():  # make the encoder certain: every object is green
         head = tokens.classify["color"]
@@ -162,7 +163,7 @@ def test_object_tokens_are_the_llms_words_packed_into_four_positions(make_model,
     packed, logits = model.encode(batch)
     packed = packed[0]["obj"].reshape(3, 4, -1)
     index = {name: i for i, name in enumerate(tokens.names)}
-    for position, group in enumerate(COMPACT_GROUPS):
+    for position, group in enumerate(tokens.groups):
         expected = separate[:, [index[n] for n in group]].sum(1) / len(group) ** 0.5
         torch.testing.assert_close(packed[:, position], expected)
     assert set(logits) == {"color", "kind", "row", "column"}
@@ -288,6 +289,23 @@ def test_pairing_words_say_whether_an_object_is_with_its_colour_partner(make_mod
     assert ablated.object_layout()[-1] == ["free", "support", "held_color"]
 
 
+def test_zone_words_name_the_table_cell_an_object_is_in(make_model):
+    from embodied_mm.table import TABLE
+
+    model = make_model(inputs=("state", "robot"), zone_words=True)
+    assert model.config.computed_words[-1] == "zone"
+    assert model.object_layout()[2] == ["column", "zone"] and model.slots["obj"] == 4
+    corners = [(TABLE.x_min + 0.02, TABLE.y_max - 0.02), (TABLE.x_max - 0.02, TABLE.y_min + 0.02),
+               tuple(TABLE.center), (TABLE.x_max - 0.02, float(TABLE.center[1]))]
+    objects = [_on_table(f"obj_{i + 1}", "block", "red", x, y) for i, (x, y) in enumerate(corners)]
+    zone = _computed(model, objects)["zone"]
+    for row, (x, y) in zip(zone, corners):
+        truth = TABLE.zone_of(np.array([x, y]))  # what a zone question's answer is
+        torch.testing.assert_close(row, _word(model, " " + truth.replace("_", " ")))
+    assert [TABLE.zone_of(np.array(c)) for c in corners] == [
+        "front_left", "back_right", "center", "back"]
+
+
 def test_held_color_words_say_whether_an_object_has_the_held_colour(make_model):
     model = make_model(inputs=("state", "robot"))
     objects = [_on_table("obj_1", "block", "red", 0.5, 0.1),
@@ -305,7 +323,8 @@ def test_a_checkpoint_packed_with_another_grouping_is_refused(make_model, tmp_pa
     model = make_model(inputs=("state", "robot"))
     model.save(tmp_path)
     meta = json.loads((tmp_path / "config.json").read_text())
-    assert meta["object_layout"] == [list(g) for g in COMPACT_GROUPS]
+    groups = model.encoders["state"].tokens.groups
+    assert meta["object_layout"] == model.object_layout() == [list(g) for g in groups]
     model.load(tmp_path)
     meta["object_layout"] = [["color", "kind", "free"], ["row"], ["column"]]  # another packing
     (tmp_path / "config.json").write_text(json.dumps(meta))
