@@ -33,8 +33,8 @@ table cell it is in, ` front left` … ` center` (`features.zone_weights`).
 
 The vectors are packed into four positions per object (`COMPACT_GROUPS`), the vectors of a
 group summed and scaled by 1/sqrt(its terms) to stay at a word's scale: colour + kind +
-relation, row, column (+ zone), and the free vector with the other computed words. With the object's
-number after them (`<obj>3`), a prompt grows by 5 positions per object, which keeps a
+relation, row, column (+ zone), and the free vector with the other computed words. With the
+object's number after them (`<obj>3`), a prompt grows by 5 positions per object, which keeps a
 10-object decision near a 3-object one.
 
 Every encoder returns `(tokens (B, n, d_llm), logits: dict[str, (B, N, classes)])`.

@@ -161,10 +161,16 @@ POSITION_ATTRIBUTES = {"row": tuple(str(d) for d in range(POSITION_BINS)),
 UNLABELLED = -100  # class index of padding rows and unknown attributes (cross_entropy's ignore)
 
 
+def table_xy(objects: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, y) of each state row's position in the robot's base frame, m (rows hold it
+    table-centred and scaled)."""
+    return (objects[..., 0] * POSITION_SCALE + float(TABLE.center[0]),
+            objects[..., 1] * POSITION_SCALE + float(TABLE.center[1]))
+
+
 def position_bins(objects: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(row, column) bin index (long, 0 … POSITION_BINS-1) of each state row's position."""
-    x = objects[..., 0] * POSITION_SCALE + float(TABLE.center[0])
-    y = objects[..., 1] * POSITION_SCALE + float(TABLE.center[1])
+    x, y = table_xy(objects)
     row = (x - TABLE.x_min) / (TABLE.x_max - TABLE.x_min) * POSITION_BINS
     column = (TABLE.y_max - y) / (TABLE.y_max - TABLE.y_min) * POSITION_BINS
     return (row.floor().long().clamp(0, POSITION_BINS - 1),
@@ -342,8 +348,7 @@ def zone_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.Tens
     Args:
         objects: (B, N, OBJECT_DIM) state rows; object_mask: (B, N) real rows.
     """
-    x = objects[..., 0] * POSITION_SCALE + float(TABLE.center[0])
-    y = objects[..., 1] * POSITION_SCALE + float(TABLE.center[1])
+    x, y = table_xy(objects)
     third_x, third_y = (TABLE.x_max - TABLE.x_min) / 3, (TABLE.y_max - TABLE.y_min) / 3
     row = torch.ones_like(x, dtype=torch.long)  # 0 front, 1 middle, 2 back
     row[x < TABLE.x_min + third_x] = 0
