@@ -21,6 +21,7 @@ from embodied_mm.perception.estimate import (
     estimate_block,
     estimate_bowl,
     plausible,
+    split_blocks,
 )
 from embodied_mm.perception.geometry import (
     CameraModel,
@@ -42,5 +43,6 @@ __all__ = [
     "from_camera_info",
     "plausible",
     "pybullet_intrinsics",
+    "split_blocks",
     "surface_normals",
 ]

@@ -10,7 +10,8 @@ points much taller than wide hold a stack the mask did not split (or the side of
 below), and are posed as the top block, whose edge is the width.
 Bowl: a circle fitted to the flat rim top, so the near outer wall and the far inner wall do not
 bias the centre; the rim height gives z. `bowl_members` separates a bowl from a same-coloured
-block in or beside it.
+block in or beside it; `split_blocks` cuts the points of two or three same-coloured blocks that
+one mask took in (a tower, blocks side by side) into one part per cube.
 
 Example:
     >>> import numpy as np
@@ -36,6 +37,10 @@ FLAT_NORMAL_Z = 0.9  # |n_z| above this: a horizontal face
 MIN_POINTS = 6
 EXTREME = 0.005  # quantile taken as a point set's extreme (ignores a stray pixel or two)
 TALLER_THAN_WIDE = 0.015  # m: a block's points this much taller than wide span a stack
+SPAN_QUANTILE = 0.03  # a block's width is taken between these quantiles (outline pixels stray)
+STANDS_BELOW = 0.02  # m: a stack's lowest point is this close to the table (or a bowl's floor)
+STACK_GAP = 0.01  # m: the largest height gap between points of the cubes under a top cube
+MIN_PART_POINTS = 25  # points a block cut out of a larger detection must keep to count
 
 
 @dataclass(frozen=True)
@@ -255,3 +260,67 @@ def _yaw(normals: np.ndarray | None, face: np.ndarray) -> float:
 
 def _wrap(yaw: float) -> float:
     return float((yaw + np.pi / 4) % (np.pi / 2) - np.pi / 4)
+
+
+def split_blocks(points: np.ndarray, normals: np.ndarray | None, max_edge: float) -> np.ndarray:
+    """Labels (0, 1, …) that split one block detection's points into the cubes they hold.
+
+    A mask can take in two same-coloured blocks (a tower, two blocks side by side) as one.
+    No single cube spans more than `max_edge` up or across its face axes, so points that do are
+    cut: a stack below the top block's bottom (the top face's width is its edge), side by side
+    halfway along the longer axis; each part is cut again while it still spans too much.
+
+    Args:
+        points: (N, 3) finite world points of the detection's pixels.
+        normals: optional (N, 3) unit normals of the same pixels (the cube's yaw).
+        max_edge: m, the largest cube edge that exists (plus the measurement's slack).
+
+    Returns:
+        (N,) int labels; all zero when the points fit one cube.
+    """
+    labels = np.zeros(len(points), int)
+    todo = [np.arange(len(points))]
+    count = 1
+    while todo:
+        index = todo.pop()
+        part = _cut(points[index], None if normals is None else normals[index], max_edge)
+        if part is None:
+            continue
+        labels[index[part]] = count
+        count += 1
+        todo += [index[~part], index[part]]
+    return np.unique(labels, return_inverse=True)[1]
+
+
+def _cut(points: np.ndarray, normals: np.ndarray | None, max_edge: float) -> np.ndarray | None:
+    """The points of one cube cut off from more than a cube's worth (bool), or None when the
+    points fit one cube or a cut would leave a part too small or not under the top cube to be
+    one (stray pixels of the table, the fingers or a depth edge)."""
+    if len(points) < 2 * MIN_PART_POINTS:
+        return None
+    top = float(np.quantile(points[:, 2], 1 - EXTREME))
+    bottom = float(np.quantile(points[:, 2], EXTREME))
+    in_band = points[:, 2] > top - TOP_BAND
+    yaw = _yaw(normals, points[in_band, :2])
+    axes = np.array([[np.cos(yaw), np.sin(yaw)], [-np.sin(yaw), np.cos(yaw)]])
+    coords = points[:, :2] @ axes.T
+    lo, hi = np.quantile(coords, [SPAN_QUANTILE, 1 - SPAN_QUANTILE], axis=0)
+    if top - bottom > max_edge and bottom < STANDS_BELOW:  # a stack on the table or in a bowl:
+        # the top cube is its top face's width tall
+        face = coords[in_band]
+        edge = float(np.clip((face.max(axis=0) - face.min(axis=0)).max(), 0.5 * max_edge,
+                             max_edge)) if len(face) >= MIN_POINTS else max_edge
+        cut = points[:, 2] > top - edge
+        if cut.all() or not cut.any() or np.linalg.norm(
+                coords[cut].mean(axis=0) - coords[~cut].mean(axis=0)) > max_edge / 2:
+            return None
+        below = np.sort(np.append(points[~cut, 2], top - edge))
+        if np.diff(below).max() > STACK_GAP:  # what is below is not one solid column
+            return None
+    elif (hi - lo).max() > max_edge:  # side by side along the longer face axis
+        axis = int(np.argmax(hi - lo))
+        cut = coords[:, axis] > (lo[axis] + hi[axis]) / 2
+    else:
+        return None
+    return cut if MIN_PART_POINTS <= cut.sum() <= len(points) - MIN_PART_POINTS else None
+

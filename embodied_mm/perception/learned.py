@@ -35,6 +35,7 @@ from embodied_mm.perception.estimate import (
     estimate_block,
     estimate_bowl,
     plausible,
+    split_blocks,
 )
 from embodied_mm.perception.geometry import CameraModel, surface_normals
 from embodied_mm.types import ObjectState
@@ -71,6 +72,9 @@ class PostConfig:
     # Two objects of one kind cannot overlap: detections whose centres are closer than this
     # share of the smaller one's width are one object seen twice, and are merged.
     duplicate_share: float = 0.35
+    # No block is larger: a block mask whose points span more, up or across, holds two
+    # same-coloured blocks (a tower, two side by side) and is cut (`split_blocks`).
+    max_block_edge: float = 0.062
 
 
 def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -207,21 +211,50 @@ class LearnedDetector:
         scale = rgb.shape[0] * rgb.shape[1] / (320 * 240)
         found = []
         for k, kind_index in enumerate(kinds, start=1):
-            mask = full == k
             kind = KIND_CLASSES[kind_index]
-            if mask.sum() < self.post.min_pixels[kind_index - 1] * scale:
-                continue
-            if has_depth[mask].mean() < self.post.min_depth_share:
-                continue  # mostly in a depth hole: nothing real can be placed there
             low = instances == k
             color = list(COLORS)[int(color_prob[:, low].mean(axis=1).argmax())]
-            est = self._estimate(kind, mask, points, normals, camera)
-            if est is not None:
-                found.append(Detection(kind, color, mask, float(kind_prob[kind_index, low].mean()),
-                                       est.position, est.orientation, est.size))
+            score = float(kind_prob[kind_index, low].mean())
+            whole = full == k
+            parts = self._split(whole, points, normals) if kind == "block" else [whole]
+            for mask in parts:
+                if mask.sum() < self.post.min_pixels[kind_index - 1] * scale:
+                    continue
+                if has_depth[mask].mean() < self.post.min_depth_share:
+                    continue  # mostly in a depth hole: nothing real can be placed there
+                est = self._estimate(kind, mask, points, normals, camera)
+                if est is not None:
+                    found.append(Detection(kind, color, mask, score, est.position,
+                                           est.orientation, est.size))
         found = self._merge_duplicates(sorted(found, key=lambda d: -int(d.mask.sum())),
                                        points, normals, camera)
         return sorted(found, key=lambda d: -int(d.mask.sum()))
+
+    def _split(self, mask: np.ndarray, points: np.ndarray, normals: np.ndarray) -> list[np.ndarray]:
+        """A block mask cut into one mask per cube its points hold (`split_blocks`); the
+        outline and pixels without a depth reading join the part of the nearest inner pixel."""
+        v, u = np.nonzero(mask)
+        pts = points[v, u]
+        inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        valid = np.isfinite(pts).all(axis=1) & inner[v, u]  # outline pixels see what is behind
+        if valid.sum() < 2:
+            return [mask]
+        labels = split_blocks(pts[valid], normals[v, u][valid], self.post.max_block_edge)
+        if labels.max() == 0:
+            return [mask]
+        every = np.empty(len(v), int)
+        every[valid] = labels
+        if not valid.all():
+            seen = np.column_stack([v[valid], u[valid]])
+            hole = np.column_stack([v[~valid], u[~valid]])
+            nearest = ((hole[:, None] - seen[None]) ** 2).sum(-1).argmin(axis=1)
+            every[~valid] = labels[nearest]
+        parts = []
+        for label in range(labels.max() + 1):
+            part = np.zeros_like(mask)
+            part[v[every == label], u[every == label]] = True
+            parts.append(part)
+        return parts
 
     def _merge_duplicates(self, found: list[Detection], points: np.ndarray, normals: np.ndarray,
                           camera: CameraModel) -> list[Detection]:

@@ -20,6 +20,7 @@ from embodied_mm.perception import (
     estimate_block,
     from_camera_info,
     pybullet_intrinsics,
+    split_blocks,
     surface_normals,
 )
 from embodied_mm.vocabulary import COLORS
@@ -146,6 +147,46 @@ def test_a_mask_that_also_holds_the_block_below_gives_the_top_block(sizes):
                          np.concatenate([top_normals, below_normals[sides]]), sizes=sizes)
     assert abs(est.position[2] - top_center[2]) < 0.003
     assert np.allclose(est.size, 0.05, atol=0.003)
+
+
+def _labelled(*cubes):
+    """Points, normals and which cube each point is of, for cubes (centre, edge, yaw) whose
+    faces hidden under the cube above are left out."""
+    parts = [_cube_faces(np.asarray(c), e, y) for c, e, y in cubes]
+    tops = [c[2] + e / 2 for c, e, _ in cubes]
+    keep = [p[:, 2] < t - 1e-6 if any(np.isclose(t, c[2] - e / 2) for c, e, _ in cubes)
+            else np.ones(len(p), bool) for (p, _), t in zip(parts, tops)]
+    points = np.concatenate([p[k] for (p, _), k in zip(parts, keep)])
+    normals = np.concatenate([n[k] for (_, n), k in zip(parts, keep)])
+    which = np.concatenate([np.full(k.sum(), i) for i, k in enumerate(keep)])
+    return points, normals, which
+
+
+@pytest.mark.parametrize("cubes", [
+    [((0.55, -0.05, 0.02), 0.04, 0.2), ((0.55, -0.05, 0.065), 0.05, 0.2)],  # a tower of two
+    [((0.5, 0.1, 0.025), 0.05, 0.3), ((0.5, 0.1, 0.07), 0.04, 0.3),
+     ((0.5, 0.1, 0.11), 0.04, 0.3)],  # of three
+    [((0.5, 0.0, 0.02), 0.04, 0.1), ((0.5 + 0.042 * np.cos(0.1), 0.042 * np.sin(0.1), 0.02),
+                                      0.04, 0.1)],  # side by side
+])
+def test_a_mask_holding_two_or_three_same_coloured_blocks_is_cut_into_them(cubes):
+    points, normals, which = _labelled(*cubes)
+    labels = split_blocks(points, normals, max_edge=0.062)
+    assert labels.max() + 1 == len(cubes)
+    for cube in range(len(cubes)):  # each part is (almost only) one cube's points
+        part_of = np.bincount(labels[which == cube], minlength=len(cubes))
+        assert part_of.max() >= 0.9 * part_of.sum()
+    assert len(set(np.bincount(labels[which == c]).argmax() for c in range(len(cubes)))) == \
+        len(cubes)
+
+
+def test_one_block_and_stray_points_below_it_are_not_cut():
+    points, normals = _cube_faces(np.array([0.5, 0.0, 0.15]), 0.05, 0.2)  # held, in the air
+    assert split_blocks(points, normals, max_edge=0.062).max() == 0
+    smear = np.column_stack([np.full(12, 0.52), np.full(12, 0.01), np.linspace(0.0, 0.12, 12)])
+    with_smear = np.concatenate([points, smear])  # a depth edge's points down to the table
+    normals = np.concatenate([normals, np.full((12, 3), np.nan)])
+    assert split_blocks(with_smear, normals, max_edge=0.062).max() == 0
 
 
 def test_colour_words_survive_shading_and_table_and_grey_do_not():
