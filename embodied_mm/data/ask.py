@@ -6,8 +6,9 @@ Example:
 
 The scene is the one `embodied-mm run task=T seed=S` starts from. Two answerers behind one
 function (`answer_question`): `planner=oracle` (the default) answers from the simulator's
-ground-truth objects and says so; `planner=palme` asks a trained PaLM-E checkpoint, decoding
-constrained to the answers the question's type allows, and prints the ground truth beside it.
+ground-truth objects and says so; `planner=palme` asks a trained PaLM-E checkpoint, which
+picks the most likely of the answers the question's type allows (`AnswerDecoder`), and prints
+the ground truth beside it.
 Questions outside the grammar (`embodied_mm.data.vqa`) or naming an absent object raise
 `QuestionError` with a one-line message.
 """
@@ -17,9 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import torch
+
 from embodied_mm.config.schema import Config, ConfigError
 from embodied_mm.data.vqa import Question, answer, parse_question
-from embodied_mm.model.decoding import StepDecoder
+from embodied_mm.model.language_model import CausalLM
 from embodied_mm.types import Observation
 
 if TYPE_CHECKING:
@@ -28,17 +31,43 @@ if TYPE_CHECKING:
 ANSWERERS = ("oracle", "palme")  # planner.name values `ask` understands
 
 
-class AnswerDecoder(StepDecoder):
-    """Greedy decoding constrained to a closed set of answers (a token trie over them).
+class AnswerDecoder:
+    """Picks the answer of a closed set that the model finds most likely as a whole.
 
-    `decode(prompt_embeds, answers)` returns one of `answers`; the walk is `StepDecoder`'s.
+    Each answer's tokens (and the terminator) are scored under the model after the prompt, all
+    answers in one batched forward pass, and the answer with the highest sum of token log-
+    probabilities wins. A greedy walk through the answers' token trie would instead favour
+    answers whose first token starts many answers (`back_left`, `back_right`, `back`: "back"
+    collects their probability), which put an uninformed model's zone answers below chance.
     """
 
-    def key(self, answers: Sequence[str]) -> tuple[str, ...]:
-        return tuple(answers)
+    def __init__(self, model: CausalLM) -> None:
+        self.model = model
 
-    def steps(self, key: tuple[str, ...]) -> Sequence[str]:
-        return key
+    @torch.no_grad()
+    def log_likelihoods(self, prompt_embeds: torch.Tensor,
+                        answers: Sequence[str]) -> torch.Tensor:
+        """(len(answers),) log-probability of each answer's tokens after the (1, T, H) prompt."""
+        ids = [self.model.target_ids(a) for a in answers]
+        longest = max(len(x) for x in ids)
+        padded = torch.tensor([x + [x[-1]] * (longest - len(x)) for x in ids],
+                              device=self.model.device)  # causal: padding is never attended
+        embeds = torch.cat([prompt_embeds.expand(len(ids), -1, -1),
+                            self.model.embed_tokens(padded).to(prompt_embeds.dtype)], dim=1)
+        hidden, _ = self.model.hidden_states(embeds)
+        start = prompt_embeds.shape[1] - 1  # the state before an answer's first token
+        scores = []
+        for row, x in enumerate(ids):
+            logits = self.model.token_logits(hidden[row, start:start + len(x)]).float()
+            picked = logits.log_softmax(-1)[torch.arange(len(x)), torch.tensor(x)]
+            scores.append(picked.sum())
+        return torch.stack(scores)
+
+    def decode(self, prompt_embeds: torch.Tensor, answers: Sequence[str]) -> str:
+        """The most likely of `answers` after the (1, T, H) prompt."""
+        if not answers:
+            raise ValueError("no answers to choose from")
+        return answers[int(self.log_likelihoods(prompt_embeds, answers).argmax())]
 
 
 def answering_model(cfg: Config) -> PalmE | None:

@@ -71,12 +71,22 @@ def test_model_answers_from_the_closed_vocabulary(tiny_palme):
         assert lines[-1].startswith(f"A: {reply}  [PaLM-E; ground truth from the simulator: ")
 
 
-def test_answer_decoder_walks_only_the_answer_trie(tiny_palme):
+def test_answer_decoder_picks_the_answer_most_likely_as_a_whole(tiny_palme):
+    """Batched scoring agrees with scoring each answer alone, the obvious way."""
     import torch
 
     decoder = AnswerDecoder(tiny_palme)
     embeds = torch.randn(1, 5, tiny_palme.llm.config.hidden_size)
     answers = QUESTIONS["zone"].answers
-    assert decoder.decode(embeds, answers) in answers
+
+    @torch.no_grad()
+    def alone(text: str) -> float:
+        ids = tiny_palme.target_ids(text)
+        full = torch.cat([embeds, tiny_palme.embed_tokens(torch.tensor(ids))[None]], dim=1)
+        logits = tiny_palme.token_logits(tiny_palme.hidden_states(full)[0][0, 4:4 + len(ids)])
+        return float(logits.float().log_softmax(-1)[torch.arange(len(ids)), ids].sum())
+
+    expected = torch.tensor([alone(a) for a in answers])
+    assert torch.allclose(decoder.log_likelihoods(embeds, answers), expected, atol=1e-4)
+    assert decoder.decode(embeds, answers) == answers[int(expected.argmax())]
     assert decoder.decode(embeds, ("yes", "no")) in ("yes", "no")
-    assert decoder.trie(answers) is decoder.trie(answers)
