@@ -32,10 +32,13 @@ class Split:
 NOUNS: dict[str, Split] = {
     "block": Split(("block", "cube", "brick", "toy block", "wooden block", "square block",
                     "small block", "little cube", "wooden cube", "plastic block", "toy cube",
-                    "cube-shaped block", "square piece", "solid block"),
+                    "cube-shaped block", "square piece", "solid block", "little block",
+                    "small cube", "wood block", "play block", "block piece", "chunky block"),
                    ("cuboid", "building block", "toy brick")),
     "bowl": Split(("bowl", "dish", "basin", "container", "small bowl", "round bowl",
-                   "plastic bowl", "ceramic bowl", "mixing bowl", "round dish", "bin"),
+                   "plastic bowl", "ceramic bowl", "mixing bowl", "round dish", "bin",
+                   "tub", "basket", "small dish", "soup bowl", "cereal bowl", "serving dish",
+                   "little bowl"),
                   ("vessel", "receptacle", "pot")),
 }
 PLURAL_EXCEPTIONS = {"dish": "dishes"}
@@ -46,7 +49,10 @@ PLURAL_EXCEPTIONS = {"dish": "dishes"}
 UNKNOWN_NOUNS = Split(
     ("ball", "apple", "banana", "bottle", "pen", "phone", "spoon", "sponge", "book",
      "toy car", "marker", "candle", "fork", "knife", "lemon", "sphere", "pyramid", "ring",
-     "toy truck", "doll", "glove", "brush", "pencil", "egg", "wallet", "triangle", "towel"),
+     "toy truck", "doll", "glove", "brush", "pencil", "egg", "wallet", "triangle", "towel",
+     "scissors", "clock", "hat", "sock", "leaf", "flower", "feather", "coin", "cable",
+     "screwdriver", "battery", "light bulb", "paperclip", "ruler", "notebook", "toothbrush",
+     "comb", "bell", "rubber duck", "potato", "cone"),
     ("hammer", "carrot", "shoe", "key", "teddy bear", "remote", "stapler", "tomato"))
 
 # Spellings of each palette colour (the canonical word first; it is on the train side).
@@ -77,24 +83,33 @@ COLORED_NP = Split(("{c} {n}", "{c} {n}", "{c} {n}", "{c} {n}", "{n} that is {c}
 RELATIONS: dict[str, Split] = {
     "leftmost": Split(("leftmost {n}", "{n} on the far left", "{n} furthest to the left",
                        "left-most {n}", "{n} farthest to the left", "{n} furthest left",
-                       "{n} that is leftmost", "{n} on the left-most side"),
+                       "{n} that is leftmost", "{n} on the left-most side",
+                       "{n} at the far left", "{n} at the left end", "{n} furthest on the left"),
                       ("{n} that is most to the left", "{n} at the very left")),
     "rightmost": Split(("rightmost {n}", "{n} on the far right", "{n} furthest to the right",
                         "right-most {n}", "{n} farthest to the right", "{n} furthest right",
-                        "{n} that is rightmost", "{n} on the right-most side"),
+                        "{n} that is rightmost", "{n} on the right-most side",
+                        "{n} at the far right", "{n} at the right end",
+                        "{n} furthest on the right"),
                        ("{n} that is most to the right", "{n} at the very right")),
     "nearest": Split(("{n} nearest the robot", "{n} closest to the robot",
                       "{n} nearest to the robot", "{n} closest to you", "{n} nearest to you",
-                      "closest {n} to the robot", "{n} that is nearest the robot"),
+                      "closest {n} to the robot", "{n} that is nearest the robot",
+                      "{n} closest to the robot's base", "{n} nearest the arm",
+                      "{n} closest to the arm", "{n} that is closest to you"),
                      ("{n} the robot is closest to", "robot's nearest {n}")),
     "farthest": Split(("{n} farthest from the robot", "{n} furthest from the robot",
                        "most distant {n} from the robot", "{n} farthest from you",
                        "{n} furthest away from you", "{n} furthest away from the robot",
-                       "farthest {n} from the robot"),
+                       "farthest {n} from the robot", "{n} farthest away",
+                       "{n} most distant from you", "{n} farthest from the arm",
+                       "{n} that is farthest from you"),
                       ("{n} at the far end from the robot", "{n} the robot is furthest from")),
     "closest_to": Split(("{n} closest to {a}", "{n} nearest {a}", "{n} next to {a}",
                          "{n} nearest to {a}", "{n} near {a}", "{n} that is closest to {a}",
-                         "{n} right next to {a}", "{n} that sits nearest {a}"),
+                         "{n} right next to {a}", "{n} that sits nearest {a}",
+                         "{n} adjacent to {a}", "{n} alongside {a}", "{n} close to {a}",
+                         "{n} that is next to {a}"),
                         ("{n} by {a}", "{n} beside {a}")),
 }
 
@@ -103,7 +118,8 @@ SIDE_WORDS: dict[str, Split] = {
     "left": Split(("left side", "left", "left edge"), ("left-hand side", "left end")),
     "right": Split(("right side", "right", "right edge"), ("right-hand side", "right end")),
     "front": Split(("front side", "front", "front edge"), ("near side", "near end")),
-    "back": Split(("back side", "back", "back edge"), ("far side", "far end")),
+    "back": Split(("back side", "back", "back edge", "rear", "rear side"),
+                  ("far side", "far end")),
 }
 PUSH_DIRECTION_WORDS: dict[str, Split] = {
     "left": Split(("left", "to the left"), ("leftwards",)),
@@ -115,15 +131,17 @@ ZONE_WORDS: dict[str, Split] = {
     "left": Split(("left side", "left edge"), ("left-hand side",)),
     "right": Split(("right side", "right edge"), ("right-hand side",)),
     "front": Split(("front edge", "front"), ("near edge",)),
-    "back": Split(("back edge", "back"), ("far edge",)),
+    "back": Split(("back edge", "back", "rear edge"), ("far edge",)),
     "center": Split(("center", "centre", "middle"), ("very middle",)),
     "front_left": Split(("front left corner", "front-left corner", "left front corner"),
                         ("near left corner",)),
     "front_right": Split(("front right corner", "front-right corner", "right front corner"),
                          ("near right corner",)),
-    "back_left": Split(("back left corner", "back-left corner", "left back corner"),
+    "back_left": Split(("back left corner", "back-left corner", "left back corner",
+                        "rear left corner"),
                        ("far left corner",)),
-    "back_right": Split(("back right corner", "back-right corner", "right back corner"),
+    "back_right": Split(("back right corner", "back-right corner", "right back corner",
+                         "rear right corner"),
                         ("far right corner",)),
 }
 
@@ -135,7 +153,11 @@ WRAPPERS = Split(
      "can you please {s}?", "try to {s}", "you should {s}", "now {s}", "next, {s}",
      "just {s}", "carefully {s}", "{s} for me", "do me a favor and {s}", "it's time to {s}",
      "okay robot, {s}", "the next thing to do is {s}", "I'd love it if you would {s}",
-     "will you {s}?", "you need to {s}", "help me {s}", "{s}, thanks", "please {s}, thank you"),
+     "will you {s}?", "you need to {s}", "help me {s}", "{s}, thanks", "please {s}, thank you",
+     "I would like you to {s}", "could you {s} for me?", "can you {s}, please?",
+     "your job is to {s}", "make sure to {s}", "please go ahead and {s}", "the task: {s}",
+     "I'd appreciate it if you would {s}", "robot, please {s}", "mind you, {s}",
+     "{s} when you are ready", "do you think you could {s}?", "if you can, {s}"),
     ("would you kindly {s}?", "I need you to {s}", "hey robot, {s}", "let's {s}",
      "be so kind as to {s}", "it would be great if you could {s}"))
 

@@ -66,14 +66,17 @@ PLACE_DO = Split(
      "bring {X} {P} {Y}", "put {X} down {P} {Y}", "pick {X} up and drop it {P} {Y}",
      "stick {X} {P} {Y}", "pop {X} {P} {Y}", "lay {X} {P} {Y}", "move {X} over {P} {Y}",
      "take {X} and put it {P} {Y}", "grab {X}, then put it {P} {Y}",
-     "pick up {X} and place it {P} {Y}", "position {X} {P} {Y}"),
+     "pick up {X} and place it {P} {Y}", "position {X} {P} {Y}", "shift {X} {P} {Y}",
+     "slip {X} {P} {Y}", "toss {X} {P} {Y}", "tuck {X} {P} {Y}", "move {X} so it is {P} {Y}",
+     "take {X} over {P} {Y}", "carefully place {X} {P} {Y}", "get {X} and set it {P} {Y}"),
     ("transfer {X} {P} {Y}", "deposit {X} {P} {Y}", "relocate {X} {P} {Y}",
      "carry {X} over and lower it {P} {Y}"))
 PLACE_SAY = Split(
     ("{X} goes {P} {Y}", "{X} {P} {Y}", "{Y} needs {X} {P} it", "I want {X} {P} {Y}",
      "the goal is {X} {P} {Y}", "{X} should go {P} {Y}", "{P} {Y}: {X}",
      "I'd like {X} {P} {Y}", "{X} needs to be {P} {Y}", "let {X} end up {P} {Y}",
-     "{X} {P} {Y}, please"),
+     "{X} {P} {Y}, please", "{X} has to go {P} {Y}", "{X} must be {P} {Y}",
+     "{Y} is where {X} goes", "{X}: {P} {Y}", "what I want: {X} {P} {Y}"),
     ("{X} belongs {P} {Y}", "{Y} should end up with {X} {P} it",
      "make sure {X} ends up {P} {Y}"))
 # Only when the target is a block: stacking verbs and the lower block named first.
@@ -82,13 +85,17 @@ STACK_DO = Split(
      "leave {Y} where it is and stack {X} on it", "stack {X} onto {Y}",
      "put {X} on top of {Y} to make a stack", "with {Y} underneath, put {X} on top",
      "place {X} so that it sits on {Y}", "keep {Y} on the table and stack {X} on it",
-     "cover {Y} with {X}"),
+     "cover {Y} with {X}", "using {Y} as the bottom, stack {X} on it",
+     "make {Y} the bottom block and {X} the top one", "let {Y} hold up {X}",
+     "stack {X} so that {Y} is underneath it", "build a stack with {Y} lowest and {X} on it"),
     ("use {Y} as the base for {X}", "build a two-block stack of {Y} under {X}"))
 STACK_SAY = Split(
     ("{Y} is the base, {X} goes on top", "{Y} at the bottom, {X} on top",
      "with {Y} at the bottom, stack {X} on it", "on {Y}, place {X}",
      "{Y} goes under {X}", "{Y} underneath and {X} on top of it", "{X} goes on top of {Y}",
-     "on top of {Y}, put {X}", "{Y} stays down and {X} goes on it"),
+     "on top of {Y}, put {X}", "{Y} stays down and {X} goes on it",
+     "bottom: {Y}, top: {X}", "{Y} first, then {X} on it", "{Y} supports {X}",
+     "{Y} underneath, {X} on it", "a stack: {Y} lower, {X} upper"),
     ("{Y} should be under {X}", "{Y} below, {X} above",
      "keeping {Y} in place, set {X} on it"))
 # Only when the target is a bowl.
@@ -105,7 +112,9 @@ SORT_DO = Split(
      "sort the {bs} by {C} into the {ws}", "put each {b} into the {w} of the same {C}",
      "place the {bs} into the {ws} with matching {C}s", "sort the {bs} by {C}",
      "put all the {bs} into the {ws} that match their {C}s",
-     "tidy up: each {b} into the {w} of its {C}"),
+     "tidy up: each {b} into the {w} of its {C}", "sort every {b} into its matching {w}",
+     "put the {bs} away in the {ws} by {C}", "match every {b} with the {w} of its {C}",
+     "place all {bs} into the {ws} of matching {C}"),
     ("pair up each {b} with the {w} of matching {C}",
      "drop every {b} into the {w} whose {C} it shares",
      "organize the {bs} into the {ws} by {C}"))
@@ -122,11 +131,16 @@ TOWER_DO = Split(
      "{seq}", "make a stack of {L}, from the bottom up", "build a tower with {R} from top to "
      "bottom", "start with {x0}, then stack {rest} on top", "stack {L} with {x0} as the base",
      "build a tower: {L}, going up", "first {x0}, then {rest}, stacked into a tower",
-     "pile {L} into a tower, {x0} first", "make a tower, top to bottom: {R}"),
+     "pile {L} into a tower, {x0} first", "make a tower, top to bottom: {R}",
+     "build a tower starting with {x0}, then {rest}", "stack {L}, starting from the bottom",
+     "make a tower of {L} with {x0} on the table", "put {x0} down first, then stack {rest}",
+     "build a tower of {R}, top first", "stack {R}, the top one first"),
     ("stack {R} from the top down", "build a tower: {x0} first, then {rest_on}",
      "make a tower whose base is {x0}, followed by {rest} going up"))
 TOWER_SAY = Split(("a tower of {L}, bottom to top", "tower: {L}, from the bottom",
-                   "tower from top to bottom: {R}", "{x0} at the bottom, then {rest} on top"),
+                   "tower from top to bottom: {R}", "{x0} at the bottom, then {rest} on top",
+                   "bottom to top: {L}", "{L}, bottom first", "top first: {R}",
+                   "a tower with {x0} lowest: {L}"),
                   ("the tower should be, from the base up: {L}",))
 
 PUSH_DO = Split(
@@ -134,10 +148,13 @@ PUSH_DO = Split(
      "nudge {X} towards the {S} of the table", "push {X} {D} until it is on the {S}",
      "move {X} to the {S} by pushing it", "shove {X} toward the {S}", "push {X} {D}",
      "push {X} over to the {S}", "slide {X} {D}", "bump {X} {D}", "push {X} toward the {S}",
-     "slide {X} to the {S} of the table", "nudge {X} {D}"),
+     "slide {X} to the {S} of the table", "nudge {X} {D}",
+     "push {X} along to the {S}", "slide {X} across to the {S}", "nudge {X} over to the {S}",
+     "shove {X} over to the {S} of the table", "push {X} so it ends up on the {S}"),
     ("give {X} a push toward the {S}", "scoot {X} over to the {S}",
      "get {X} to the {S} of the table with a push"))
-PUSH_SAY = Split(("{X} pushed to the {S}", "{X} slid to the {S}"),
+PUSH_SAY = Split(("{X} pushed to the {S}", "{X} slid to the {S}",
+                  "{X} needs a push to the {S}", "{X}: push it {D}"),
                  ("{X} should be pushed over to the {S}",))
 
 ZONE_DO = Split(
@@ -145,9 +162,11 @@ ZONE_DO = Split(
      "pick up {X} and set it down at the {Z}", "take {X} to the {Z}",
      "put {X} down at the {Z} of the table", "leave {X} at the {Z}",
      "bring {X} to the {Z}", "set {X} down in the {Z}", "move {X} over to the {Z}",
-     "place {X} in the {Z} of the table", "put {X} at the {Z}"),
+     "place {X} in the {Z} of the table", "put {X} at the {Z}", "move {X} into the {Z}",
+     "set {X} at the {Z} of the table", "get {X} over to the {Z}", "put {X} over at the {Z}"),
     ("carry {X} over to the {Z}", "park {X} at the {Z} of the table", "drop {X} off at the {Z}"))
-ZONE_SAY = Split(("{X} goes to the {Z}", "{X} to the {Z}", "{X} should be at the {Z}"),
+ZONE_SAY = Split(("{X} goes to the {Z}", "{X} to the {Z}", "{X} should be at the {Z}",
+                  "{X} has to be at the {Z}", "the {Z} is where {X} goes"),
                  ("{X} belongs at the {Z}",))
 
 SAY_PROBABILITY = 0.25  # share of complete (non-imperative) requests

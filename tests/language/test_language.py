@@ -82,7 +82,7 @@ def test_tower_listings_keep_the_order_bottom_up_or_say_top_down():
                           for m in re.finditer(rf"\b{re.escape(s)}\b", listing)), default=-1)
                      for c in colors]
             assert -1 not in spots, text
-            if "top to bottom" in text or "top down" in text:
+            if any(w in text for w in ("top to bottom", "top down", "top first", "top one first")):
                 assert spots == sorted(spots, reverse=True), text
             else:
                 assert spots == sorted(spots), text
