@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
+
 import numpy as np
 
 from embodied_mm.scene import is_on
@@ -19,6 +21,9 @@ from embodied_mm.table import TABLE
 from embodied_mm.types import ObjectState
 
 RELEASE_CLEARANCE = 0.006  # m between the held block's bottom and the surface at release
+# A placement is judged on up to this many fresh observations: one bad frame (a finger in the
+# block's mask as the gripper leaves, a block missed for a frame) does not fail it.
+VERIFY_FRAMES = 3
 FREE_RADIUS = 0.09  # m: a table spot is free if no other object's centre is this close
 
 
@@ -48,6 +53,19 @@ class _Release(Skill):
         yield Move(np.array([*xy, travel_z]), yaw, GRIPPER_OPEN)
         yield Observe()
 
+    def verified(self, check: Callable[[], bool]) -> Generator[Observe, None, bool]:
+        """Whether `check()` holds on one of up to `VERIFY_FRAMES` fresh observations (an
+        object missing from one counts as the check failing there)."""
+        for frame in range(VERIFY_FRAMES):
+            if frame:
+                yield Observe()
+            try:
+                if check():
+                    return True
+            except KeyError:
+                continue
+        return False
+
 
 class PlaceSkill(_Release):
     """Put the held block into a bowl or on top of another block."""
@@ -63,8 +81,9 @@ class PlaceSkill(_Release):
         else:
             release_z = target.position[2] + target.size[2] / 2 + half + RELEASE_CLEARANCE
         yield from self.carry_and_release(target.position[:2], release_z)
-        placed, target = self.obs.object(held.name), self.obs.object(name)
-        if not is_on(placed, target):
+        on = yield from self.verified(
+            lambda: is_on(self.obs.object(held.name), self.obs.object(name)))
+        if not on:
             relation = "in" if target.kind == "bowl" else "on"
             raise SkillFailure(f"{held.name} did not end up {relation} {name}")
 
@@ -79,8 +98,12 @@ class PlaceAtSkill(_Release):
         if xy is None:
             raise SkillFailure(f"no free spot in zone {zone}")
         yield from self.carry_and_release(xy, held.size[2] / 2 + RELEASE_CLEARANCE)
-        placed = self.obs.object(held.name)
-        if TABLE.zone_of(placed.position[:2]) != zone or placed.position[2] > held.size[2]:
+
+        def in_zone() -> bool:
+            placed = self.obs.object(held.name)
+            return TABLE.zone_of(placed.position[:2]) == zone and placed.position[2] <= held.size[2]
+
+        if not (yield from self.verified(in_zone)):
             raise SkillFailure(f"{held.name} did not end up in zone {zone}")
 
 

@@ -132,3 +132,42 @@ def test_missed_grasp_is_reported(world, robot):
             break
     assert skill.status is SkillStatus.FAILED
     assert "missed" in skill.reason or "did not lift" in skill.reason
+
+
+class _CountingSimRobot(SimRobot):
+    """The sim, counting observations; from observation `glitch_from` on (for `glitch_for`
+    of them) obj_1 is reported 4 cm higher than it is: a bad perception frame."""
+
+    def __init__(self, world, glitch_from: int = 1 << 30, glitch_for: int = 1) -> None:
+        super().__init__(world)
+        self.observations = 0
+        self.glitch = range(glitch_from, glitch_from + glitch_for)
+
+    def _observe(self, images: bool) -> Observation:
+        obs = super()._observe(images)
+        self.observations += 1
+        if self.observations in self.glitch:
+            obs.objects = [o if o.name != "obj_1" else type(o)(
+                o.name, o.kind, o.color, o.position + [0, 0, 0.04], o.orientation, o.size)
+                for o in obs.objects]
+        return obs
+
+
+def _place_with(world, robot) -> tuple[SkillStatus, str]:
+    world.reset(SCENE)
+    _run(robot, "pick(obj_1)")
+    (status, reason, _), = _run(robot, "place(obj_3)")  # the red block onto the green one
+    return status, reason
+
+
+@pytest.mark.parametrize("bad_frames, succeeds", [(1, True), (2, True), (10, False)])
+def test_a_placement_is_judged_on_fresh_frames_not_one_bad_one(world, bad_frames, succeeds):
+    with _CountingSimRobot(world) as clean:
+        status, reason = _place_with(world, clean)
+        assert status is SkillStatus.SUCCEEDED, reason
+        checked_at = clean.observations - 1  # judged on the one before run_skill's last
+    with _CountingSimRobot(world, glitch_from=checked_at, glitch_for=bad_frames) as robot:
+        status, reason = _place_with(world, robot)
+    assert (status is SkillStatus.SUCCEEDED) is succeeds, reason
+    if not succeeds:
+        assert reason == "obj_1 did not end up on obj_3"
