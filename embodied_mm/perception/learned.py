@@ -413,6 +413,7 @@ def save_checkpoint(model: InstanceNet, folder: Path, net: NetConfig, extra: dic
         {"format": FORMAT, "net": asdict(net), **extra}, indent=2))
 
 
+SAME_PLACE = 0.015  # m: a detection this close to an unmatched known object of its kind is it
 INFERENCE_THREADS = 1  # a small net on one frame: more threads lose to a busy CPU's other work
 
 
@@ -455,8 +456,9 @@ def _naming_order(d: Detection) -> tuple:
 def name_detections(found: Sequence[Detection], known: Sequence[ObjectState | Mapping] = (),
                     masks: dict[str, np.ndarray] | None = None) -> list[ObjectState]:
     """Detections as `ObjectState`s named after `known` objects of the same colour and kind
-    (nearest first); the others take the lowest `obj_<n>` no known object has, in
-    `_naming_order`. Sorted by name index. `masks`, if given, is filled with name → the
+    (nearest first), then after a known object of the same kind left unmatched within
+    `SAME_PLACE` (it keeps its colour); the others take the lowest `obj_<n>` no known object
+    has, in `_naming_order`. Sorted by name index. `masks`, if given, is filled with name → the
     detection's mask."""
     rows = [(k["name"], k["kind"], k["color"], np.asarray(k.get("position", (0, 0, 0)), float))
             if isinstance(k, Mapping) else (k.name, k.kind, k.color, np.asarray(k.position))
@@ -465,10 +467,22 @@ def name_detections(found: Sequence[Detection], known: Sequence[ObjectState | Ma
                     for i, d in enumerate(found) for j, (_, kind, color, pos) in enumerate(rows)
                     if (d.kind, d.color) == (kind, color)), key=lambda t: t[0])
     names: dict[int, str] = {}
+    colors: dict[int, str] = {}
     taken: set[int] = set()
     for _, i, j in pairs:
         if i not in names and j not in taken:
             names[i] = rows[j][0]
+            taken.add(j)
+    # A detection of another colour word where a known object of its kind is, and that object
+    # found nowhere else, is that object seen in a worse light (the lower block of a tower
+    # tinted by the one on it): objects do not swap places between frames.
+    same_place = sorted(((float(np.linalg.norm(d.position - pos)), i, j)
+                         for i, d in enumerate(found) for j, (_, kind, _, pos) in enumerate(rows)
+                         if i not in names and j not in taken and d.kind == kind),
+                        key=lambda t: t[0])
+    for distance, i, j in same_place:
+        if distance < SAME_PLACE and i not in names and j not in taken:
+            names[i], colors[i] = rows[j][0], rows[j][2]
             taken.add(j)
     # A known name is never given to another object, even one not seen in this frame.
     used = {int(n[4:]) for n in [*names.values(), *(row[0] for row in rows)]
@@ -477,8 +491,8 @@ def name_detections(found: Sequence[Detection], known: Sequence[ObjectState | Ma
     for i in sorted((i for i in range(len(found)) if i not in names),
                     key=lambda i: _naming_order(found[i])):
         names[i] = f"obj_{next(free)}"
-    objects = [ObjectState(names[i], d.kind, d.color, d.position, d.orientation, d.size)
-               for i, d in enumerate(found)]
+    objects = [ObjectState(names[i], d.kind, colors.get(i, d.color), d.position, d.orientation,
+                           d.size) for i, d in enumerate(found)]
     if masks is not None:
         masks.update((names[i], d.mask) for i, d in enumerate(found))
     return sorted(objects, key=lambda o: int(o.name[4:]) if o.name[4:].isdigit() else 1 << 30)

@@ -192,6 +192,12 @@ def test_detections_keep_known_names_and_new_ones_take_the_lowest_free():
              for o in name_detections(found, known)}
     assert named == {"obj_1": ("red", "block", 0.31), "obj_2": ("red", "block", 0.49),
                      "obj_3": ("red", "block", 0.7), "obj_5": ("green", "bowl", 0.4)}
+    # The red block at 0.31 seen as orange (tinted by a block on it): still obj_1, and red,
+    # while an orange block 3 cm away from every known one is new.
+    found = [det("block", "orange", 0.31), det("block", "red", 0.49), det("block", "orange", 0.53)]
+    named = {o.name: (o.color, round(float(o.position[0]), 2))
+             for o in name_detections(found, known)}
+    assert named == {"obj_1": ("red", 0.31), "obj_2": ("red", 0.49), "obj_3": ("orange", 0.53)}
 
 
 @pytest.mark.sim
