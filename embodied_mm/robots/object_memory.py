@@ -9,10 +9,11 @@ gaps, and only those:
 - **A grasped block moves with the hand.** When the gripper closes on something, the block
   (seen or remembered) between the fingers is attached at its pose in the tool frame at that
   moment, while it is still fully in view (clipped to `GRASP_ENVELOPE`: a block seen farther
-  off the fingertips' centre is a bad detection); as long as the gripper stays closed it is
-  reported at the hand's pose, seen or not (a block half hidden by the fingers is posed worse
-  than that). When the gripper opens, that pose is forgotten: where the block went is known once
-  the camera sees it again.
+  off the fingertips' centre is a bad detection; with none posed near enough to count as held,
+  the nearest block within `ATTACH_RADIUS` is the one between the fingers); as long as the
+  gripper stays closed it is reported at the hand's pose, seen or not (a block half hidden by
+  the fingers is posed worse than that). When the gripper opens, that pose is forgotten: where
+  the block went is known once the camera sees it again.
 - **A still object stays while its absence is explained.** Only the arm moves objects, and the
   arm is also what hides them. An object missing from a frame is reported at its last seen
   pose while the arm is near it (within `ARM_RADIUS` of the segment from the robot's base to
@@ -48,6 +49,9 @@ ARM_RADIUS = 0.12  # m: how close to the arm (top view) an object may be hidden 
 # tool centre point (half a finger pad). A grasped block seen farther off is posed wrong (its
 # mask took in a white finger), and is attached at the nearest pose the fingers allow.
 GRASP_ENVELOPE = 0.015
+# m: with the fingers closed on something and no block posed within `HELD_DISTANCE` of the tool
+# (the frame at the grasp posed it badly), the nearest block this close is the one in the hand.
+ATTACH_RADIUS = 0.08
 
 
 @dataclass
@@ -70,6 +74,20 @@ def _near_arm(xyz: np.ndarray, tool: np.ndarray) -> bool:
     p, t = xyz[:2], tool[:2]
     along = float(np.clip(p @ t / max(float(t @ t), 1e-9), 0.0, 1.0))
     return float(np.linalg.norm(p - along * t)) <= ARM_RADIUS
+
+
+def _in_fingers(obs: Observation, closed: bool) -> ObjectState | None:
+    """The block the closed fingers hold: the held block, else the nearest block within
+    `ATTACH_RADIUS` of the tool (something is between the fingers, and no other block is as
+    likely to be it)."""
+    held = held_block(obs)
+    if held is not None or not closed:
+        return held
+    tool = obs.ee_pose[:3]
+    near = [(float(np.linalg.norm(o.position - tool)), o) for o in obs.objects
+            if o.kind == "block"]
+    distance, nearest = min(near, key=lambda t: t[0], default=(np.inf, None))
+    return nearest if distance < ATTACH_RADIUS else None
 
 
 class ObjectMemory:
@@ -130,7 +148,7 @@ class ObjectMemory:
         objects = [carried.get(o.name, o) for o in obs.objects]
         objects += [o for name, o in carried.items() if name not in seen] + kept
         filled = replace(obs, objects=objects) if kept or carried else obs
-        self._attach(held_block(filled), position, rotation, seen)
+        self._attach(_in_fingers(filled, closed), position, rotation, seen)
         return filled
 
     def _without_newcomers_at_the_arm(self, obs: Observation,

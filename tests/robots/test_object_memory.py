@@ -154,3 +154,20 @@ def test_a_grasped_block_seen_off_the_fingertips_is_attached_where_the_fingers_h
     (block,) = memory.update(_obs(1.0, lifted, [], CLOSED_ON_BLOCK)).objects
     np.testing.assert_allclose(block.position, lifted + 0.015, atol=1e-9)  # per tool axis
     assert held_block(_obs(1.0, lifted, [block], CLOSED_ON_BLOCK)) is not None
+
+
+def test_a_grasped_block_posed_too_far_to_count_as_held_is_still_the_one_in_the_hand():
+    memory = ObjectMemory()
+    tool = np.array([0.4, 0.1, 0.03])
+    far = _block("obj_1", tool + [0.03, 0.0, 0.04])  # 5 cm off: more than HELD_DISTANCE
+    other = _block("obj_2", tool + [0.2, 0.0, 0.0])
+    memory.update(_obs(0.0, tool, [far, other], CLOSED_ON_BLOCK))
+    lifted = tool + [0, 0, 0.13]
+    carried = memory.update(_obs(1.0, lifted, [other], CLOSED_ON_BLOCK))
+    held = held_block(carried)
+    assert held is not None and held.name == "obj_1"
+    # With the fingers open nothing is attached, however near: it stays where it was seen.
+    memory = ObjectMemory()
+    memory.update(_obs(0.0, tool, [far, other]))
+    kept = {o.name: o for o in memory.update(_obs(0.2, lifted, [other])).objects}
+    np.testing.assert_allclose(kept["obj_1"].position, far.position)
