@@ -21,6 +21,10 @@ HELD_DISTANCE = 0.04  # m, a held block's centre lies this close to the tool cen
 BOWL_RIM_MARGIN = 0.01
 STACK_TOLERANCE = 0.015
 TABLE_TOLERANCE = 0.01
+# Extra room (m) where "on" is judged from camera poses (a skill checking its placement, an
+# oracle deciding its next step): both objects' pose and size errors add up. Success predicates
+# on the simulator's state keep the strict tolerances.
+CAMERA_SLACK = 0.01
 
 
 def gripper_closed_on_something(obs: Observation) -> bool:
@@ -39,15 +43,18 @@ def held_block(obs: Observation) -> ObjectState | None:
     return nearest if np.linalg.norm(nearest.position - tool) < HELD_DISTANCE else None
 
 
-def is_on(obj: ObjectState, support: ObjectState) -> bool:
-    """True when `obj` rests in bowl `support`, or on top of block `support`."""
+def is_on(obj: ObjectState, support: ObjectState, slack: float = 0.0) -> bool:
+    """True when `obj` rests in bowl `support`, or on top of block `support`; `slack` (m)
+    widens every tolerance (`CAMERA_SLACK` for poses measured by a camera)."""
     offset = np.linalg.norm(obj.position[:2] - support.position[:2])
     top = support.position[2] + support.size[2] / 2
     if support.kind == "bowl":
         inner_radius = support.size[0] / 2 - BOWL_RIM_MARGIN
-        return offset < inner_radius - obj.size[0] / 4 and obj.position[2] < top + obj.size[2]
+        return offset < inner_radius - obj.size[0] / 4 + slack and \
+            obj.position[2] < top + obj.size[2] + slack
     resting_z = top + obj.size[2] / 2
-    return offset < support.size[0] / 2 and abs(obj.position[2] - resting_z) < STACK_TOLERANCE
+    return offset < support.size[0] / 2 + slack and \
+        abs(obj.position[2] - resting_z) < STACK_TOLERANCE + slack
 
 
 def on_table(obj: ObjectState) -> bool:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Generator
 
 import numpy as np
 
-from embodied_mm.scene import is_on
+from embodied_mm.scene import CAMERA_SLACK, is_on
 from embodied_mm.skills.base import (
     GRIPPER_CLOSED,
     GRIPPER_OPEN,
@@ -82,7 +82,7 @@ class PlaceSkill(_Release):
             release_z = target.position[2] + target.size[2] / 2 + half + RELEASE_CLEARANCE
         yield from self.carry_and_release(target.position[:2], release_z)
         on = yield from self.verified(
-            lambda: is_on(self.obs.object(held.name), self.obs.object(name)))
+            lambda: is_on(self.obs.object(held.name), self.obs.object(name), CAMERA_SLACK))
         if not on:
             relation = "in" if target.kind == "bowl" else "on"
             raise SkillFailure(f"{held.name} did not end up {relation} {name}")

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from embodied_mm.config.schema import ConfigError
-from embodied_mm.scene import held_block, is_on
+from embodied_mm.scene import CAMERA_SLACK, held_block, is_on
 from embodied_mm.table import TABLE
 from embodied_mm.tasks.specs import BLOCK_SIZES, ObjectSpec
 from embodied_mm.types import ObjectState, Observation, SkillCall
@@ -257,7 +257,7 @@ def move_into(obs: Observation, block: str, support: str) -> SkillCall | None:
     held = held_block(obs)
     if held is not None and held.name == block:
         return SkillCall("place", (support,))
-    if is_on(obs.object(block), obs.object(support)):
+    if is_on(obs.object(block), obs.object(support), CAMERA_SLACK):
         return None
     if held is not None:  # holding the wrong block: put it on the table out of the way
         return SkillCall("place_at", (free_zone(obs),))
