@@ -97,6 +97,10 @@ class PerceptionNode(Node):
         self.memory = ObjectMemory(float(param(self, "object_memory_s", 0.5)))
         self._joint_states: deque[tuple[float, JointState]] = deque(maxlen=JOINT_HISTORY)
         self._joints_lock = threading.Lock()
+        # A new scene may arrive while a frame of the last one is being detected: the scene
+        # counter tells, and the lock keeps the reset and a frame's memory update apart.
+        self._scene_lock = threading.Lock()
+        self._scene = 0
         self._kinematics = PandaKinematics()
         self._joints = joint_names_param(self)
         self.frames = self.frames_detected = 0
@@ -152,10 +156,12 @@ class PerceptionNode(Node):
         are the scene's own and not the last scene's leftovers: the episode runner and the
         oracle refer to objects by the sim's names. Detection still uses the camera alone."""
         table = json.loads(msg.data)["objects"]
-        self._object_table = table
-        self._known = {entry["name"]: entry for entry in table}
-        self.memory.reset()
-        self._last = None  # a new scene: the same pixels may mean other objects
+        with self._scene_lock:
+            self._scene += 1
+            self._object_table = table
+            self._known = {entry["name"]: entry for entry in table}
+            self.memory.reset()
+            self._last = None  # a new scene: the same pixels may mean other objects
 
     def _on_info(self, msg: CameraInfo) -> None:
         from embodied_mm.perception import CameraModel
@@ -182,17 +188,22 @@ class PerceptionNode(Node):
             if frame is None or frame[1] == last_stamp:
                 continue
             msgs, stamp = frame
+            scene = self._scene
             try:
                 objects, masks = self._objects(msgs)
             except MessageError as err:
                 self.get_logger().warning(f"dropped camera frame: {err}", throttle_duration_sec=2.0)
                 continue
             last_stamp = stamp
-            if self.mode != "gt":
-                # Names follow what the memory believes: a carried block at the hand, and
-                # no name kept for a detection it left out.
-                objects = self._remembered(objects, stamp)
-                self._known.update((o.name, o) for o in objects)
+            with self._scene_lock:
+                if scene != self._scene:  # named after the last scene's objects: drop it
+                    self._last = None
+                    continue
+                if self.mode != "gt":
+                    # Names follow what the memory believes: a carried block at the hand, and
+                    # no name kept for a detection it left out.
+                    objects = self._remembered(objects, stamp)
+                    self._known.update((o.name, o) for o in objects)
             self.masks_pub.publish(image_to_msg(masks, "32SC1", stamp,
                                                 frame_id=msgs[0].header.frame_id))
             self.objects_pub.publish(objects_to_markers(objects, stamp))
