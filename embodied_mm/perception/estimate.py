@@ -94,12 +94,7 @@ def estimate_block(points: np.ndarray, eye: np.ndarray, normals: np.ndarray | No
         return None
     points = points[keep]
     normals = normals[keep] if normals is not None else None
-    top = float(np.quantile(points[:, 2], 1 - EXTREME))
-    bottom = float(np.quantile(points[:, 2], EXTREME))
-    in_band = points[:, 2] > top - TOP_BAND
-    yaw = _yaw(normals, points[in_band, :2])
-    axes = np.array([[np.cos(yaw), np.sin(yaw)], [-np.sin(yaw), np.cos(yaw)]])
-    coords = points[:, :2] @ axes.T  # (N, 2) in the cube's frame
+    top, bottom, in_band, yaw, axes, coords = _cube_frame(points, normals)
     lo, hi = np.quantile(coords, [EXTREME, 1 - EXTREME], axis=0)
     width = float((hi - lo).max())
     # A cube is as tall as it is wide: points spanning much more height than width hold the
@@ -239,6 +234,17 @@ def _kasa(xy: np.ndarray) -> tuple[np.ndarray, float]:
     return center, float(np.sqrt(max(c + center @ center, 0.0)))
 
 
+def _cube_frame(points: np.ndarray, normals: np.ndarray | None):
+    """(top, bottom, top-band mask, yaw, (2, 2) face axes, (N, 2) points in the cube's frame)
+    of a cube's visible points."""
+    top = float(np.quantile(points[:, 2], 1 - EXTREME))
+    bottom = float(np.quantile(points[:, 2], EXTREME))
+    in_band = points[:, 2] > top - TOP_BAND
+    yaw = _yaw(normals, points[in_band, :2])
+    axes = np.array([[np.cos(yaw), np.sin(yaw)], [-np.sin(yaw), np.cos(yaw)]])
+    return top, bottom, in_band, yaw, axes, points[:, :2] @ axes.T
+
+
 def _yaw(normals: np.ndarray | None, face: np.ndarray) -> float:
     """Cube yaw in [-pi/4, pi/4): from side-face normals when enough are seen, else from the
     edges of the top face's outline, else 0."""
@@ -298,12 +304,7 @@ def _cut(points: np.ndarray, normals: np.ndarray | None, max_edge: float) -> np.
     one (stray pixels of the table, the fingers or a depth edge)."""
     if len(points) < 2 * MIN_PART_POINTS:
         return None
-    top = float(np.quantile(points[:, 2], 1 - EXTREME))
-    bottom = float(np.quantile(points[:, 2], EXTREME))
-    in_band = points[:, 2] > top - TOP_BAND
-    yaw = _yaw(normals, points[in_band, :2])
-    axes = np.array([[np.cos(yaw), np.sin(yaw)], [-np.sin(yaw), np.cos(yaw)]])
-    coords = points[:, :2] @ axes.T
+    top, bottom, in_band, _, _, coords = _cube_frame(points, normals)
     lo, hi = np.quantile(coords, [SPAN_QUANTILE, 1 - SPAN_QUANTILE], axis=0)
     if top - bottom > max_edge and bottom < STANDS_BELOW:  # a stack on the table or in a bowl:
         # the top cube is its top face's width tall
