@@ -3,8 +3,10 @@
 `true` from any publisher engages the e-stop at once (stopping must never need permission).
 `false` releases it only when the publishing node is one of `release_nodes` (default: the
 operator console `teleop_console` and the `executor`); the publisher is identified by the
-global id DDS gives each message, looked up in the ROS graph. A refused release is logged
-with the publisher's name and the e-stop stays engaged.
+global id DDS gives each message, looked up in the ROS graph. A publisher's message can
+arrive before the ROS graph lists it (a console that publishes the moment it starts), so an
+unknown id is looked up again for up to `DISCOVERY_WAIT_S` before the release is refused. A
+refused release is logged with the publisher's name and the e-stop stays engaged.
 
 Without SROS2 (DDS security) a process on the same domain could still name its node
 `teleop_console`: this guard stops stray and mistaken releases, not an attacker who can
@@ -16,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 from rclpy.node import Node
@@ -25,6 +28,7 @@ from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 
 RELEASE_NODES = ("teleop_console", "executor")
+DISCOVERY_WAIT_S = 2.0  # how long a release from a not-yet-listed publisher waits for the graph
 
 
 class EStopLatch:
@@ -53,13 +57,20 @@ class EStopLatch:
         self.on_change(engaged)
 
 
-def sender_name(node: Node, info: dict) -> str | None:
-    """The name of the node that published the e-stop message with `info`, None if unknown."""
+def sender_name(node: Node, info: dict, wait_s: float = DISCOVERY_WAIT_S) -> str | None:
+    """The name of the node that published the e-stop message with `info`, None if it is not
+    in the ROS graph within `wait_s` (the graph can list a new publisher after its data)."""
     gid = (info.get("publisher_gid") or {}).get("data")
-    for endpoint in node.get_publishers_info_by_topic(topics.ESTOP):
-        if gid is not None and bytes(endpoint.endpoint_gid) == bytes(gid):
-            return endpoint.node_name
-    return None
+    if gid is None:
+        return None
+    deadline = time.monotonic() + wait_s
+    while True:
+        for endpoint in node.get_publishers_info_by_topic(topics.ESTOP):
+            if bytes(endpoint.endpoint_gid) == bytes(gid):
+                return endpoint.node_name
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.02)
 
 
 def release_allowed(node: Node, info: dict,
