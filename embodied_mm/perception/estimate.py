@@ -309,8 +309,11 @@ def _cut(points: np.ndarray, normals: np.ndarray | None, max_edge: float) -> np.
     if top - bottom > max_edge and bottom < STANDS_BELOW:  # a stack on the table or in a bowl:
         # the top cube is its top face's width tall
         face = coords[in_band]
-        edge = float(np.clip((face.max(axis=0) - face.min(axis=0)).max(), 0.5 * max_edge,
-                             max_edge)) if len(face) >= MIN_POINTS else max_edge
+        if len(face) >= MIN_POINTS:
+            edge = float(np.clip((face.max(axis=0) - face.min(axis=0)).max(), 0.5 * max_edge,
+                                 max_edge))
+        else:  # the top face is not seen: the fewest cubes as tall as the stack, equal edges
+            edge = (top - bottom) / np.ceil((top - bottom) / max_edge)
         cut = points[:, 2] > top - edge
         if cut.all() or not cut.any() or np.linalg.norm(
                 coords[cut].mean(axis=0) - coords[~cut].mean(axis=0)) > max_edge / 2:

@@ -180,6 +180,26 @@ def test_a_mask_holding_two_or_three_same_coloured_blocks_is_cut_into_them(cubes
         len(cubes)
 
 
+@pytest.mark.parametrize("edge", [0.04, 0.05])
+def test_a_tower_whose_top_face_is_not_seen_is_cut_into_its_blocks(edge):
+    """The top face hidden and only a few pixels of the sides near the top (a far, steep
+    view): the stack's height says how many cubes it holds."""
+    points, normals, which = _labelled(((0.5, 0.1, edge / 2), edge, 0.3),
+                                       ((0.5, 0.1, 1.5 * edge), edge, 0.3))
+    rng = np.random.default_rng(0)  # a far view: ~90 pixels, 2 of them in the top 8 mm
+    low = np.flatnonzero(points[:, 2] < 2 * edge - 0.008)
+    high = np.flatnonzero((points[:, 2] >= 2 * edge - 0.008) & (points[:, 2] < 2 * edge - 1e-6))
+    sides = np.concatenate([rng.choice(low, 90, replace=False), rng.choice(high, 2)])
+    labels = split_blocks(points[sides], normals[sides], max_edge=0.062)
+    assert labels.max() == 1
+    majority = []
+    for cube in range(2):  # the cut is as good as the sparse top: most of each cube per part
+        part_of = np.bincount(labels[which[sides] == cube], minlength=2)
+        assert part_of.max() >= 0.75 * part_of.sum()
+        majority.append(part_of.argmax())
+    assert majority[0] != majority[1]
+
+
 def test_one_block_and_stray_points_below_it_are_not_cut():
     points, normals = _cube_faces(np.array([0.5, 0.0, 0.15]), 0.05, 0.2)  # held, in the air
     assert split_blocks(points, normals, max_edge=0.062).max() == 0
