@@ -4,8 +4,9 @@
 `false` releases it only when the publishing node is one of `release_nodes` (default: the
 operator console `teleop_console` and the `executor`); the publisher is identified by the
 global id DDS gives each message, looked up in the ROS graph. A publisher's message can
-arrive before the ROS graph lists it (a console that publishes the moment it starts), so an
-unknown id is looked up again for up to `DISCOVERY_WAIT_S` before the release is refused. A
+arrive before the ROS graph lists it, or before the graph knows which node owns it (rcl then
+names the node `_NODE_NAME_UNKNOWN_`): a console that publishes the moment it starts. Such an
+id is looked up again for up to `DISCOVERY_WAIT_S` before the release is refused. A
 refused release is logged with the publisher's name and the e-stop stays engaged.
 
 Without SROS2 (DDS security) a process on the same domain could still name its node
@@ -29,6 +30,7 @@ from embodied_mm.ros import topics
 
 RELEASE_NODES = ("teleop_console", "executor")
 DISCOVERY_WAIT_S = 2.0  # how long a release from a not-yet-listed publisher waits for the graph
+UNKNOWN_NODE = "_NODE_NAME_UNKNOWN_"  # rcl's name for an endpoint whose node is not known yet
 
 
 class EStopLatch:
@@ -58,15 +60,16 @@ class EStopLatch:
 
 
 def sender_name(node: Node, info: dict, wait_s: float = DISCOVERY_WAIT_S) -> str | None:
-    """The name of the node that published the e-stop message with `info`, None if it is not
-    in the ROS graph within `wait_s` (the graph can list a new publisher after its data)."""
+    """The name of the node that published the e-stop message with `info`, None if the ROS
+    graph does not name it within `wait_s` (the graph can list a new publisher, and the node
+    that owns it, after its data)."""
     gid = (info.get("publisher_gid") or {}).get("data")
     if gid is None:
         return None
     deadline = time.monotonic() + wait_s
     while True:
         for endpoint in node.get_publishers_info_by_topic(topics.ESTOP):
-            if bytes(endpoint.endpoint_gid) == bytes(gid):
+            if bytes(endpoint.endpoint_gid) == bytes(gid) and endpoint.node_name != UNKNOWN_NODE:
                 return endpoint.node_name
         if time.monotonic() >= deadline:
             return None

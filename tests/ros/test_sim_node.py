@@ -74,7 +74,7 @@ def test_rates_trajectories_in_any_order_and_estop(graph):
     console = rclpy.create_node("teleop_console", context=graph.context)
     graph.executor.add_node(console)
     console.create_publisher(Bool, topics.ESTOP, ros_qos.LATCHED_QOS).publish(Bool(data=False))
-    assert graph.spin_until(lambda: "e-stop released" in graph.log("sim"), 5.0)
+    assert graph.spin_until(lambda: "e-stop released" in graph.log("sim"), 5.0), graph.log("sim")
     arm.publish(trajectory_msg(names, [far[::-1]], [0.5]))
     assert graph.spin_until(lambda: abs(seen["joints"][-1][0] - far[0]) < 0.01, 5.0)
 
