@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -426,7 +426,8 @@ def _shared(folder: str | None) -> LearnedDetector:
 def detect_learned(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel,
                    known: Sequence[ObjectState | Mapping] = (),
                    checkpoint: str | Path | None = None,
-                   masks: dict[str, np.ndarray] | None = None) -> list[ObjectState]:
+                   masks: dict[str, np.ndarray] | None = None,
+                   late: Collection[str] = ()) -> list[ObjectState]:
     """Objects found by the learned model, as `ObjectState`s (the interface of `detect_color`).
 
     Args:
@@ -438,12 +439,14 @@ def detect_learned(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel,
         checkpoint: model folder; the shipped one by default (loaded once per process).
         masks: if given, filled with each returned object's name → (H, W) bool mask (as
             `detect_color`'s).
+        late: names of `known` objects first seen after the scene began (see
+            `name_detections`).
 
     Returns:
         The objects; known ones keep their names, new ones take the lowest free `obj_<n>`.
     """
     found = _shared(None if checkpoint is None else str(checkpoint)).detect(rgb, depth, camera)
-    return name_detections(found, known, masks)
+    return name_detections(found, known, masks, late)
 
 
 def _naming_order(d: Detection) -> tuple:
@@ -454,33 +457,39 @@ def _naming_order(d: Detection) -> tuple:
 
 
 def name_detections(found: Sequence[Detection], known: Sequence[ObjectState | Mapping] = (),
-                    masks: dict[str, np.ndarray] | None = None) -> list[ObjectState]:
+                    masks: dict[str, np.ndarray] | None = None,
+                    late: Collection[str] = ()) -> list[ObjectState]:
     """Detections as `ObjectState`s named after `known` objects of the same colour and kind
     (nearest first), then after a known object of the same kind left unmatched within
     `SAME_PLACE` (it keeps its colour); the others take the lowest `obj_<n>` no known object
     has, in `_naming_order`. Sorted by name index. `masks`, if given, is filled with name → the
-    detection's mask."""
+    detection's mask.
+
+    Known objects named in `late` (first seen after the scene began) choose only after the
+    others: a detection of a scene object half hidden by the arm can be taken for two, and the
+    spurious one, once known, must not take the real object's name when it is seen whole again
+    (a goal object would vanish under a new name)."""
     rows = [(k["name"], k["kind"], k["color"], np.asarray(k.get("position", (0, 0, 0)), float))
             if isinstance(k, Mapping) else (k.name, k.kind, k.color, np.asarray(k.position))
             for k in known]
-    pairs = sorted(((float(np.linalg.norm(d.position - pos)), i, j)
+    pairs = sorted(((rows[j][0] in late, float(np.linalg.norm(d.position - pos)), i, j)
                     for i, d in enumerate(found) for j, (_, kind, color, pos) in enumerate(rows)
-                    if (d.kind, d.color) == (kind, color)), key=lambda t: t[0])
+                    if (d.kind, d.color) == (kind, color)), key=lambda t: t[:2])
     names: dict[int, str] = {}
     colors: dict[int, str] = {}
     taken: set[int] = set()
-    for _, i, j in pairs:
+    for _, _, i, j in pairs:
         if i not in names and j not in taken:
             names[i] = rows[j][0]
             taken.add(j)
     # A detection of another colour word where a known object of its kind is, and that object
     # found nowhere else, is that object seen in a worse light (the lower block of a tower
     # tinted by the one on it): objects do not swap places between frames.
-    same_place = sorted(((float(np.linalg.norm(d.position - pos)), i, j)
+    same_place = sorted(((rows[j][0] in late, float(np.linalg.norm(d.position - pos)), i, j)
                          for i, d in enumerate(found) for j, (_, kind, _, pos) in enumerate(rows)
                          if i not in names and j not in taken and d.kind == kind),
-                        key=lambda t: t[0])
-    for distance, i, j in same_place:
+                        key=lambda t: t[:2])
+    for _, distance, i, j in same_place:
         if distance < SAME_PLACE and i not in names and j not in taken:
             names[i], colors[i] = rows[j][0], rows[j][2]
             taken.add(j)

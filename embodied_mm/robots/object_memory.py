@@ -10,7 +10,8 @@ gaps, and only those:
   (seen or remembered) between the fingers is attached at its pose in the tool frame at that
   moment, while it is still fully in view (clipped to `GRASP_ENVELOPE`: a block seen farther
   off the fingertips' centre is a bad detection; with none posed near enough to count as held,
-  the nearest block within `ATTACH_RADIUS` is the one between the fingers); as long as the
+  the nearest block within `ATTACH_RADIUS`, as seen now or as last seen with the arm away, is
+  the one between the fingers); as long as the
   gripper stays closed it is reported at the hand's pose, seen or not (a block half hidden by
   the fingers is posed worse than that). When the gripper opens, that pose is forgotten: where
   the block went is known once the camera sees it again.
@@ -19,15 +20,20 @@ gaps, and only those:
   pose while the arm is near it (within `ARM_RADIUS` of the segment from the robot's base to
   the tool, seen from above) and for `hold_s` seconds of frame time after that, at most
   `max_hidden_s` in all. Missing with the arm away for `hold_s`, it is gone (e.g. removed).
+- **A bowl seen beside the arm is where it was seen without it.** No skill moves a bowl (they
+  pick, place and push blocks), but a bowl half hidden by the arm is posed off its centre (by
+  centimetres: a block put "into" it lands on the rim). While the arm is near a bowl, the bowl
+  is reported at its pose last seen with the arm away, if it was seen so in this scene; a
+  bowl that really moved is posed anew once the arm leaves it.
 - **A new object is not believed while it is next to the arm.** What a scene holds is seen in
   its first frame; an object that shows up later right beside the arm is almost always a piece
   of the arm or of a half-hidden object taken for a block (a white finger, a sliver of a red
   bowl between the links), and naming it would let it take over a real object's name. Such a
   detection is left out until it is seen away from the arm (a block an operator puts down).
 
-Seen objects always come from the frame; nothing is invented for an object the camera never
-saw. The memory reads only `Observation`s in the robot's base frame, so the same rules hold on
-the sim and on hardware.
+Seen objects always come from the frame (a bowl beside the arm posed from an earlier one);
+nothing is invented for an object the camera never saw. The memory reads only `Observation`s
+in the robot's base frame, so the same rules hold on the sim and on hardware.
 
 Example:
     memory = ObjectMemory(hold_s=0.5)
@@ -45,6 +51,7 @@ from embodied_mm.scene import gripper_closed_on_something, held_block
 from embodied_mm.types import ObjectState, Observation
 
 ARM_RADIUS = 0.12  # m: how close to the arm (top view) an object may be hidden or merged
+STILL_KINDS = ("bowl",)  # kinds no skill moves: posed from a clear view while the arm is near
 # m, per axis of the tool frame: how far a block held between the fingertips can sit from the
 # tool centre point (half a finger pad). A grasped block seen farther off is posed wrong (its
 # mask took in a white finger), and is attached at the nearest pose the fingers allow.
@@ -76,16 +83,22 @@ def _near_arm(xyz: np.ndarray, tool: np.ndarray) -> bool:
     return float(np.linalg.norm(p - along * t)) <= ARM_RADIUS
 
 
-def _in_fingers(obs: Observation, closed: bool) -> ObjectState | None:
-    """The block the closed fingers hold: the held block, else the nearest block within
-    `ATTACH_RADIUS` of the tool (something is between the fingers, and no other block is as
-    likely to be it)."""
+def _in_fingers(obs: Observation, closed: bool,
+                clear: dict[str, ObjectState]) -> ObjectState | None:
+    """The block the closed fingers hold: the held block, else the block nearest the tool
+    within `ATTACH_RADIUS`, as seen now or as last seen with the arm away (`clear`: a white
+    block merged with the white fingers is posed centimetres off, but was where the fingers
+    closed before they came near)."""
     held = held_block(obs)
     if held is not None or not closed:
         return held
     tool = obs.ee_pose[:3]
-    near = [(float(np.linalg.norm(o.position - tool)), o) for o in obs.objects
-            if o.kind == "block"]
+
+    def gap(o: ObjectState) -> float:
+        views = [o.position] + ([clear[o.name].position] if o.name in clear else [])
+        return min(float(np.linalg.norm(p - tool)) for p in views)
+
+    near = [(gap(o), o) for o in obs.objects if o.kind == "block"]
     distance, nearest = min(near, key=lambda t: t[0], default=(np.inf, None))
     return nearest if distance < ATTACH_RADIUS else None
 
@@ -106,11 +119,13 @@ class ObjectMemory:
         self.hold_s, self.max_hidden_s = hold_s, max_hidden_s
         self._tracks: dict[str, _Track] = {}
         self._believed: set[str] = set()  # every name accepted since the scene began
+        self._clear: dict[str, ObjectState] = {}  # each object's last sight with the arm away
 
     def reset(self) -> None:
         """Forgets everything (a new scene)."""
         self._tracks.clear()
         self._believed.clear()
+        self._clear.clear()
 
     def update(self, obs: Observation) -> Observation:
         """`obs` with the objects it missed put back where the rules above know them to be."""
@@ -118,6 +133,7 @@ class ObjectMemory:
         position, rotation = _tool(obs)
         closed = gripper_closed_on_something(obs)
         obs = self._without_newcomers_at_the_arm(obs, position)
+        obs = self._posed_clear_of_the_arm(obs, position)
         seen = {o.name for o in obs.objects}
         for obj in obs.objects:
             old = self._tracks.get(obj.name)
@@ -148,7 +164,7 @@ class ObjectMemory:
         objects = [carried.get(o.name, o) for o in obs.objects]
         objects += [o for name, o in carried.items() if name not in seen] + kept
         filled = replace(obs, objects=objects) if kept or carried else obs
-        self._attach(_in_fingers(filled, closed), position, rotation, seen)
+        self._attach(_in_fingers(filled, closed, self._clear), position, rotation, seen)
         return filled
 
     def _without_newcomers_at_the_arm(self, obs: Observation,
@@ -161,6 +177,22 @@ class ObjectMemory:
         self._believed.update(o.name for o in believed)
         return replace(obs, objects=believed) if doubtful else obs
 
+    def _posed_clear_of_the_arm(self, obs: Observation, tool: np.ndarray) -> Observation:
+        """`obs` with each `STILL_KINDS` object beside the arm at its pose last seen with the
+        arm away (when there is one); every object seen away from the arm is remembered so."""
+        posed = []
+        for obj in obs.objects:
+            clear = self._clear.get(obj.name)
+            beside = _near_arm(obj.position, tool) or (
+                clear is not None and _near_arm(clear.position, tool))
+            if not beside:
+                self._clear[obj.name] = obj
+            elif obj.kind in STILL_KINDS and clear is not None:
+                obj = replace(obj, position=clear.position, orientation=clear.orientation,
+                              size=clear.size)
+            posed.append(obj)
+        return replace(obs, objects=posed)
+
     def _attach(self, held: ObjectState | None, position: np.ndarray, rotation: np.ndarray,
                 seen: set[str]) -> None:
         """Attaches `held` (seen or remembered) to the hand at its pose now, once per grasp; a
@@ -168,6 +200,7 @@ class ObjectMemory:
         for name, track in list(self._tracks.items()):
             if held is not None and name == held.name:
                 if track.in_hand is None:
+                    self._clear.pop(name, None)  # it moves with the hand from now on
                     offset = rotation.T @ (held.position - position)
                     track.in_hand = (np.clip(offset, -GRASP_ENVELOPE, GRASP_ENVELOPE),
                                      rotation.T @ quaternion_matrix(held.orientation))

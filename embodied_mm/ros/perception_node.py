@@ -92,6 +92,9 @@ class PerceptionNode(Node):
         # takes its name, so a name never passes to another object, and an object missed for
         # a few frames gets its own name back.
         self._known: dict[str, object] = {}
+        # The names a scene began with (its table, else its first frame's objects): a name
+        # known only later may not take one of them from its object (`name_detections`).
+        self._founding: set[str] | None = None
         # The last frame detected: its messages, objects and instance-mask image.
         self._last: tuple[list[Image], list, np.ndarray] | None = None
         self.memory = ObjectMemory(float(param(self, "object_memory_s", 0.5)))
@@ -160,6 +163,7 @@ class PerceptionNode(Node):
             self._scene += 1
             self._object_table = table
             self._known = {entry["name"]: entry for entry in table}
+            self._founding = set(self._known)
             self.memory.reset()
             self._last = None  # a new scene: the same pixels may mean other objects
 
@@ -204,6 +208,8 @@ class PerceptionNode(Node):
                     # no name kept for a detection it left out.
                     objects = self._remembered(objects, stamp)
                     self._known.update((o.name, o) for o in objects)
+                    if self._founding is None and objects:
+                        self._founding = {o.name for o in objects}
             self.masks_pub.publish(image_to_msg(masks, "32SC1", stamp,
                                                 frame_id=msgs[0].header.frame_id))
             self.objects_pub.publish(objects_to_markers(objects, stamp))
@@ -268,14 +274,17 @@ class PerceptionNode(Node):
             objects = detect_gt(rgb, depth, seg, self._camera, self._object_table)
             ids = [o.mask_id for o in objects]
             return objects, np.where(np.isin(seg, ids), seg, 0).astype(np.int32)  # no robot
-        if self.mode == "learned":
-            from embodied_mm.perception.learned import detect_learned as detect
-        else:
-            detect = detect_color
         # Keep names stable across frames: match (colour, kind) to what was seen before.
         masks: dict[str, np.ndarray] = {}
-        objects = detect(rgb, depth, self._camera, known=list(self._known.values()),
-                         masks=masks)
+        known = list(self._known.values())
+        if self.mode == "learned":
+            from embodied_mm.perception.learned import detect_learned
+
+            late = set(self._known) - (self._founding or set(self._known))
+            objects = detect_learned(rgb, depth, self._camera, known=known, masks=masks,
+                                     late=late)
+        else:
+            objects = detect_color(rgb, depth, self._camera, known=known, masks=masks)
         return mask_image(objects, masks, depth.shape)
 
     def close(self) -> None:

@@ -200,6 +200,23 @@ def test_detections_keep_known_names_and_new_ones_take_the_lowest_free():
     assert named == {"obj_1": ("red", 0.31), "obj_2": ("red", 0.49), "obj_3": ("orange", 0.53)}
 
 
+
+def test_a_name_first_seen_late_does_not_take_a_scene_objects_detection():
+    """A bowl half hidden by the arm was seen as two (`obj_7` is the spurious half, known
+    since); seen whole again, nearer `obj_7`'s last pose than its own, it is still `obj_2`, so
+    a goal object does not vanish under a new name. Without `late`, nearest wins."""
+    from embodied_mm.perception.learned import Detection, name_detections
+    from embodied_mm.types import ObjectState
+
+    def bowl(name: str, x: float, y: float) -> ObjectState:
+        return ObjectState(name, "bowl", "cyan", np.array([x, y, 0.02]), np.zeros(4), np.zeros(3))
+
+    known = [bowl("obj_2", 0.45, 0.12), bowl("obj_7", 0.42, 0.22)]
+    seen = [Detection("bowl", "cyan", np.zeros((2, 2), bool), 1.0, np.array([0.39, 0.17, 0.02]),
+                      np.array([0, 0, 0, 1.0]), np.full(3, 0.12))]
+    assert [o.name for o in name_detections(seen, known)] == ["obj_7"]
+    assert [o.name for o in name_detections(seen, known, late={"obj_7"})] == ["obj_2"]
+
 @pytest.mark.sim
 def test_one_object_found_twice_is_merged_and_a_stack_is_not(world):
     """Two detections of one kind centred within a fraction of a block's width are one object

@@ -4,6 +4,8 @@ invented, a seen object always reported as seen."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -171,3 +173,40 @@ def test_a_grasped_block_posed_too_far_to_count_as_held_is_still_the_one_in_the_
     memory.update(_obs(0.0, tool, [far, other]))
     kept = {o.name: o for o in memory.update(_obs(0.2, lifted, [other])).objects}
     np.testing.assert_allclose(kept["obj_1"].position, far.position)
+
+
+def test_a_bowl_beside_the_arm_is_posed_from_its_last_clear_view():
+    """A bowl half hidden by the arm is posed centimetres off its centre (a block put "into"
+    it would land on the rim): while the arm is beside it, its last clear pose stands. A bowl
+    first seen beside the arm, or seen away from it, is posed as seen."""
+    memory = ObjectMemory()
+    bowl = ObjectState("obj_1", "bowl", "cyan", np.array([0.41, 0.13, 0.02]),
+                       np.array([0, 0, 0, 1.0]), np.array([0.16, 0.16, 0.05]), mask_id=1)
+    away, beside = [0.3, -0.3, 0.4], [0.62, 0.10, 0.18]  # the bowl is 6 cm from the arm's line
+    memory.update(_obs(0.0, away, [bowl]))
+    off_centre = replace(bowl, position=np.array([0.47, 0.11, 0.01]))
+    posed = memory.update(_obs(0.1, beside, [off_centre])).objects
+    np.testing.assert_allclose(posed[0].position, bowl.position)
+    moved = replace(bowl, position=np.array([0.30, 0.25, 0.02]))
+    posed = memory.update(_obs(0.2, away, [moved])).objects
+    np.testing.assert_allclose(posed[0].position, moved.position)
+    fresh = ObjectMemory().update(_obs(0.0, beside, [off_centre])).objects
+    np.testing.assert_allclose(fresh[0].position, off_centre.position)
+
+
+def test_a_block_merged_with_the_fingers_is_the_one_where_they_closed():
+    """A white block in the white fingers is posed as their blob, 9 cm off the tool: too far
+    to attach by its pose now, but it stood where the fingers closed when last seen with the
+    arm away, so it is the one in the hand and is carried there."""
+    memory = ObjectMemory()
+    white = _block("obj_4", [0.49, 0.07, 0.03])
+    other = _block("obj_2", [0.44, -0.22, 0.03])
+    memory.update(_obs(0.0, [0.3, -0.3, 0.4], [white, other]))
+    tool = np.array([0.491, 0.068, 0.022])
+    blob = _block("obj_4", tool + [0.06, 0.0, 0.07])
+    memory.update(_obs(0.1, tool, [blob, other], CLOSED_ON_BLOCK))
+    lifted = tool + [0, 0, 0.14]
+    carried = memory.update(_obs(0.2, lifted, [replace(blob, position=lifted + [0.08, 0, 0.02]),
+                                               other], CLOSED_ON_BLOCK))
+    held = held_block(carried)
+    assert held is not None and held.name == "obj_4"
