@@ -25,6 +25,8 @@ RELEASE_CLEARANCE = 0.006  # m between the held block's bottom and the surface a
 # block's mask as the gripper leaves, a block missed for a frame) does not fail it.
 VERIFY_FRAMES = 3
 FREE_RADIUS = 0.09  # m: a table spot is free if no other object's centre is this close
+# m: how far the open hand steps back toward the robot's base to see a placement it hides
+LOOK_BACK = 0.15
 
 
 class _Release(Skill):
@@ -53,18 +55,35 @@ class _Release(Skill):
         yield Move(np.array([*xy, travel_z]), yaw, GRIPPER_OPEN)
         yield Observe()
 
-    def verified(self, check: Callable[[], bool]) -> Generator[Observe, None, bool]:
+    def verified(self, check: Callable[[], bool]) -> Generator[Move | Observe, None, bool]:
         """Whether `check()` holds on one of up to `VERIFY_FRAMES` fresh observations (an
-        object missing from one counts as the check failing there)."""
+        object missing from one counts as the check failing there). If the objects it reads
+        are missing from all of them, the open hand above the placement may be what hides it
+        from the camera (a white block among white fingers): the hand steps back `LOOK_BACK`
+        toward the robot's base and the check gets as many more observations."""
+        verdict = yield from self._judged(check, observe_first=False)
+        if verdict is None:
+            tool = self.tool_position
+            back = tool[:2] * max(0.0, 1 - LOOK_BACK / max(float(np.linalg.norm(tool[:2])), 1e-6))
+            yield Move(np.array([*back, tool[2]]), self._yaw, GRIPPER_OPEN)
+            verdict = yield from self._judged(check, observe_first=True)
+        return bool(verdict)
+
+    def _judged(self, check: Callable[[], bool],
+                observe_first: bool) -> Generator[Observe, None, bool | None]:
+        """True if `check()` holds on one of `VERIFY_FRAMES` observations, False if not, None
+        if what it reads was missing from all of them."""
+        seen = False
         for frame in range(VERIFY_FRAMES):
-            if frame:
+            if frame or observe_first:
                 yield Observe()
             try:
                 if check():
                     return True
+                seen = True
             except KeyError:
                 continue
-        return False
+        return False if seen else None
 
 
 class PlaceSkill(_Release):
