@@ -25,8 +25,9 @@ RELEASE_CLEARANCE = 0.006  # m between the held block's bottom and the surface a
 # block's mask as the gripper leaves, a block missed for a frame) does not fail it.
 VERIFY_FRAMES = 3
 FREE_RADIUS = 0.09  # m: a table spot is free if no other object's centre is this close
-# m: how far the open hand steps back toward the robot's base to see a placement it hides
-LOOK_BACK = 0.15
+# m: how far the open hand rises to see a placement it hides (straight up: a sideways move
+# at release height can drag the placed block off a tower)
+LOOK_UP = 0.12
 
 
 class _Release(Skill):
@@ -59,13 +60,11 @@ class _Release(Skill):
         """Whether `check()` holds on one of up to `VERIFY_FRAMES` fresh observations (an
         object missing from one counts as the check failing there). If the objects it reads
         are missing from all of them, the open hand above the placement may be what hides it
-        from the camera (a white block among white fingers): the hand steps back `LOOK_BACK`
-        toward the robot's base and the check gets as many more observations."""
+        from the camera (a white block among white fingers): the hand rises `LOOK_UP` and the
+        check gets as many more observations."""
         verdict = yield from self._judged(check, observe_first=False)
         if verdict is None:
-            tool = self.tool_position
-            back = tool[:2] * max(0.0, 1 - LOOK_BACK / max(float(np.linalg.norm(tool[:2])), 1e-6))
-            yield Move(np.array([*back, tool[2]]), self._yaw, GRIPPER_OPEN)
+            yield Move(self.tool_position + [0.0, 0.0, LOOK_UP], self._yaw, GRIPPER_OPEN)
             verdict = yield from self._judged(check, observe_first=True)
         return bool(verdict)
 
