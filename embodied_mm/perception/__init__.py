@@ -21,7 +21,6 @@ from embodied_mm.perception.estimate import (
     estimate_block,
     estimate_bowl,
     plausible,
-    settle_blocks,
     split_blocks,
 )
 from embodied_mm.perception.geometry import (
@@ -44,7 +43,6 @@ __all__ = [
     "from_camera_info",
     "plausible",
     "pybullet_intrinsics",
-    "settle_blocks",
     "split_blocks",
     "surface_normals",
 ]

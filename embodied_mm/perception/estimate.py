@@ -41,7 +41,6 @@ SPAN_QUANTILE = 0.03  # a block's width is taken between these quantiles (outlin
 STANDS_BELOW = 0.02  # m: a stack's lowest point is this close to the table (or a bowl's floor)
 STACK_GAP = 0.01  # m: the largest height gap between points of the cubes under a top cube
 MIN_PART_POINTS = 25  # points a block cut out of a larger detection must keep to count
-SETTLE = 0.03  # m: a block whose bottom is this close to the surface under it rests on it
 
 
 @dataclass(frozen=True)
@@ -224,43 +223,6 @@ def supported(block: Estimate, others: Sequence[Estimate]) -> bool:
     return abs(bottom) < 0.01 or any(
         abs(o.position[2] + o.size[2] / 2 - bottom) < 0.01 and
         np.linalg.norm(o.position[:2] - block.position[:2]) < o.size[0] / 2 for o in others)
-
-
-def settle_blocks(positions: np.ndarray, edges: np.ndarray,
-                  bowls: Sequence[tuple[np.ndarray, float]] = ()) -> np.ndarray:
-    """Block centres with each block's height set to rest on what is under it.
-
-    Blocks do not float: one whose estimated bottom lies within `SETTLE` of the table or of
-    the top of a block under it (centres closer than half an edge, seen from above) rests
-    there. Heights fitted from a tower's masks drift by a centimetre or two per block (a mask
-    that holds pixels of the block below), and a block judged 2 cm off its support is "not on
-    it". Blocks are settled from the lowest up, so a tower is rebuilt from the table. Blocks
-    over a bowl (within its radius, `bowls` as (centre, radius)) and blocks farther above
-    everything (one held in the air) keep their height.
-
-    Args:
-        positions: (N, 3) block centres, m.
-        edges: (N,) block edge lengths, m.
-        bowls: (centre (3,), radius) of each bowl seen.
-
-    Returns:
-        (N, 3) centres.
-    """
-    settled = np.array(positions, dtype=float, copy=True)
-    done: list[int] = []
-    for i in np.argsort(settled[:, 2], kind="stable"):
-        xy, half = settled[i, :2], edges[i] / 2
-        if any(np.linalg.norm(xy - c[:2]) < r for c, r in bowls):
-            done.append(i)
-            continue
-        surfaces = [0.0] + [settled[j, 2] + edges[j] / 2 for j in done
-                            if np.linalg.norm(settled[j, :2] - xy) < max(half, edges[j] / 2)]
-        bottom = settled[i, 2] - half
-        nearest = min(surfaces, key=lambda top: abs(bottom - top))
-        if abs(bottom - nearest) < SETTLE:
-            settled[i, 2] = nearest + half
-        done.append(i)
-    return settled
 
 
 def _kasa(xy: np.ndarray) -> tuple[np.ndarray, float]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,7 +35,6 @@ from embodied_mm.perception.estimate import (
     estimate_block,
     estimate_bowl,
     plausible,
-    settle_blocks,
     split_blocks,
 )
 from embodied_mm.perception.geometry import CameraModel, surface_normals
@@ -229,7 +228,7 @@ class LearnedDetector:
                                            est.orientation, est.size))
         found = self._merge_duplicates(sorted(found, key=lambda d: -int(d.mask.sum())),
                                        points, normals, camera)
-        return sorted(_settled(found), key=lambda d: -int(d.mask.sum()))
+        return sorted(found, key=lambda d: -int(d.mask.sum()))
 
     def _split(self, mask: np.ndarray, points: np.ndarray, normals: np.ndarray) -> list[np.ndarray]:
         """A block mask cut into one mask per cube its points hold (`split_blocks`); the
@@ -298,18 +297,6 @@ class LearnedDetector:
             return est
         lo, hi = np.percentile(pts, [5, 95], axis=0)
         return Estimate(kind, (lo + hi) / 2, hi - lo, 0.0)
-
-
-def _settled(found: list[Detection]) -> list[Detection]:
-    """`found` with every block resting on the table or the block under it (`settle_blocks`)."""
-    blocks = [d for d in found if d.kind == "block"]
-    if not blocks:
-        return found
-    bowls = [(d.position, float(d.size[0]) / 2) for d in found if d.kind == "bowl"]
-    heights = settle_blocks(np.stack([d.position for d in blocks]),
-                            np.array([float(d.size[2]) for d in blocks]), bowls)
-    settled = {id(d): replace(d, position=p) for d, p in zip(blocks, heights)}
-    return [settled.get(id(d), d) for d in found]
 
 
 def split_by_color(instances: np.ndarray, kinds: list[int], color_map: np.ndarray,

@@ -20,7 +20,6 @@ from embodied_mm.perception import (
     estimate_block,
     from_camera_info,
     pybullet_intrinsics,
-    settle_blocks,
     split_blocks,
     surface_normals,
 )
@@ -471,16 +470,3 @@ def test_priors_snap_sizes(world):
     truth = {o.color: o for o in world.object_states()}
     for obj in found:
         assert np.allclose(obj.size, truth[obj.color].size)
-
-
-def test_blocks_settle_on_the_table_or_the_block_under_them_and_nowhere_else():
-    """A tower whose heights drifted 2-3 cm (masks holding pixels of the block below) is rebuilt
-    from the table up; a block held 6 cm above everything and a block in a bowl keep theirs."""
-    tower = [[0.34, 0.0, 0.05], [0.35, 0.01, 0.075], [0.34, 0.0, 0.115]]  # truth 0.0225 ...
-    held, in_bowl = [0.5, 0.2, 0.085], [0.3, -0.2, 0.035]
-    positions = np.array(tower + [held, in_bowl])
-    edges = np.full(5, 0.045)
-    settled = settle_blocks(positions, edges, bowls=[(np.array([0.3, -0.2, 0.03]), 0.07)])
-    np.testing.assert_allclose(settled[:3, 2], [0.0225, 0.0675, 0.1125])
-    np.testing.assert_allclose(settled[:3, :2], positions[:3, :2])
-    np.testing.assert_allclose(settled[3:], positions[3:])
