@@ -240,11 +240,14 @@ class EpisodeRunnerNode(Node):
         with self._cond:
             self._events.clear()
         self.get_logger().info(f"{spec.task} seed {spec.seed}: {instruction!r}")
-        planner = self._planner_ids()
         with self._cond:  # a respawned planner may not listen yet; go ahead after a while
             if not self._cond.wait_for(self._planner_listens, self.planner_wait_s):
                 self.get_logger().warning(f"no {self.planner_node} node subscribes to "
                                           f"{topics.INSTRUCTION}; sending the instruction anyway")
+        # Only now: until the graph knows which node owns an endpoint it names none (rcl's
+        # `_NODE_NAME_UNKNOWN_`), and ids taken then would be empty, so a planner killed in
+        # this episode and respawned would pass for the one that started it.
+        planner = self._planner_ids()
         self.instruction_pub.publish(String(data=instruction))
         steps, latencies, outcomes, outcome = self._follow(planner)
         report = EpisodeReport(task=spec.task, seed=spec.seed, instruction=instruction,
