@@ -280,7 +280,7 @@ class PerceptionNode(Node):
         if self.mode == "learned":
             from embodied_mm.perception.learned import detect_learned
 
-            late = set(self._known) - (self._founding or set(self._known))
+            late = set() if self._founding is None else set(self._known) - self._founding
             objects = detect_learned(rgb, depth, self._camera, known=known, masks=masks,
                                      late=late)
         else:
