@@ -54,8 +54,10 @@ class TableLayout:
             return "left"
         return "right" if y < self.y_min + third else ""
 
-    def contains(self, xy) -> bool:
-        return self.x_min <= xy[0] <= self.x_max and self.y_min <= xy[1] <= self.y_max
+    def contains(self, xy, margin: float = 0.0) -> bool:
+        """Whether the point lies on the usable area, or within `margin` (m) around it."""
+        return (self.x_min - margin <= xy[0] <= self.x_max + margin
+                and self.y_min - margin <= xy[1] <= self.y_max + margin)
 
     def zone_of(self, xy) -> str | None:
         """The zone containing the point, or None off the usable area."""

@@ -18,6 +18,7 @@ from embodied_mm.perception.detectors import ColorParams, classify_colors, detec
 from embodied_mm.perception.estimate import (
     Estimate,
     ShapePriors,
+    cut_column,
     estimate_block,
     estimate_bowl,
     plausible,
@@ -36,6 +37,7 @@ __all__ = [
     "Estimate",
     "ShapePriors",
     "classify_colors",
+    "cut_column",
     "detect_color",
     "detect_gt",
     "estimate_block",

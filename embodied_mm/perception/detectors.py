@@ -160,8 +160,8 @@ def detect_color(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel,
                 continue
             est = _estimate(kind, flat_points[where[obj]], normals[where[obj]], camera,
                             priors.with_size(kind, sizes.get((color, kind))))
-            if est is not None and _on_table(est, params) and plausible(
-                    est, flat_points[where[obj]], normals[where[obj]]):
+            on_table = est is not None and TABLE.contains(est.position[:2], params.table_margin)
+            if on_table and plausible(est, flat_points[where[obj]], normals[where[obj]]):
                 found[(color, kind)] = (len(obj), est)
                 pixels[(color, kind)] = where[obj]
     if (_WHITE, "block") not in found:
@@ -268,11 +268,6 @@ def _estimate(kind: str, points: np.ndarray, normals: np.ndarray, camera: Camera
     if kind == "bowl":
         return estimate_bowl(points, priors.bowl_diameter, priors.bowl_height)
     return estimate_block(points, camera.eye, normals, priors.block_sizes)
-
-
-def _on_table(est: Estimate, params: ColorParams) -> bool:
-    x, y, m = est.position[0], est.position[1], params.table_margin
-    return TABLE.x_min - m < x < TABLE.x_max + m and TABLE.y_min - m < y < TABLE.y_max + m
 
 
 def _min_pixels(shape: tuple[int, ...]) -> int:

@@ -298,6 +298,50 @@ def split_blocks(points: np.ndarray, normals: np.ndarray | None, max_edge: float
     return np.unique(labels, return_inverse=True)[1]
 
 
+def cut_column(points: np.ndarray, normals: np.ndarray | None, cubes: int,
+               max_edge: float) -> np.ndarray:
+    """Labels (0 = the top cube, 1, 2, … downwards) of the points of a column of stacked cubes.
+
+    The top cube is its top face's width tall; the rest of the column is cut into `cubes` - 1
+    equal bands (what the model saw below the top) when such bands are as tall as a cube can
+    be, else into the fewest bands no taller than `max_edge`.
+
+    Args:
+        points: (N, 3) finite world points of the column's pixels.
+        normals: optional (N, 3) unit normals of the same pixels.
+        cubes: how many cubes the model found in the column.
+        max_edge: m, the largest cube edge that exists (plus the measurement's slack).
+
+    Returns:
+        (N,) int labels; all zero when the points are not one solid column of two or more
+        cubes standing on something (the top face unseen, a gap in height, too short).
+    """
+    labels = np.zeros(len(points), int)
+    if len(points) < 2 * MIN_PART_POINTS:
+        return labels
+    top, bottom, in_band, _, _, coords = _cube_frame(points, normals)
+    face = coords[in_band]
+    if top - bottom <= max_edge or bottom >= max_edge or len(face) < MIN_POINTS:
+        return labels
+    # Something in front may hide the bottom cube's lower part: the column stands on the table
+    # unless its lowest point is low enough to be the table or a bowl's floor. Above the bottom
+    # cube's middle the points must be one solid column (no block held over another).
+    bottom = bottom if bottom < STANDS_BELOW else 0.0
+    upper = np.sort(points[points[:, 2] > bottom + 0.5 * max_edge, 2])
+    if len(upper) > 1 and np.diff(upper).max() > STACK_GAP:
+        return labels
+    edge = float(np.clip((face.max(axis=0) - face.min(axis=0)).max(), 0.5 * max_edge, max_edge))
+    rest = top - edge - bottom
+    if rest < 0.5 * max_edge:
+        return labels
+    below = cubes - 1
+    if below < 1 or not 0.5 * max_edge <= rest / below <= max_edge:
+        below = int(np.ceil(rest / max_edge))
+    depth_below_top = top - edge - points[:, 2]
+    band = np.clip(np.floor(depth_below_top / (rest / below)), 0, below - 1).astype(int)
+    return np.where(depth_below_top < 0, 0, 1 + band)
+
+
 def _cut(points: np.ndarray, normals: np.ndarray | None, max_edge: float) -> np.ndarray | None:
     """The points of one cube cut off from more than a cube's worth (bool), or None when the
     points fit one cube or a cut would leave a part too small or not under the top cube to be

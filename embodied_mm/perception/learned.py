@@ -32,6 +32,7 @@ from torch.nn import functional as F
 from embodied_mm.perception.estimate import (
     Estimate,
     ShapePriors,
+    cut_column,
     estimate_block,
     estimate_bowl,
     plausible,
@@ -75,6 +76,13 @@ class PostConfig:
     # No block is larger: a block mask whose points span more, up or across, holds two
     # same-coloured blocks (a tower, two side by side) and is cut (`split_blocks`).
     max_block_edge: float = 0.062
+    # Block detections whose centres are closer across than this share of the smaller one's
+    # width stand in one column (a tower): the column's pixels are cut into cubes by height
+    # again, since the model's boundary between two stacked blocks is often a band off.
+    column_share: float = 0.5
+    # m from the robot base's axis: a detection centred closer is the robot's own base
+    # (nothing the arm can handle stands there).
+    base_clearance: float = 0.15
 
 
 def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -228,18 +236,26 @@ class LearnedDetector:
                                            est.orientation, est.size))
         found = self._merge_duplicates(sorted(found, key=lambda d: -int(d.mask.sum())),
                                        points, normals, camera)
+        found = self._recut_columns(found, points, normals, camera, color_prob)
+        found = [d for d in found if np.hypot(*d.position[:2]) > self.post.base_clearance]
         return sorted(found, key=lambda d: -int(d.mask.sum()))
 
-    def _split(self, mask: np.ndarray, points: np.ndarray, normals: np.ndarray) -> list[np.ndarray]:
-        """A block mask cut into one mask per cube its points hold (`split_blocks`); the
-        outline and pixels without a depth reading join the part of the nearest inner pixel."""
+    def _split(self, mask: np.ndarray, points: np.ndarray, normals: np.ndarray,
+               cubes: int = 0) -> list[np.ndarray]:
+        """A block mask cut into one mask per cube its points hold (`split_blocks`, or with
+        `cubes` > 0 the model's count of a column, `cut_column`); the outline and pixels
+        without a depth reading join the part of the nearest inner pixel."""
         v, u = np.nonzero(mask)
         pts = points[v, u]
         inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         valid = np.isfinite(pts).all(axis=1) & inner[v, u]  # outline pixels see what is behind
         if valid.sum() < 2:
             return [mask]
-        labels = split_blocks(pts[valid], normals[v, u][valid], self.post.max_block_edge)
+        if cubes:
+            labels = cut_column(pts[valid], normals[v, u][valid], cubes,
+                                self.post.max_block_edge)
+        else:
+            labels = split_blocks(pts[valid], normals[v, u][valid], self.post.max_block_edge)
         if labels.max() == 0:
             return [mask]
         every = np.empty(len(v), int)
@@ -255,6 +271,30 @@ class LearnedDetector:
             part[v[every == label], u[every == label]] = True
             parts.append(part)
         return parts
+
+    def _recut_columns(self, found: list[Detection], points: np.ndarray, normals: np.ndarray,
+                       camera: CameraModel, color_prob: np.ndarray) -> list[Detection]:
+        """Blocks found in one column are cut again as one: their pixels joined, then split
+        into cubes by height (`_split`), each cube with the colour its pixels vote for. A
+        column the geometry does not cut into two or more cubes keeps the model's blocks."""
+        blocks = [d for d in found if d.kind == "block"]
+        kept = [d for d in found if d.kind != "block"]
+        for column in _columns(blocks, self.post.column_share):
+            parts = []
+            if len(column) > 1:
+                joined = np.logical_or.reduce([d.mask for d in column])
+                parts = [m for m in self._split(joined, points, normals, cubes=len(column))
+                         if m.sum() >= self.post.min_pixels[0] * joined.size / (320 * 240)]
+            if len(parts) < 2:
+                kept += column
+                continue
+            for mask in parts:
+                est = self._estimate("block", mask, points, normals, camera)
+                if est is not None:
+                    kept.append(Detection("block", _color_of(mask, color_prob), mask,
+                                          max(d.score for d in column), est.position,
+                                          est.orientation, est.size))
+        return kept
 
     def _merge_duplicates(self, found: list[Detection], points: np.ndarray, normals: np.ndarray,
                           camera: CameraModel) -> list[Detection]:
@@ -297,6 +337,35 @@ class LearnedDetector:
             return est
         lo, hi = np.percentile(pts, [5, 95], axis=0)
         return Estimate(kind, (lo + hi) / 2, hi - lo, 0.0)
+
+
+def _columns(blocks: list[Detection], share: float) -> list[list[Detection]]:
+    """The blocks grouped into columns: chains of centres closer across (x, y) than `share` of
+    the smaller block's width."""
+    group = list(range(len(blocks)))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    for i, a in enumerate(blocks):
+        for j in range(i):
+            b = blocks[j]
+            if np.linalg.norm(a.position[:2] - b.position[:2]) < share * min(a.size[0], b.size[0]):
+                group[root(i)] = root(j)
+    columns: dict[int, list[Detection]] = {}
+    for i, d in enumerate(blocks):
+        columns.setdefault(root(i), []).append(d)
+    return list(columns.values())
+
+
+def _color_of(mask: np.ndarray, color_prob: np.ndarray) -> str:
+    """The colour word a full-resolution mask's pixels vote for on the (C, h, w) output."""
+    v, u = np.nonzero(mask)
+    h, w = color_prob.shape[1:]
+    votes = color_prob[:, v * h // mask.shape[0], u * w // mask.shape[1]].mean(axis=1)
+    return list(COLORS)[int(votes.argmax())]
 
 
 def split_by_color(instances: np.ndarray, kinds: list[int], color_map: np.ndarray,

@@ -15,6 +15,7 @@ from embodied_mm.perception import (
     CameraModel,
     ShapePriors,
     classify_colors,
+    cut_column,
     detect_color,
     detect_gt,
     estimate_block,
@@ -198,6 +199,32 @@ def test_a_tower_whose_top_face_is_not_seen_is_cut_into_its_blocks(edge):
         assert part_of.max() >= 0.75 * part_of.sum()
         majority.append(part_of.argmax())
     assert majority[0] != majority[1]
+
+
+@pytest.mark.parametrize("seen", ["whole", "bottom_hidden"])
+@pytest.mark.parametrize("model_count", [2, 3, 4])
+def test_a_column_is_cut_into_its_cubes_whatever_count_the_model_gave(seen, model_count):
+    """The model's blocks of one tower, joined: cut by height into the cubes that are there,
+    whether the model found too few or too many, and when an object in front hides the
+    bottom cube's lower half."""
+    cubes = [((0.5, 0.1, 0.025), 0.05, 0.3), ((0.5, 0.1, 0.07), 0.04, 0.3),
+             ((0.5, 0.1, 0.115), 0.05, 0.3)]
+    points, normals, which = _labelled(*cubes)
+    keep = points[:, 2] > (0.025 if seen == "bottom_hidden" else -1)
+    labels = cut_column(points[keep], normals[keep], model_count, max_edge=0.062)
+    assert labels.max() + 1 == 3
+    for cube in range(3):  # top cube first; below it equal bands, off by the size difference
+        part_of = np.bincount(labels[which[keep] == cube], minlength=3)
+        assert part_of.argmax() == 2 - cube
+        assert part_of.max() >= 0.8 * part_of.sum()
+
+
+def test_a_block_held_over_another_is_not_a_column():
+    held, held_normals = _cube_faces(np.array([0.5, 0.0, 0.15]), 0.05, 0.2)
+    below, below_normals = _cube_faces(np.array([0.5, 0.0, 0.02]), 0.04, 0.2)
+    labels = cut_column(np.concatenate([held, below]),
+                        np.concatenate([held_normals, below_normals]), 2, max_edge=0.062)
+    assert labels.max() == 0
 
 
 def test_one_block_and_stray_points_below_it_are_not_cut():
