@@ -77,7 +77,8 @@ class Estimate:
 
 
 def estimate_block(points: np.ndarray, eye: np.ndarray, normals: np.ndarray | None = None,
-                   sizes: Sequence[float] = ()) -> Estimate | None:
+                   sizes: Sequence[float] = (),
+                   band: tuple[float, float] | None = None) -> Estimate | None:
     """A cube's pose from its visible points.
 
     Args:
@@ -85,6 +86,8 @@ def estimate_block(points: np.ndarray, eye: np.ndarray, normals: np.ndarray | No
         eye: (3,) camera centre in the world frame (which faces are turned towards it).
         normals: optional (N, 3) unit surface normals of the same pixels (NaN where unknown).
         sizes: known edge lengths; the measured edge snaps to the nearest. Empty: measured.
+        band: the cube's known height extent (bottom, top), m, e.g. its band of a column
+            (`cut_column`): its edge and centre height; only x and y come from the points.
 
     Returns:
         The estimate, or None with fewer than a handful of valid points.
@@ -101,6 +104,8 @@ def estimate_block(points: np.ndarray, eye: np.ndarray, normals: np.ndarray | No
     # block below it too (a stack the mask did not split), and the block is the top one.
     stacked = top - bottom > width + TALLER_THAN_WIDE
     edge = width if stacked else max(width, top - bottom)
+    if band is not None:
+        edge = band[1] - band[0]
     if sizes:
         edge = float(min(sizes, key=lambda s: abs(s - edge)))
     # Per axis, the face turned towards the camera bounds the cube on that side.
@@ -112,6 +117,8 @@ def estimate_block(points: np.ndarray, eye: np.ndarray, normals: np.ndarray | No
     band_z = band_z[np.isfinite(band_z)]
     top_seen = len(band_z) == 0 or (band_z > FLAT_NORMAL_Z).sum() >= 3
     z = top - edge / 2 if top_seen or stacked else bottom + edge / 2
+    if band is not None:
+        z = (band[0] + band[1]) / 2
     return Estimate("block", np.array([xy[0], xy[1], z]), np.full(3, edge), yaw)
 
 
@@ -299,8 +306,9 @@ def split_blocks(points: np.ndarray, normals: np.ndarray | None, max_edge: float
 
 
 def cut_column(points: np.ndarray, normals: np.ndarray | None, cubes: int,
-               max_edge: float) -> np.ndarray:
-    """Labels (0 = the top cube, 1, 2, … downwards) of the points of a column of stacked cubes.
+               max_edge: float) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Labels (0 = the top cube, 1, 2, … downwards) of the points of a column of stacked cubes,
+    and each cube's height band (bottom, top), m.
 
     The top cube is its top face's width tall; the rest of the column is cut into `cubes` - 1
     equal bands (what the model saw below the top) when such bands are as tall as a cube can
@@ -313,33 +321,37 @@ def cut_column(points: np.ndarray, normals: np.ndarray | None, cubes: int,
         max_edge: m, the largest cube edge that exists (plus the measurement's slack).
 
     Returns:
-        (N,) int labels; all zero when the points are not one solid column of two or more
-        cubes standing on something (the top face unseen, a gap in height, too short).
+        (N,) int labels and the bands; all labels zero and no bands when the points are not
+        one solid column of two or more cubes standing on something (the top face unseen, a
+        gap in height, too short).
     """
     labels = np.zeros(len(points), int)
     if len(points) < 2 * MIN_PART_POINTS:
-        return labels
+        return labels, []
     top, bottom, in_band, _, _, coords = _cube_frame(points, normals)
     face = coords[in_band]
     if top - bottom <= max_edge or bottom >= max_edge or len(face) < MIN_POINTS:
-        return labels
+        return labels, []
     # Something in front may hide the bottom cube's lower part: the column stands on the table
     # unless its lowest point is low enough to be the table or a bowl's floor. Above the bottom
     # cube's middle the points must be one solid column (no block held over another).
     bottom = bottom if bottom < STANDS_BELOW else 0.0
     upper = np.sort(points[points[:, 2] > bottom + 0.5 * max_edge, 2])
     if len(upper) > 1 and np.diff(upper).max() > STACK_GAP:
-        return labels
+        return labels, []
     edge = float(np.clip((face.max(axis=0) - face.min(axis=0)).max(), 0.5 * max_edge, max_edge))
     rest = top - edge - bottom
     if rest < 0.5 * max_edge:
-        return labels
+        return labels, []
     below = cubes - 1
     if below < 1 or not 0.5 * max_edge <= rest / below <= max_edge:
         below = int(np.ceil(rest / max_edge))
+    step = rest / below
     depth_below_top = top - edge - points[:, 2]
-    band = np.clip(np.floor(depth_below_top / (rest / below)), 0, below - 1).astype(int)
-    return np.where(depth_below_top < 0, 0, 1 + band)
+    band = np.clip(np.floor(depth_below_top / step), 0, below - 1).astype(int)
+    bands = [(top - edge, top)] + [(top - edge - (k + 1) * step, top - edge - k * step)
+                                   for k in range(below)]
+    return np.where(depth_below_top < 0, 0, 1 + band), bands
 
 
 def _cut(points: np.ndarray, normals: np.ndarray | None, max_edge: float) -> np.ndarray | None:

@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -47,6 +47,7 @@ CHECKPOINT = Path("checkpoints") / "perception"  # under the share directory
 KIND_CLASSES = ("background", *KINDS)
 OFFSET_SCALE = 10.0  # output px per unit of the offset head
 HEIGHT_SCALE = 5.0  # input height channel = metres above the table × this
+MIN_INNER_PIXELS = 12  # a block posed from its mask's inner pixels needs this many
 
 
 @dataclass(frozen=True)
@@ -240,56 +241,38 @@ class LearnedDetector:
         found = [d for d in found if np.hypot(*d.position[:2]) > self.post.base_clearance]
         return sorted(found, key=lambda d: -int(d.mask.sum()))
 
-    def _split(self, mask: np.ndarray, points: np.ndarray, normals: np.ndarray,
-               cubes: int = 0) -> list[np.ndarray]:
-        """A block mask cut into one mask per cube its points hold (`split_blocks`, or with
-        `cubes` > 0 the model's count of a column, `cut_column`); the outline and pixels
-        without a depth reading join the part of the nearest inner pixel."""
-        v, u = np.nonzero(mask)
-        pts = points[v, u]
-        inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        valid = np.isfinite(pts).all(axis=1) & inner[v, u]  # outline pixels see what is behind
-        if valid.sum() < 2:
-            return [mask]
-        if cubes:
-            labels = cut_column(pts[valid], normals[v, u][valid], cubes,
-                                self.post.max_block_edge)
-        else:
-            labels = split_blocks(pts[valid], normals[v, u][valid], self.post.max_block_edge)
-        if labels.max() == 0:
-            return [mask]
-        every = np.empty(len(v), int)
-        every[valid] = labels
-        if not valid.all():
-            seen = np.column_stack([v[valid], u[valid]])
-            hole = np.column_stack([v[~valid], u[~valid]])
-            nearest = ((hole[:, None] - seen[None]) ** 2).sum(-1).argmin(axis=1)
-            every[~valid] = labels[nearest]
-        parts = []
-        for label in range(labels.max() + 1):
-            part = np.zeros_like(mask)
-            part[v[every == label], u[every == label]] = True
-            parts.append(part)
-        return parts
+    def _split(self, mask: np.ndarray, points: np.ndarray, normals: np.ndarray) -> list[np.ndarray]:
+        """A block mask cut into one mask per cube its points hold (`split_blocks`)."""
+        return _partition(mask, points, normals,
+                          lambda p, n: split_blocks(p, n, self.post.max_block_edge))
 
     def _recut_columns(self, found: list[Detection], points: np.ndarray, normals: np.ndarray,
                        camera: CameraModel, color_prob: np.ndarray) -> list[Detection]:
-        """Blocks found in one column are cut again as one: their pixels joined, then split
-        into cubes by height (`_split`), each cube with the colour its pixels vote for. A
-        column the geometry does not cut into two or more cubes keeps the model's blocks."""
+        """Blocks found in one column are cut again as one: their pixels joined, then cut into
+        cubes by height (`cut_column`), each posed within its height band, with the colour its
+        pixels vote for. A column the geometry does not cut keeps the model's blocks."""
         blocks = [d for d in found if d.kind == "block"]
         kept = [d for d in found if d.kind != "block"]
+        least = self.post.min_pixels[0] * points.shape[0] * points.shape[1] / (320 * 240)
         for column in _columns(blocks, self.post.column_share):
+            bands: list[tuple[float, float]] = []
+
+            def cut(pts: np.ndarray, nrm: np.ndarray, cubes: int = len(column),
+                    bands: list = bands) -> np.ndarray:
+                labels, cut_bands = cut_column(pts, nrm, cubes, self.post.max_block_edge)
+                bands.extend(cut_bands)
+                return labels
+
             parts = []
             if len(column) > 1:
                 joined = np.logical_or.reduce([d.mask for d in column])
-                parts = [m for m in self._split(joined, points, normals, cubes=len(column))
-                         if m.sum() >= self.post.min_pixels[0] * joined.size / (320 * 240)]
+                parts = [(m, band) for m, band in zip(_partition(joined, points, normals, cut),
+                                                       bands) if m.sum() >= least]
             if len(parts) < 2:
                 kept += column
                 continue
-            for mask in parts:
-                est = self._estimate("block", mask, points, normals, camera)
+            for mask, band in parts:
+                est = self._estimate("block", mask, points, normals, camera, band)
                 if est is not None:
                     kept.append(Detection("block", _color_of(mask, color_prob), mask,
                                           max(d.score for d in column), est.position,
@@ -317,11 +300,17 @@ class LearnedDetector:
         return kept
 
     def _estimate(self, kind: str, mask: np.ndarray, points: np.ndarray, normals: np.ndarray,
-                  camera: CameraModel) -> Estimate | None:
-        """The pose from the mask's points; where the shape fit fails (a bowl mostly hidden
-        by the arm, a block half in the fingers), a box around the points' middle 90 %."""
-        if kind == "block" and mask.sum() >= 60:  # outline pixels straddle the next surface
-            mask = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+                  camera: CameraModel, band: tuple[float, float] | None = None
+                  ) -> Estimate | None:
+        """The pose from the mask's points (a block's within its known height `band`, if
+        given); where the shape fit fails (a bowl mostly hidden by the arm, a block half in
+        the fingers), a box around the points' middle 90 %."""
+        # Outline pixels straddle the next surface: left out of a block's mask if enough stay
+        # (a thin band of a column's block is posed from a handful of inner pixels).
+        if kind == "block" and (mask.sum() >= 60 or band is not None):
+            inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+            if inner.sum() >= MIN_INNER_PIXELS:
+                mask = inner
         pts, nrm = points[mask], normals[mask]
         keep = np.isfinite(pts).all(axis=1)
         pts, nrm = pts[keep], nrm[keep]
@@ -331,12 +320,41 @@ class LearnedDetector:
             est = estimate_bowl(pts, self.priors.bowl_diameter, self.priors.bowl_height)
             fits = est is not None and plausible(est, pts, nrm)
         else:
-            est = estimate_block(pts, camera.eye, nrm, self.priors.block_sizes)
+            est = estimate_block(pts, camera.eye, nrm, self.priors.block_sizes, band)
             fits = est is not None and 0.015 <= est.size[0] <= 0.09
         if fits:
             return est
         lo, hi = np.percentile(pts, [5, 95], axis=0)
         return Estimate(kind, (lo + hi) / 2, hi - lo, 0.0)
+
+
+def _partition(mask: np.ndarray, points: np.ndarray, normals: np.ndarray,
+               labeller: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> list[np.ndarray]:
+    """`mask` cut into the parts `labeller` gives its inner pixels' (points, normals) (labels
+    0, 1, …); the outline and pixels without a depth reading join the part of the nearest
+    inner pixel. `[mask]` when the labeller finds one part."""
+    v, u = np.nonzero(mask)
+    pts = points[v, u]
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    valid = np.isfinite(pts).all(axis=1) & inner[v, u]  # outline pixels see what is behind
+    if valid.sum() < 2:
+        return [mask]
+    labels = labeller(pts[valid], normals[v, u][valid])
+    if labels.max() == 0:
+        return [mask]
+    every = np.empty(len(v), int)
+    every[valid] = labels
+    if not valid.all():
+        seen = np.column_stack([v[valid], u[valid]])
+        hole = np.column_stack([v[~valid], u[~valid]])
+        nearest = ((hole[:, None] - seen[None]) ** 2).sum(-1).argmin(axis=1)
+        every[~valid] = labels[nearest]
+    parts = []
+    for label in range(labels.max() + 1):
+        part = np.zeros_like(mask)
+        part[v[every == label], u[every == label]] = True
+        parts.append(part)
+    return parts
 
 
 def _columns(blocks: list[Detection], share: float) -> list[list[Detection]]:

@@ -26,6 +26,11 @@ or for less than `object_memory_s` seconds (default 0.5) with the arm away, stay
 pose; an object that first shows up beside the arm (a piece of the arm taken for a block) is
 left out until it is seen away from it. Names follow the memory's objects.
 
+With `frames_dir` set, every frame the detector runs on is also written there in the
+perception dataset's format (`embodied_mm.perception.dataset`, docs/perception.md), its
+detections as pre-labels: frames of a real camera to correct and fine-tune on, or a graph
+run's frames to run the detector on again offline.
+
 Example:
     python -m embodied_mm.ros.perception_node --ros-args -p mode:=color \
         -p camera_calibration:=configs/ros/camera_calibration.yaml
@@ -107,6 +112,7 @@ class PerceptionNode(Node):
         self._kinematics = PandaKinematics()
         self._joints = joint_names_param(self)
         self.frames = self.frames_detected = 0
+        self._frames_dir = str(param(self, "frames_dir", ""))
         self._camera = None
         self._new_frame = threading.Event()
         self._closing = False
@@ -194,7 +200,7 @@ class PerceptionNode(Node):
             msgs, stamp = frame
             scene = self._scene
             try:
-                objects, masks = self._objects(msgs)
+                objects, masks = self._objects(msgs, stamp)
             except MessageError as err:
                 self.get_logger().warning(f"dropped camera frame: {err}", throttle_duration_sec=2.0)
                 continue
@@ -247,7 +253,7 @@ class PerceptionNode(Node):
             return None
         return near[1]
 
-    def _objects(self, msgs: list[Image]) -> tuple[list, np.ndarray]:
+    def _objects(self, msgs: list[Image], stamp: float) -> tuple[list, np.ndarray]:
         """(the objects in this frame, their instance-mask image): the last frame's again if
         its pixels are the same."""
         self.frames += 1
@@ -256,6 +262,8 @@ class PerceptionNode(Node):
             return last[1], last[2]
         objects, masks = self._detect(msgs)
         self.frames_detected += 1
+        if self._frames_dir:
+            self._save_frame(msgs, stamp, objects, masks)
         self._last = (msgs, objects, masks)
         return objects, masks
 
@@ -286,6 +294,28 @@ class PerceptionNode(Node):
         else:
             objects = detect_color(rgb, depth, self._camera, known=known, masks=masks)
         return mask_image(objects, masks, depth.shape)
+
+    def _save_frame(self, msgs: list[Image], stamp: float, objects: list,
+                    masks: np.ndarray) -> None:
+        """Writes the frame and its detections (pre-labels) to `frames_dir`, numbered in
+        the order detected."""
+        from pathlib import Path
+
+        from embodied_mm.perception.dataset import Frame, save_frame
+
+        depth = depth_from_msg(msgs[1])
+        instances = np.zeros(masks.shape, np.uint8)
+        for k, obj in enumerate(objects, start=1):
+            instances[masks == obj.mask_id] = k
+        labels = [{"kind": o.kind, "color": o.color, "position": np.round(o.position, 4).tolist(),
+                   "size": np.round(o.size, 4).tolist()} for o in objects]
+        frame = Frame(image_from_msg(msgs[0], "rgb8"),
+                      np.clip(np.nan_to_num(np.round(depth * 1000)), 0, 65535).astype(np.uint16),
+                      instances, self._camera, labels,
+                      {"stamp": stamp, "mode": self.mode})
+        folder = Path(self._frames_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_frame(frame, folder, self.frames_detected - 1)
 
     def close(self) -> None:
         self._closing = True

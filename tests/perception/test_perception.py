@@ -211,8 +211,10 @@ def test_a_column_is_cut_into_its_cubes_whatever_count_the_model_gave(seen, mode
              ((0.5, 0.1, 0.115), 0.05, 0.3)]
     points, normals, which = _labelled(*cubes)
     keep = points[:, 2] > (0.025 if seen == "bottom_hidden" else -1)
-    labels = cut_column(points[keep], normals[keep], model_count, max_edge=0.062)
-    assert labels.max() + 1 == 3
+    labels, bands = cut_column(points[keep], normals[keep], model_count, max_edge=0.062)
+    assert labels.max() + 1 == len(bands) == 3
+    np.testing.assert_allclose(bands[0], (0.09, 0.14), atol=0.003)  # the top cube: exact
+    assert bands[2][0] == pytest.approx(0.0, abs=0.003)  # the column stands on the table
     for cube in range(3):  # top cube first; below it equal bands, off by the size difference
         part_of = np.bincount(labels[which[keep] == cube], minlength=3)
         assert part_of.argmax() == 2 - cube
@@ -222,9 +224,9 @@ def test_a_column_is_cut_into_its_cubes_whatever_count_the_model_gave(seen, mode
 def test_a_block_held_over_another_is_not_a_column():
     held, held_normals = _cube_faces(np.array([0.5, 0.0, 0.15]), 0.05, 0.2)
     below, below_normals = _cube_faces(np.array([0.5, 0.0, 0.02]), 0.04, 0.2)
-    labels = cut_column(np.concatenate([held, below]),
-                        np.concatenate([held_normals, below_normals]), 2, max_edge=0.062)
-    assert labels.max() == 0
+    labels, bands = cut_column(np.concatenate([held, below]),
+                               np.concatenate([held_normals, below_normals]), 2, max_edge=0.062)
+    assert labels.max() == 0 and bands == []
 
 
 def test_one_block_and_stray_points_below_it_are_not_cut():

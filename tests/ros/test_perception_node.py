@@ -10,6 +10,7 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import MarkerArray
 
+from embodied_mm.perception.dataset import iter_frames
 from embodied_mm.ros import qos as ros_qos
 from embodied_mm.ros import topics
 from embodied_mm.ros.conversions import joint_state_from_msg, objects_from_markers, trajectory_msg
@@ -83,17 +84,18 @@ def test_images_of_different_frames_are_not_taken_for_one():
 
 
 @pytest.mark.parametrize("mode", ["learned", "gt"])
-def test_object_masks_match_the_objects_and_their_stamp(graph, mode):
+def test_object_masks_match_the_objects_and_their_stamp(graph, mode, tmp_path):
     """The planner's `objects` input pools image features inside perception's masks: every
     object perception reports has its own pixels in `/embodied_mm/object_masks` under its
     `mask_id`, in the frame the objects came from — in the camera-only `learned` mode (what a
-    real camera has) as with the sim's segmentation."""
+    real camera has) as with the sim's segmentation. With `frames_dir` the frames detected are
+    saved as labelled frames (the detections as labels) that the perception tools load."""
     from sensor_msgs.msg import Image
 
     from embodied_mm.ros.conversions import from_time, image_from_msg
 
     graph.start("sim", "sim_node", "overrides:=task=sort_by_color seed=2")
-    graph.start("perception", "perception_node", f"mode:={mode}")
+    graph.start("perception", "perception_node", f"mode:={mode}", f"frames_dir:={tmp_path}")
     objects: dict[float, list] = {}
     masks: dict[float, np.ndarray] = {}
     graph.probe.create_subscription(MarkerArray, topics.OBJECTS, lambda m: objects.__setitem__(
@@ -111,3 +113,14 @@ def test_object_masks_match_the_objects_and_their_stamp(graph, mode):
     for obj in scene:
         assert (image == obj.mask_id).sum() >= 30, (obj, np.unique(image, return_counts=True))
     assert set(np.unique(image).tolist()) - {0} <= set(ids)  # objects only: no robot, no table
+
+    assert graph.stop("perception") == 0  # every frame it detected is written
+    saved = {round(f.meta["stamp"], 6): f for f in iter_frames(tmp_path)}
+    both = [t for t in set(objects) & set(masks) if round(t, 6) in saved]  # detected, not repeats
+    assert both, (sorted(saved), sorted(objects))
+    stamp = max(both)
+    scene, image, frame = objects[stamp], masks[stamp], saved[round(stamp, 6)]
+    assert frame.meta["mode"] == mode
+    assert [(o["kind"], o["color"]) for o in frame.objects] == [(o.kind, o.color) for o in scene]
+    for k, obj in enumerate(scene, start=1):
+        assert ((frame.instances == k) == (image == obj.mask_id)).all()
