@@ -305,25 +305,29 @@ class LearnedDetector:
         """The pose from the mask's points (a block's within its known height `band`, if
         given); where the shape fit fails (a bowl mostly hidden by the arm, a block half in
         the fingers), a box around the points' middle 90 %."""
-        # Outline pixels straddle the next surface: left out of a block's mask if enough stay
-        # (a thin band of a column's block is posed from a handful of inner pixels).
-        if kind == "block" and (mask.sum() >= 60 or band is not None):
+        tries = [mask]
+        if kind == "block":
+            # Outline pixels straddle the next surface: a block is posed from its mask's inner
+            # pixels where enough stay; a small mask first from all of them, then, if that
+            # gives a block larger than any, from the inner ones.
             inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
             if inner.sum() >= MIN_INNER_PIXELS:
-                mask = inner
-        pts, nrm = points[mask], normals[mask]
-        keep = np.isfinite(pts).all(axis=1)
-        pts, nrm = pts[keep], nrm[keep]
-        if len(pts) < 6:
-            return None
-        if kind == "bowl":
-            est = estimate_bowl(pts, self.priors.bowl_diameter, self.priors.bowl_height)
-            fits = est is not None and plausible(est, pts, nrm)
-        else:
-            est = estimate_block(pts, camera.eye, nrm, self.priors.block_sizes, band)
-            fits = est is not None and 0.015 <= est.size[0] <= 0.09
-        if fits:
-            return est
+                tries = [inner] if mask.sum() >= 60 or band is not None else [mask, inner]
+        for i, pixels in enumerate(tries):
+            largest = 0.09 if i == len(tries) - 1 else self.post.max_block_edge
+            pts, nrm = points[pixels], normals[pixels]
+            keep = np.isfinite(pts).all(axis=1)
+            pts, nrm = pts[keep], nrm[keep]
+            if len(pts) < 6:
+                return None
+            if kind == "bowl":
+                est = estimate_bowl(pts, self.priors.bowl_diameter, self.priors.bowl_height)
+                fits = est is not None and plausible(est, pts, nrm)
+            else:
+                est = estimate_block(pts, camera.eye, nrm, self.priors.block_sizes, band)
+                fits = est is not None and 0.015 <= est.size[0] <= largest
+            if fits:
+                return est
         lo, hi = np.percentile(pts, [5, 95], axis=0)
         return Estimate(kind, (lo + hi) / 2, hi - lo, 0.0)
 
