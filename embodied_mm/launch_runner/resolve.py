@@ -238,6 +238,8 @@ class _Resolver:
 
     def yaml_value(self, text: Text, scope: Scope) -> object:
         value = self.text(text, scope)
+        if not value.strip():
+            return ""  # an argument left empty (e.g. an optional path): the empty string
         try:
             loaded = yaml.safe_load(value)
         except yaml.YAMLError:

@@ -48,6 +48,7 @@ def test_node_command_line_is_built_like_launch_ros(tmp_path, prefix):
     f = write(tmp_path, "a.launch.yaml", """\
         launch:
           - arg: {name: robot, default: panda}
+          - arg: {name: dump, default: ""}
           - let: {name: sizes, value: '[1.5, 2.5]'}
           - node:
               pkg: fakepkg
@@ -65,6 +66,7 @@ def test_node_command_line_is_built_like_launch_ros(tmp_path, prefix):
                 - {name: names, value: [a, b]}
                 - {name: count, value: $(var robot)}
                 - {name: sizes, value: $(var sizes)}
+                - {name: dump, value: $(var dump)}
                 - {name: arm, param: [{name: dof, value: 7}]}
                 - {from: $(find-pkg-share fakepkg)/params.yaml}
               remap:
@@ -76,7 +78,7 @@ def test_node_command_line_is_built_like_launch_ros(tmp_path, prefix):
         "-r", "__node:=talk", "-r", "__ns:=/panda",
         "-p", "gui:=false", "-p", "hz:=240.5", "-p", "n:=3", "-p", 'label:="3"',
         "-p", "word:=hello", "-p", "names:=[a, b]", "-p", "count:=panda",
-        "-p", "sizes:=[1.5, 2.5]", "-p", "arm.dof:=7",
+        "-p", "sizes:=[1.5, 2.5]", "-p", 'dump:=""', "-p", "arm.dof:=7",
         "--params-file", str(prefix / "share" / "fakepkg" / "params.yaml"),
         "-r", "/cmd:=/panda/cmd"]
     assert "__ns:=/fr3" in commands(f, robot="fr3")["talk"]
