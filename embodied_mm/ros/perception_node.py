@@ -109,6 +109,7 @@ class PerceptionNode(Node):
         # counter tells, and the lock keeps the reset and a frame's memory update apart.
         self._scene_lock = threading.Lock()
         self._scene = 0
+        self._scene_stamp = 0.0  # s: when the sim loaded the current scene (its frames are later)
         self._kinematics = PandaKinematics()
         self._joints = joint_names_param(self)
         self.frames = self.frames_detected = 0
@@ -164,9 +165,13 @@ class PerceptionNode(Node):
         they see after it (the nearest table object of the same colour and kind), so names
         are the scene's own and not the last scene's leftovers: the episode runner and the
         oracle refer to objects by the sim's names. Detection still uses the camera alone."""
-        table = json.loads(msg.data)["objects"]
+        info = json.loads(msg.data)
+        table = info["objects"]
         with self._scene_lock:
             self._scene += 1
+            # A frame taken before the scene was loaded shows the last one, however late it
+            # arrives: named after this table it would pass the last scene's objects off as its.
+            self._scene_stamp = float(info.get("stamp", 0.0))
             self._object_table = table
             self._known = {entry["name"]: entry for entry in table}
             self._founding = set(self._known)
@@ -207,6 +212,9 @@ class PerceptionNode(Node):
             last_stamp = stamp
             with self._scene_lock:
                 if scene != self._scene:  # named after the last scene's objects: drop it
+                    self._last = None
+                    continue
+                if stamp < self._scene_stamp:  # taken before this scene was loaded
                     self._last = None
                     continue
                 if self.mode != "gt":

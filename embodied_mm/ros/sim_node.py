@@ -156,13 +156,16 @@ class SimNode(Node):
                              FaultStriker(self.world, self.cfg.eval.perturb, episode.seed))
             self._motion_start = None
             self._frame = None  # new bodies: segmentation ids may differ at the same poses
+            # Frames are stamped when taken, under this lock: one stamped earlier shows the
+            # last scene, however late it is published (`stamp` in the episode message).
+            loaded_at = self._now()
         self._episode, self._episode_request, self._steps = episode, dict(request), []
         objects = [{"name": o.name, "kind": o.kind, "color": o.color, "mask_id": o.mask_id,
                     "size": o.size.tolist(), "position": np.round(o.position, 4).tolist()}
                    for o in self._initial_objects]
         info = {**self._episode_request, "task": episode.task, "seed": episode.seed,
                 "instruction": episode.instruction, "template_id": episode.template_id,
-                "objects": objects, "goal": episode.goal}
+                "objects": objects, "goal": episode.goal, "stamp": loaded_at}
         self.episode_pub.publish(String(data=json.dumps(info)))
         self.get_logger().info(f"loaded {episode.task} seed {episode.seed}: "
                                f"{episode.instruction!r}")
