@@ -137,6 +137,35 @@ class CameraModel:
         return np.asarray(depth) / np.sqrt(self.K[0, 0] * self.K[1, 1])
 
 
+def view_blocked(camera: CameraModel, depth: np.ndarray, points: np.ndarray,
+                 margin: float = 0.03, window: int = 2) -> np.ndarray:
+    """Whether something stands between the camera and each world point: around the point's
+    pixel ((2 `window` + 1)² pixels, median) the depth reads nearer than the point by more
+    than `margin` m. A point outside the image or without depth readings there is not blocked.
+
+    Args:
+        camera: the camera that took `depth`.
+        depth: (H, W) eye-space depth, m (NaN or <= 0: no reading).
+        points: (N, 3) world points.
+
+    Returns:
+        (N,) bool.
+    """
+    points = np.asarray(points, float).reshape(-1, 3)
+    world_to_cam = np.linalg.inv(camera.cam_to_world)
+    z = points @ world_to_cam[2, :3] + world_to_cam[2, 3]
+    uv = np.round(camera.project(points)).astype(int)
+    depth = np.where(np.asarray(depth, float) > 0, depth, np.nan)
+    blocked = np.zeros(len(points), bool)
+    for i, ((u, v), expected) in enumerate(zip(uv, z)):
+        if expected <= 0 or not (0 <= u < camera.width and 0 <= v < camera.height):
+            continue
+        patch = depth[max(v - window, 0):v + window + 1, max(u - window, 0):u + window + 1]
+        if np.isfinite(patch).any():
+            blocked[i] = float(np.nanmedian(patch)) < expected - margin
+    return blocked
+
+
 def from_camera_info(K: Sequence[float] | np.ndarray, width: int, height: int,
                      eye: Sequence[float], target: Sequence[float],
                      up: Sequence[float] = (0.0, 0.0, 1.0)) -> CameraModel:

@@ -18,8 +18,11 @@ gaps, and only those:
 - **A still object stays while its absence is explained.** Only the arm moves objects, and the
   arm is also what hides them. An object missing from a frame is reported at its last seen
   pose while the arm is near it (within `ARM_RADIUS` of the segment from the robot's base to
-  the tool, seen from above) and for `hold_s` seconds of frame time after that, at most
-  `max_hidden_s` in all. Missing with the arm away for `hold_s`, it is gone (e.g. removed).
+  the tool, seen from above) or while the camera's view of that pose is blocked (the caller's
+  `hidden` test, e.g. the depth image reads something nearer there: the arm's upper links
+  pass between the camera and objects far from the tool), and for `hold_s` seconds of frame
+  time after that, at most `max_hidden_s` in all. Missing while in plain view for `hold_s`,
+  it is gone (e.g. removed).
 - **A bowl seen beside the arm is where it was seen without it.** No skill moves a bowl (they
   pick, place and push blocks), but a bowl half hidden by the arm is posed off its centre (by
   centimetres: a block put "into" it lands on the rim). While the arm is near a bowl, the bowl
@@ -42,6 +45,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -127,8 +131,15 @@ class ObjectMemory:
         self._believed.clear()
         self._clear.clear()
 
-    def update(self, obs: Observation) -> Observation:
-        """`obs` with the objects it missed put back where the rules above know them to be."""
+    def update(self, obs: Observation,
+               hidden: Callable[[ObjectState], bool] | None = None) -> Observation:
+        """`obs` with the objects it missed put back where the rules above know them to be.
+
+        Args:
+            obs: the frame's observation (objects as detected, the arm's state then).
+            hidden: optional test of a missed object's last sight: whether the camera could
+                not see it in this frame (its absence is then explained, like the arm's).
+        """
         stamp = obs.objects_seen_at
         position, rotation = _tool(obs)
         closed = gripper_closed_on_something(obs)
@@ -154,7 +165,8 @@ class ObjectMemory:
                 continue
             if name in seen:
                 continue
-            if _near_arm(track.seen.position, position):
+            if _near_arm(track.seen.position, position) or (hidden is not None and
+                                                            hidden(track.seen)):
                 track.explained_at = stamp
             if stamp - track.explained_at > self.hold_s or \
                     stamp - track.stamp > self.max_hidden_s:

@@ -22,9 +22,10 @@ costs the CPU next to nothing while the planner decides.
 The camera-only modes also read `/joint_states` (joint names: the `arm_joints`/`finger_joints`
 parameters) and fill short gaps with `embodied_mm.robots.object_memory.ObjectMemory`: a block
 in the closed gripper follows the hand (which hides it), and an object missed beside the arm,
-or for less than `object_memory_s` seconds (default 0.5) with the arm away, stays at its last
-pose; an object that first shows up beside the arm (a piece of the arm taken for a block) is
-left out until it is seen away from it. Names follow the memory's objects.
+where the depth image shows something in front of its last pose (the arm's links), or for less
+than `object_memory_s` seconds (default 0.5) in plain view, stays at its last pose; an object
+that first shows up beside the arm (a piece of the arm taken for a block) is left out until it
+is seen away from it. Names follow the memory's objects.
 
 With `frames_dir` set, every frame the detector runs on is also written there in the
 perception dataset's format (`embodied_mm.perception.dataset`, docs/perception.md), its
@@ -220,7 +221,7 @@ class PerceptionNode(Node):
                 if self.mode != "gt":
                     # Names follow what the memory believes: a carried block at the hand, and
                     # no name kept for a detection it left out.
-                    objects = self._remembered(objects, stamp)
+                    objects = self._remembered(objects, stamp, depth_from_msg(msgs[1]))
                     self._known.update((o.name, o) for o in objects)
                     if self._founding is None and objects:
                         self._founding = {o.name for o in objects}
@@ -229,9 +230,12 @@ class PerceptionNode(Node):
             self.objects_pub.publish(objects_to_markers(objects, stamp))
             self.features_pub.publish(_features_msg(objects))
 
-    def _remembered(self, objects: list, stamp: float) -> list:
+    def _remembered(self, objects: list, stamp: float, depth: np.ndarray) -> list:
         """`objects` with the gaps `self.memory` knows how to fill, given the arm's state when
-        the frame was taken (without a joint state then, `objects` as they are)."""
+        the frame was taken (without a joint state then, `objects` as they are) and what the
+        frame's `depth` shows in front of a missed object's last pose (its top centre)."""
+        from embodied_mm.perception.geometry import view_blocked
+
         msg = self._joints_at(stamp)
         if msg is None:
             return objects
@@ -243,7 +247,13 @@ class PerceptionNode(Node):
         obs = Observation(joint_positions=q, gripper_width=width,
                           ee_pose=np.concatenate([position, rotation_to_quaternion(rotation)]),
                           objects=objects, stamp=stamp, objects_stamp=stamp)
-        return self.memory.update(obs).objects
+        camera = self._camera
+
+        def hidden(obj) -> bool:
+            top = np.asarray(obj.position) + [0.0, 0.0, float(obj.size[2]) / 2]
+            return bool(view_blocked(camera, depth, top[None])[0])
+
+        return self.memory.update(obs, hidden).objects
 
     def _joints_at(self, stamp: float) -> JointState | None:
         """The joint state nearest in time to `stamp`, if one lies within 0.1 s of it."""

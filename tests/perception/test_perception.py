@@ -24,6 +24,7 @@ from embodied_mm.perception import (
     split_blocks,
     surface_normals,
 )
+from embodied_mm.perception.geometry import view_blocked
 from embodied_mm.vocabulary import COLORS
 
 SIZES = [(320, 240), (640, 480)]
@@ -94,6 +95,23 @@ def test_back_projection_inverts_projection():
     points = camera.back_project(depth)
     assert np.isnan(points[depth == 0]).all()  # no reading, no point
     assert np.allclose(camera.project(points[v, u]), np.stack([u, v], axis=1), atol=1e-3)
+
+
+def test_a_view_is_blocked_only_where_something_stands_in_front():
+    """The table plane rendered as depth, with a patch 20 cm nearer in front of one point (an
+    arm link between camera and object): that point's view is blocked; a point on the plane,
+    one in the air in front of the plane, one outside the image and one where the depth has no
+    reading are not."""
+    camera = from_camera_info(pybullet_intrinsics(320, 240, 55.0), 320, 240, EYE, (0.5, 0, 0))
+    table = np.array([[0.5, 0.0, 0.0], [0.4, -0.2, 0.0]])
+    rays = camera.rays @ camera.cam_to_world[:3, :3].T  # world direction per pixel, z_cam = 1
+    depth = (-EYE[2] / rays[..., 2]).astype(np.float32)  # eye-space depth of the plane z = 0
+    u, v = np.round(camera.project(table[1:])[0]).astype(int)
+    depth[v - 3:v + 4, u - 3:u + 4] -= 0.2
+    depth[:, :20] = np.nan  # no readings at the left edge
+    hole = camera.back_project(np.where(np.isnan(depth), 1.0, np.nan))[120, 10]
+    points = np.vstack([table, [[0.5, 0.0, 0.1], [3.0, 0.0, 0.0]], hole[None]])
+    assert view_blocked(camera, depth, points).tolist() == [False, True, False, False, False]
 
 
 def test_camera_rejects_bad_input():

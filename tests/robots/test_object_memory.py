@@ -210,3 +210,23 @@ def test_a_block_merged_with_the_fingers_is_the_one_where_they_closed():
                                                other], CLOSED_ON_BLOCK))
     held = held_block(carried)
     assert held is not None and held.name == "obj_4"
+
+
+def test_an_object_whose_view_is_blocked_stays_while_it_is_and_hold_s_after():
+    """The arm's upper links can pass between the camera and a block far from the tool (the
+    tool over another object): missed then, the block is hidden, not gone. The caller's test of
+    the view (the depth in front of its last pose) explains its absence like the arm's nearness;
+    once the view is clear and it is still missing, it is gone after `hold_s`."""
+    block = _block("obj_1", [0.36, -0.22, 0.02])
+    far_tool = [0.61, 0.08, 0.15]  # the block is 20 cm from the base-to-tool line
+    for blocked, kept in ((lambda o: True, True), (None, False)):
+        memory = ObjectMemory(hold_s=0.5)
+        memory.update(_obs(0.0, far_tool, [block]))
+        for t in (0.3, 0.6, 0.9, 1.2):
+            obs = memory.update(_obs(t, far_tool, []), blocked)
+        assert (_names(obs) == ["obj_1"]) == kept
+    memory = ObjectMemory(hold_s=0.5)  # the view clears: gone hold_s later
+    memory.update(_obs(0.0, far_tool, [block]))
+    memory.update(_obs(1.0, far_tool, []), lambda o: True)
+    assert _names(memory.update(_obs(1.4, far_tool, []), lambda o: False)) == ["obj_1"]
+    assert _names(memory.update(_obs(1.6, far_tool, []), lambda o: False)) == []
