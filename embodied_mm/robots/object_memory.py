@@ -23,10 +23,6 @@ gaps, and only those:
   pass between the camera and objects far from the tool), and for `hold_s` seconds of frame
   time after that, at most `max_hidden_s` in all. Missing while in plain view for `hold_s`,
   it is gone (e.g. removed).
-- **A block merged with the arm is where it was seen without it.** A block posed larger than
-  any block (`LARGEST_BLOCK`) beside the arm took in part of it (a white block under the white
-  links); it is reported at its pose last seen with the arm away, unless it was picked up
-  since (then it has no such pose, and is reported as seen).
 - **A bowl seen beside the arm is where it was seen without it.** No skill moves a bowl (they
   pick, place and push blocks), but a bowl half hidden by the arm is posed off its centre (by
   centimetres: a block put "into" it lands on the rim). While the arm is near a bowl, the bowl
@@ -60,9 +56,6 @@ from embodied_mm.types import ObjectState, Observation
 
 ARM_RADIUS = 0.12  # m: how close to the arm (top view) an object may be hidden or merged
 STILL_KINDS = ("bowl",)  # kinds no skill moves: posed from a clear view while the arm is near
-# m: no block is larger (the largest, 5 cm, plus what outline pixels add); a block posed larger
-# beside the arm took in part of the arm (white on white), and is posed from a clear view.
-LARGEST_BLOCK = 0.062
 # m, per axis of the tool frame: how far a block held between the fingertips can sit from the
 # tool centre point (half a finger pad). A grasped block seen farther off is posed wrong (its
 # mask took in a white finger), and is attached at the nearest pose the fingers allow.
@@ -197,9 +190,8 @@ class ObjectMemory:
         return replace(obs, objects=believed) if doubtful else obs
 
     def _posed_clear_of_the_arm(self, obs: Observation, tool: np.ndarray) -> Observation:
-        """`obs` with each `STILL_KINDS` object, and each block posed larger than any block,
-        beside the arm at its pose last seen with the arm away (when there is one; a block
-        picked up since has none); every object seen away from the arm is remembered so."""
+        """`obs` with each `STILL_KINDS` object beside the arm at its pose last seen with the
+        arm away (when there is one); every object seen away from the arm is remembered so."""
         posed = []
         for obj in obs.objects:
             clear = self._clear.get(obj.name)
@@ -207,8 +199,7 @@ class ObjectMemory:
                 clear is not None and _near_arm(clear.position, tool))
             if not beside:
                 self._clear[obj.name] = obj
-            elif clear is not None and (obj.kind in STILL_KINDS or (
-                    obj.kind == "block" and float(np.max(obj.size)) > LARGEST_BLOCK)):
+            elif obj.kind in STILL_KINDS and clear is not None:
                 obj = replace(obj, position=clear.position, orientation=clear.orientation,
                               size=clear.size)
             posed.append(obj)

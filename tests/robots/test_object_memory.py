@@ -230,26 +230,3 @@ def test_an_object_whose_view_is_blocked_stays_while_it_is_and_hold_s_after():
     memory.update(_obs(1.0, far_tool, []), lambda o: True)
     assert _names(memory.update(_obs(1.4, far_tool, []), lambda o: False)) == ["obj_1"]
     assert _names(memory.update(_obs(1.6, far_tool, []), lambda o: False)) == []
-
-
-def test_a_block_posed_larger_than_any_beside_the_arm_is_posed_from_its_clear_view():
-    """A white block under the white links came out as one 7 cm blob 5 cm off, and the block
-    put on it landed beside it: beside the arm, a block posed larger than any block stands at
-    its last clear pose. A plausible sighting beside the arm is taken as seen, and a block
-    picked up since its clear view (carried, then put down) is never put back there."""
-    memory = ObjectMemory()
-    block = _block("obj_1", [0.36, -0.03, 0.02])
-    away, beside = [0.6, 0.25, 0.3], [0.34, 0.0, 0.15]
-    memory.update(_obs(0.0, away, [block]))
-    blob = replace(block, position=np.array([0.33, 0.01, 0.003]), size=np.full(3, 0.074))
-    (posed,) = memory.update(_obs(0.1, beside, [blob])).objects
-    np.testing.assert_allclose(posed.position, block.position)
-    nudged = replace(block, position=np.array([0.37, -0.02, 0.02]))
-    (posed,) = memory.update(_obs(0.2, beside, [nudged])).objects
-    np.testing.assert_allclose(posed.position, nudged.position)
-
-    memory.update(_obs(0.3, [0.36, -0.03, 0.03], [block], CLOSED_ON_BLOCK))  # picked up
-    memory.update(_obs(1.0, [0.5, 0.1, 0.2], [], CLOSED_ON_BLOCK))
-    released = replace(blob, position=np.array([0.5, 0.1, 0.05]))
-    (posed,) = memory.update(_obs(1.5, [0.5, 0.1, 0.12], [released])).objects
-    np.testing.assert_allclose(posed.position, released.position)
