@@ -56,6 +56,7 @@ from embodied_mm.ros.node_utils import config_from_params, param, run_node
 ENDS = {"terminal", "invalid", "estop"}
 # Planner statuses that end an episode, and the outcome recorded: out of steps, or it crashed.
 PLANNER_ENDS = {"gave_up": "step_budget", "aborted": "aborted"}
+STEPS_RETRY_S = 0.05  # s between success checks while the sim has not got every plan step
 LIVENESS_S = 0.5  # how often the runner checks that the episode's planner is still the same
 ABORT_GRACE_S = 30.0  # s the running skill gets to end after the planner went away
 
@@ -254,7 +255,7 @@ class EpisodeRunnerNode(Node):
                                success=False, outcome=outcome, steps=steps,
                                planner_latency_ms=latencies, skill_outcomes=outcomes,
                                n_objects=len(scene[0]))
-        verdict = self._check_success()
+        verdict = self._check_success(len(steps))
         if verdict is None:
             reason = (f"no answer from {topics.CHECK_SUCCESS} within {self.success_wait_s:.0f} s")
             self.get_logger().error(f"  {reason}")
@@ -265,15 +266,27 @@ class EpisodeRunnerNode(Node):
         report.success = outcome != "aborted" and bool(verdict.success)
         return report
 
-    def _check_success(self) -> Trigger.Response | None:
-        """The sim's verdict on the episode, or None if it does not answer in time."""
-        future = self.success_client.call_async(Trigger.Request())
-        done = threading.Event()
-        future.add_done_callback(lambda _: done.set())
-        if not done.wait(self.success_wait_s):
-            self.success_client.remove_pending_request(future)
-            return None
-        return future.result()
+    def _check_success(self, steps: int) -> Trigger.Response | None:
+        """The sim's verdict on the episode, or None if it does not answer in time.
+
+        The sim judges with the plan steps it has received (an `infeasible` episode succeeds
+        only with `cannot()` among them), and the last one may still be on its way when the
+        runner asks: a verdict on fewer than the runner's `steps` is asked for again, until
+        `success_wait_s` has passed (then the last verdict stands)."""
+        deadline = time.monotonic() + self.success_wait_s
+        verdict = None
+        while True:
+            future = self.success_client.call_async(Trigger.Request())
+            done = threading.Event()
+            future.add_done_callback(lambda _, answered=done: answered.set())
+            if not done.wait(max(deadline - time.monotonic(), 0.0)):
+                self.success_client.remove_pending_request(future)
+                return verdict
+            verdict = future.result()
+            judged = len(json.loads(verdict.message or "{}").get("steps", []))
+            if judged >= steps or time.monotonic() + STEPS_RETRY_S > deadline:
+                return verdict
+            time.sleep(STEPS_RETRY_S)
 
     def _planner_ids(self) -> frozenset[bytes]:
         """Ids of the planner node's publishers on the plan topic: a respawned planner brings
