@@ -221,7 +221,7 @@ class PerceptionNode(Node):
                 if self.mode != "gt":
                     # Names follow what the memory believes: a carried block at the hand, and
                     # no name kept for a detection it left out.
-                    objects = self._remembered(objects, stamp, depth_from_msg(msgs[1]))
+                    objects = self._remembered(objects, stamp, msgs[1])
                     self._known.update((o.name, o) for o in objects)
                     if self._founding is None and objects:
                         self._founding = {o.name for o in objects}
@@ -230,10 +230,11 @@ class PerceptionNode(Node):
             self.objects_pub.publish(objects_to_markers(objects, stamp))
             self.features_pub.publish(_features_msg(objects))
 
-    def _remembered(self, objects: list, stamp: float, depth: np.ndarray) -> list:
+    def _remembered(self, objects: list, stamp: float, depth_msg: Image) -> list:
         """`objects` with the gaps `self.memory` knows how to fill, given the arm's state when
         the frame was taken (without a joint state then, `objects` as they are) and what the
-        frame's `depth` shows in front of a missed object's last pose (its top centre)."""
+        frame's depth shows in front of a missed object's last pose (its top centre; decoded
+        only when an object is missed)."""
         from embodied_mm.perception.geometry import view_blocked
 
         msg = self._joints_at(stamp)
@@ -247,11 +248,13 @@ class PerceptionNode(Node):
         obs = Observation(joint_positions=q, gripper_width=width,
                           ee_pose=np.concatenate([position, rotation_to_quaternion(rotation)]),
                           objects=objects, stamp=stamp, objects_stamp=stamp)
-        camera = self._camera
+        camera, depth = self._camera, []
 
         def hidden(obj) -> bool:
+            if not depth:
+                depth.append(depth_from_msg(depth_msg))
             top = np.asarray(obj.position) + [0.0, 0.0, float(obj.size[2]) / 2]
-            return bool(view_blocked(camera, depth, top[None])[0])
+            return bool(view_blocked(camera, depth[0], top[None])[0])
 
         return self.memory.update(obs, hidden).objects
 
