@@ -9,7 +9,8 @@ One frame is two files in a folder, `NNNNNN.npz` and `NNNNNN.json` (format `FORM
   numbers, row-major, optical frame x right, y down, z forward → robot base)}; `objects`: one
   {`kind`, `color`, `pixels`, and where known `position` (3,) and `size` (3,) in m, the box
   centre and extent in the base frame, and `orientation` (quaternion xyzw)}; `scene` and
-  `seed` (rendered frames only).
+  `seed` (rendered frames only); where known, the arm's `joints` (7 angles, rad) and
+  `gripper_width` (m) when the frame was taken, for the robot self-filter (`self_filter.py`).
 
 An `index.json` beside the frames names the format, split and frame count. Training needs
 `rgb`, `depth`, `instances`, `camera`, and each object's `kind` and `color`; `position` and
@@ -112,7 +113,10 @@ def render_frame(world, seed: int, augment: bool = True, vary: bool = True) -> F
                         "orientation": np.round(state.orientation, 5).tolist(),
                         "pixels": int(mask.sum()),
                         "hidden": bool(mask.sum() < min_visible(seg.shape))})
-    return Frame(rgb, depth_mm, instances, camera, objects, {"scene": kind, "seed": seed})
+    q, width = world.joint_state()
+    return Frame(rgb, depth_mm, instances, camera, objects,
+                 {"scene": kind, "seed": seed, "joints": np.round(q, 5).tolist(),
+                  "gripper_width": round(width, 5)})
 
 
 def save_frame(frame: Frame, folder: Path, number: int) -> None:

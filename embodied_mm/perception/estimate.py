@@ -41,6 +41,7 @@ SPAN_QUANTILE = 0.03  # a block's width is taken between these quantiles (outlin
 STANDS_BELOW = 0.02  # m: a stack's lowest point is this close to the table (or a bowl's floor)
 STACK_GAP = 0.01  # m: the largest height gap between points of the cubes under a top cube
 MIN_PART_POINTS = 25  # points a block cut out of a larger detection must keep to count
+PURER_BY = 0.1  # share of a column's points: colours that clearly favour another band count
 
 
 @dataclass(frozen=True)
@@ -306,19 +307,23 @@ def split_blocks(points: np.ndarray, normals: np.ndarray | None, max_edge: float
 
 
 def cut_column(points: np.ndarray, normals: np.ndarray | None, cubes: int,
-               max_edge: float) -> tuple[np.ndarray, list[tuple[float, float]]]:
+               max_edge: float, colors: np.ndarray | None = None
+               ) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Labels (0 = the top cube, 1, 2, … downwards) of the points of a column of stacked cubes,
     and each cube's height band (bottom, top), m.
 
     The top cube is its top face's width tall; the rest of the column is cut into `cubes` - 1
     equal bands (what the model saw below the top) when such bands are as tall as a cube can
-    be, else into the fewest bands no taller than `max_edge`.
+    be, else into the fewest bands no taller than `max_edge`. Given the points' colours, a band
+    count whose bands are clearly more of one colour each wins (`PURER_BY`): a tower of several
+    colours is cut where its colour changes even when the model merged two of its blocks.
 
     Args:
         points: (N, 3) finite world points of the column's pixels.
         normals: optional (N, 3) unit normals of the same pixels.
         cubes: how many cubes the model found in the column.
         max_edge: m, the largest cube edge that exists (plus the measurement's slack).
+        colors: optional (N,) int colour label of each point.
 
     Returns:
         (N,) int labels and the bands; all labels zero and no bands when the points are not
@@ -346,12 +351,33 @@ def cut_column(points: np.ndarray, normals: np.ndarray | None, cubes: int,
     below = cubes - 1
     if below < 1 or not 0.5 * max_edge <= rest / below <= max_edge:
         below = int(np.ceil(rest / max_edge))
-    step = rest / below
     depth_below_top = top - edge - points[:, 2]
+    if colors is not None:
+        below = _purest_count(depth_below_top, colors, rest, below, max_edge)
+    step = rest / below
     band = np.clip(np.floor(depth_below_top / step), 0, below - 1).astype(int)
     bands = [(top - edge, top)] + [(top - edge - (k + 1) * step, top - edge - k * step)
                                    for k in range(below)]
     return np.where(depth_below_top < 0, 0, 1 + band), bands
+
+
+def _purest_count(depth_below_top: np.ndarray, colors: np.ndarray, rest: float, default: int,
+                  max_edge: float) -> int:
+    """The number of equal bands, each as tall as a cube can be, to cut `rest` m of a column
+    below its top cube into: `default`, unless another count leaves clearly more of the points
+    in their band's majority colour."""
+    inside = (depth_below_top >= 0) & (depth_below_top < rest)
+    depth, labels = depth_below_top[inside], colors[inside]
+    if not len(depth):
+        return default
+
+    def purity(bands: int) -> float:
+        band = np.minimum(depth // (rest / bands), bands - 1).astype(int)
+        return sum(np.bincount(labels[band == k]).max() for k in np.unique(band)) / len(depth)
+
+    counts = range(max(1, int(np.ceil(rest / max_edge))), int(rest / (0.5 * max_edge)) + 1)
+    best = max(counts, key=purity, default=default)
+    return best if purity(best) > purity(default) + PURER_BY else default
 
 
 def _cut(points: np.ndarray, normals: np.ndarray | None, max_edge: float) -> np.ndarray | None:

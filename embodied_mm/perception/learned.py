@@ -30,6 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from embodied_mm.perception.estimate import (
+    SIDE_NORMAL_Z,
     Estimate,
     ShapePriors,
     cut_column,
@@ -48,6 +49,9 @@ KIND_CLASSES = ("background", *KINDS)
 OFFSET_SCALE = 10.0  # output px per unit of the offset head
 HEIGHT_SCALE = 5.0  # input height channel = metres above the table × this
 MIN_INNER_PIXELS = 12  # a block posed from its mask's inner pixels needs this many
+# A block mask's pixel lower than this, unless it faces sideways, is the table seen past the
+# block's edge (a mask spilt over it) or a block face's bottom rim: left out of the pose.
+TABLE_LEVEL = 0.004  # m above the table
 
 
 @dataclass(frozen=True)
@@ -195,13 +199,17 @@ class LearnedDetector:
         return cls(model, **kwargs)
 
     @torch.inference_mode()
-    def detect(self, rgb: np.ndarray, depth: np.ndarray, camera: CameraModel) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, depth: np.ndarray, camera: CameraModel,
+               robot: np.ndarray | None = None) -> list[Detection]:
         """The objects in one frame.
 
         Args:
             rgb: (H, W, 3) uint8.
             depth: (H, W) float32 eye-space depth, m (<= 0 or NaN: no reading).
             camera: the camera that took the frame.
+            robot: (H, W) bool, the robot's own pixels (`self_filter.SelfFilter.mask`): kept
+                out of every object's mask, so an object against the arm is posed from its
+                own pixels and a piece of the arm is no object.
 
         Returns:
             Detections with a pose, largest first.
@@ -215,6 +223,8 @@ class LearnedDetector:
                                            self.post)
         instances, kinds = split_by_color(instances, kinds, color_prob.argmax(0), self.post)
         full = _upsample_instances(instances, kind_logits, rgb.shape[:2], kinds)
+        if robot is not None:
+            full[robot] = 0
         normals = surface_normals(points, full - 1)
         has_depth = np.isfinite(points[..., 2])
         scale = rgb.shape[0] * rgb.shape[1] / (320 * 240)
@@ -244,7 +254,7 @@ class LearnedDetector:
     def _split(self, mask: np.ndarray, points: np.ndarray, normals: np.ndarray) -> list[np.ndarray]:
         """A block mask cut into one mask per cube its points hold (`split_blocks`)."""
         return _partition(mask, points, normals,
-                          lambda p, n: split_blocks(p, n, self.post.max_block_edge))
+                          lambda p, n, _: split_blocks(p, n, self.post.max_block_edge))
 
     def _recut_columns(self, found: list[Detection], points: np.ndarray, normals: np.ndarray,
                        camera: CameraModel, color_prob: np.ndarray) -> list[Detection]:
@@ -254,12 +264,14 @@ class LearnedDetector:
         blocks = [d for d in found if d.kind == "block"]
         kept = [d for d in found if d.kind != "block"]
         least = self.post.min_pixels[0] * points.shape[0] * points.shape[1] / (320 * 240)
+        colors = _full_resolution(color_prob.argmax(0), points.shape[:2])
         for column in _columns(blocks, self.post.column_share):
             bands: list[tuple[float, float]] = []
 
-            def cut(pts: np.ndarray, nrm: np.ndarray, cubes: int = len(column),
-                    bands: list = bands) -> np.ndarray:
-                labels, cut_bands = cut_column(pts, nrm, cubes, self.post.max_block_edge)
+            def cut(pts: np.ndarray, nrm: np.ndarray, pixels: tuple[np.ndarray, np.ndarray],
+                    cubes: int = len(column), bands: list = bands) -> np.ndarray:
+                labels, cut_bands = cut_column(pts, nrm, cubes, self.post.max_block_edge,
+                                               colors[pixels])
                 bands.extend(cut_bands)
                 return labels
 
@@ -317,6 +329,9 @@ class LearnedDetector:
             largest = 0.09 if i == len(tries) - 1 else self.post.max_block_edge
             pts, nrm = points[pixels], normals[pixels]
             keep = np.isfinite(pts).all(axis=1)
+            if kind == "block":
+                side = np.abs(nrm[:, 2]) < SIDE_NORMAL_Z  # False where the normal is unknown
+                keep &= (pts[:, 2] >= TABLE_LEVEL) | side
             pts, nrm = pts[keep], nrm[keep]
             if len(pts) < 6:
                 return None
@@ -333,17 +348,18 @@ class LearnedDetector:
 
 
 def _partition(mask: np.ndarray, points: np.ndarray, normals: np.ndarray,
-               labeller: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> list[np.ndarray]:
-    """`mask` cut into the parts `labeller` gives its inner pixels' (points, normals) (labels
-    0, 1, …); the outline and pixels without a depth reading join the part of the nearest
-    inner pixel. `[mask]` when the labeller finds one part."""
+               labeller: Callable[[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]],
+                                  np.ndarray]) -> list[np.ndarray]:
+    """`mask` cut into the parts `labeller` gives its inner pixels' (points, normals, (rows,
+    columns)) (labels 0, 1, …); the outline and pixels without a depth reading join the part
+    of the nearest inner pixel. `[mask]` when the labeller finds one part."""
     v, u = np.nonzero(mask)
     pts = points[v, u]
     inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     valid = np.isfinite(pts).all(axis=1) & inner[v, u]  # outline pixels see what is behind
     if valid.sum() < 2:
         return [mask]
-    labels = labeller(pts[valid], normals[v, u][valid])
+    labels = labeller(pts[valid], normals[v, u][valid], (v[valid], u[valid]))
     if labels.max() == 0:
         return [mask]
     every = np.empty(len(v), int)
@@ -380,6 +396,13 @@ def _columns(blocks: list[Detection], share: float) -> list[list[Detection]]:
     for i, d in enumerate(blocks):
         columns.setdefault(root(i), []).append(d)
     return list(columns.values())
+
+
+def _full_resolution(low: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A (h, w) output map at the frame's (H, W) pixels (nearest)."""
+    rows = np.arange(shape[0]) * low.shape[0] // shape[0]
+    cols = np.arange(shape[1]) * low.shape[1] // shape[1]
+    return low[rows[:, None], cols[None, :]]
 
 
 def _color_of(mask: np.ndarray, color_prob: np.ndarray) -> str:
@@ -518,7 +541,8 @@ def detect_learned(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel,
                    known: Sequence[ObjectState | Mapping] = (),
                    checkpoint: str | Path | None = None,
                    masks: dict[str, np.ndarray] | None = None,
-                   late: Collection[str] = ()) -> list[ObjectState]:
+                   late: Collection[str] = (),
+                   robot: np.ndarray | None = None) -> list[ObjectState]:
     """Objects found by the learned model, as `ObjectState`s (the interface of `detect_color`).
 
     Args:
@@ -532,11 +556,13 @@ def detect_learned(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel,
             `detect_color`'s).
         late: names of `known` objects first seen after the scene began (see
             `name_detections`).
+        robot: (H, W) bool, the robot's own pixels (`LearnedDetector.detect`).
 
     Returns:
         The objects; known ones keep their names, new ones take the lowest free `obj_<n>`.
     """
-    found = _shared(None if checkpoint is None else str(checkpoint)).detect(rgb, depth, camera)
+    model = _shared(None if checkpoint is None else str(checkpoint))
+    found = model.detect(rgb, depth, camera, robot)
     return name_detections(found, known, masks, late)
 
 

@@ -123,14 +123,26 @@ def score_frame(found: Sequence[Found], frame: Frame) -> Tally:
     return tally
 
 
-def detector(mode: str, checkpoint: Path | None = None) -> Callable[[Frame], list[Found]]:
-    """A function frame → detections for `mode` (`learned`, `color` or `gt`)."""
+def detector(mode: str, checkpoint: Path | None = None, self_filter: bool = True
+             ) -> Callable[[Frame], list[Found]]:
+    """A function frame → detections for `mode` (`learned`, `color` or `gt`); `learned`
+    keeps the robot's own pixels out of its masks where the frame records the arm's joints
+    (`self_filter`)."""
     if mode == "learned":
         from embodied_mm.perception.learned import LearnedDetector
+        from embodied_mm.perception.self_filter import SelfFilter
 
         model = LearnedDetector.load(checkpoint)
-        return lambda fr: [Found(d.kind, d.color, d.mask, d.position)
-                           for d in model.detect(fr.rgb, fr.depth, fr.camera)]
+        robot_filter = SelfFilter() if self_filter else None
+
+        def learned(fr: Frame) -> list[Found]:
+            robot = None
+            if robot_filter is not None and "joints" in fr.meta:
+                robot = robot_filter.mask(fr.camera, fr.depth, fr.meta["joints"],
+                                          fr.meta["gripper_width"])
+            return [Found(d.kind, d.color, d.mask, d.position)
+                    for d in model.detect(fr.rgb, fr.depth, fr.camera, robot)]
+        return learned
     if mode == "color":
         from embodied_mm.perception.detectors import detect_color
 

@@ -25,7 +25,10 @@ in the closed gripper follows the hand (which hides it), and an object missed be
 where the depth image shows something in front of its last pose (the arm's links), or for less
 than `object_memory_s` seconds (default 0.5) in plain view, stays at its last pose; an object
 that first shows up beside the arm (a piece of the arm taken for a block) is left out until it
-is seen away from it. Names follow the memory's objects.
+is seen away from it. Names follow the memory's objects. In `learned` mode the robot's own
+pixels, rendered from its URDF (`robot_urdf`, the sim's Panda by default) at the joint state
+of the frame's capture time, are kept out of every object's mask
+(`embodied_mm.perception.self_filter`; `self_filter:=false` turns it off).
 
 With `frames_dir` set, every frame the detector runs on is also written there in the
 perception dataset's format (`embodied_mm.perception.dataset`, docs/perception.md), its
@@ -115,6 +118,12 @@ class PerceptionNode(Node):
         self._joints = joint_names_param(self)
         self.frames = self.frames_detected = 0
         self._frames_dir = str(param(self, "frames_dir", ""))
+        self._self_filter = None
+        if self.mode == "learned" and bool(param(self, "self_filter", True)):
+            from embodied_mm.perception.self_filter import SelfFilter
+
+            self._self_filter = SelfFilter(str(param(self, "robot_urdf", "")) or None,
+                                           float(param(self, "self_filter_tolerance", 0.01)))
         self._camera = None
         self._new_frame = threading.Event()
         self._closing = False
@@ -237,13 +246,10 @@ class PerceptionNode(Node):
         only when an object is missed)."""
         from embodied_mm.perception.geometry import view_blocked
 
-        msg = self._joints_at(stamp)
-        if msg is None:
+        arm = self._arm_state(stamp)
+        if arm is None:
             return objects
-        try:
-            q, width = joint_state_from_msg(msg, self._joints)
-        except MessageError:
-            return objects
+        q, width = arm
         position, rotation = self._kinematics.forward(q)
         obs = Observation(joint_positions=q, gripper_width=width,
                           ee_pose=np.concatenate([position, rotation_to_quaternion(rotation)]),
@@ -281,14 +287,26 @@ class PerceptionNode(Node):
         last = self._last
         if last is not None and all(_same_pixels(a, b) for a, b in zip(msgs, last[0])):
             return last[1], last[2]
-        objects, masks = self._detect(msgs)
+        arm = self._arm_state(stamp)
+        objects, masks = self._detect(msgs, arm)
         self.frames_detected += 1
         if self._frames_dir:
-            self._save_frame(msgs, stamp, objects, masks)
+            self._save_frame(msgs, stamp, objects, masks, arm)
         self._last = (msgs, objects, masks)
         return objects, masks
 
-    def _detect(self, msgs) -> tuple[list, np.ndarray]:
+    def _arm_state(self, stamp: float) -> tuple[np.ndarray, float] | None:
+        """(arm joint angles, gripper width) when the frame was taken, if known (camera-only
+        modes)."""
+        msg = None if self.mode == "gt" else self._joints_at(stamp)
+        if msg is None:
+            return None
+        try:
+            return joint_state_from_msg(msg, self._joints)
+        except MessageError:
+            return None
+
+    def _detect(self, msgs, arm: tuple[np.ndarray, float] | None) -> tuple[list, np.ndarray]:
         from embodied_mm.perception import detect_color, detect_gt
         from embodied_mm.perception.masks import mask_image
 
@@ -310,16 +328,19 @@ class PerceptionNode(Node):
             from embodied_mm.perception.learned import detect_learned
 
             late = set() if self._founding is None else set(self._known) - self._founding
+            robot = None
+            if self._self_filter is not None and arm is not None:
+                robot = self._self_filter.mask(self._camera, depth, *arm)
             objects = detect_learned(rgb, depth, self._camera, known=known, masks=masks,
-                                     late=late)
+                                     late=late, robot=robot)
         else:
             objects = detect_color(rgb, depth, self._camera, known=known, masks=masks)
         return mask_image(objects, masks, depth.shape)
 
     def _save_frame(self, msgs: list[Image], stamp: float, objects: list,
-                    masks: np.ndarray) -> None:
+                    masks: np.ndarray, arm: tuple[np.ndarray, float] | None) -> None:
         """Writes the frame and its detections (pre-labels) to `frames_dir`, numbered in
-        the order detected."""
+        the order detected, with the arm's state when it was taken if known."""
         from pathlib import Path
 
         from embodied_mm.perception.dataset import Frame, save_frame
@@ -333,7 +354,9 @@ class PerceptionNode(Node):
         frame = Frame(image_from_msg(msgs[0], "rgb8"),
                       np.clip(np.nan_to_num(np.round(depth * 1000)), 0, 65535).astype(np.uint16),
                       instances, self._camera, labels,
-                      {"stamp": stamp, "mode": self.mode})
+                      {"stamp": stamp, "mode": self.mode,
+                       **({} if arm is None else {"joints": np.round(arm[0], 5).tolist(),
+                                                  "gripper_width": round(float(arm[1]), 5)})})
         folder = Path(self._frames_dir)
         folder.mkdir(parents=True, exist_ok=True)
         save_frame(frame, folder, self.frames_detected - 1)

@@ -32,7 +32,10 @@ def test_rendered_ground_truth_is_consistent(world, tmp_path, kind):
     survive a save/load round trip; the clean depth puts the table at z = 0."""
     seed = SCENE_KINDS.index(kind) + 7 * 3
     frame = render_frame(world, seed, augment=False)
-    assert frame.meta == {"scene": kind, "seed": seed}
+    assert {k: frame.meta[k] for k in ("scene", "seed")} == {"scene": kind, "seed": seed}
+    q, width = world.joint_state()  # the arm as drawn, for the robot self-filter
+    assert np.allclose(frame.meta["joints"], q, atol=1e-4)
+    assert frame.meta["gripper_width"] == pytest.approx(width, abs=1e-4)
     save_frame(frame, tmp_path, 0)
     loaded = load_frame(tmp_path / "000000")
     assert np.array_equal(loaded.instances, frame.instances)
@@ -282,3 +285,24 @@ def test_a_tower_under_the_hand_is_posed_as_a_tower():
     for block in tower:
         assert np.linalg.norm(block.position[:2] - axis) < 0.015, (block.color, block.position)
     assert tower[0].position[2] < tower[1].position[2] < tower[2].position[2]
+
+
+def test_a_tower_of_four_colours_is_cut_where_its_colour_changes():
+    """A frame saved by the perception node in a graph run (`frames_dir`, with the arm's joint
+    state): a tower of white, yellow, orange and blue, the hand above it. The model merged the
+    shaded white block with the yellow one, the height cut made three blocks of the four, and
+    the oracle, seeing no white block under the yellow, took the tower apart. Cut where the
+    pixels' colour changes, the four come out in stacking order, robot pixels kept out."""
+    from embodied_mm.perception.dataset import load_frame
+    from embodied_mm.perception.learned import detect_learned
+    from embodied_mm.perception.self_filter import SelfFilter
+
+    frame = load_frame(Path(__file__).parent / "frames" / "tower_of_four_colours" / "000000")
+    robot = SelfFilter().mask(frame.camera, frame.depth, frame.meta["joints"],
+                              frame.meta["gripper_width"])
+    found = detect_learned(frame.rgb, frame.depth, frame.camera, robot=robot)
+    tower = sorted((o for o in found if o.kind == "block"), key=lambda o: o.position[2])
+    assert [o.color for o in tower] == ["white", "yellow", "orange", "blue"]
+    axis = np.median([o.position[:2] for o in tower], axis=0)
+    for block in tower:
+        assert np.linalg.norm(block.position[:2] - axis) < 0.015, (block.color, block.position)

@@ -239,6 +239,22 @@ def test_a_column_is_cut_into_its_cubes_whatever_count_the_model_gave(seen, mode
         assert part_of.max() >= 0.8 * part_of.sum()
 
 
+@pytest.mark.parametrize("colored", [True, False])
+def test_a_tower_of_colours_is_cut_where_its_colour_changes(colored):
+    """Four 4 cm cubes, the model's count three: below the top cube, two bands of 6 cm are as
+    tall as a cube can be, so geometry alone cuts three cubes. Where the points' colours change
+    every 4 cm, the count whose bands are each one colour wins; one colour keeps the count."""
+    cubes = [((0.5, 0.1, 0.02 + 0.04 * k), 0.04, 0.3) for k in range(4)]
+    points, normals, which = _labelled(*cubes)
+    colors = which if colored else np.zeros_like(which)
+    labels, bands = cut_column(points, normals, 3, max_edge=0.062, colors=colors)
+    assert len(bands) == (4 if colored else 3)
+    if colored:
+        for cube in range(4):  # each part is one cube, top first
+            part_of = np.bincount(labels[which == cube], minlength=4)
+            assert part_of.argmax() == 3 - cube and part_of.max() >= 0.9 * part_of.sum()
+
+
 def test_a_block_held_over_another_is_not_a_column():
     held, held_normals = _cube_faces(np.array([0.5, 0.0, 0.15]), 0.05, 0.2)
     below, below_normals = _cube_faces(np.array([0.5, 0.0, 0.02]), 0.04, 0.2)

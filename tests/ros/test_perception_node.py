@@ -89,7 +89,8 @@ def test_object_masks_match_the_objects_and_their_stamp(graph, mode, tmp_path):
     object perception reports has its own pixels in `/embodied_mm/object_masks` under its
     `mask_id`, in the frame the objects came from — in the camera-only `learned` mode (what a
     real camera has) as with the sim's segmentation. With `frames_dir` the frames detected are
-    saved as labelled frames (the detections as labels) that the perception tools load."""
+    saved as labelled frames (the detections as labels, and in `learned` mode the arm's joint
+    state) that the perception tools load."""
     from sensor_msgs.msg import Image
 
     from embodied_mm.ros.conversions import from_time, image_from_msg
@@ -122,6 +123,10 @@ def test_object_masks_match_the_objects_and_their_stamp(graph, mode, tmp_path):
     assert [(o["kind"], o["color"]) for o in frame.objects] == [(o.kind, o.color) for o in scene]
     for k, obj in enumerate(scene, start=1):
         assert ((frame.instances == k) == (image == obj.mask_id)).all()
+    if mode == "learned":  # the arm's state when the frame was taken (self-filter): at home
+        from embodied_mm.robots.kinematics import HOME
+
+        assert np.allclose(frame.meta["joints"], HOME, atol=0.01)
 
 
 def test_a_frame_taken_before_the_scene_was_loaded_is_not_named_after_it(graph):
