@@ -30,7 +30,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from embodied_mm.perception.estimate import (
-    SIDE_NORMAL_Z,
     Estimate,
     ShapePriors,
     cut_column,
@@ -52,6 +51,7 @@ MIN_INNER_PIXELS = 12  # a block posed from its mask's inner pixels needs this m
 # A block mask's pixel lower than this, unless it faces sideways, is the table seen past the
 # block's edge (a mask spilt over it) or a block face's bottom rim: left out of the pose.
 TABLE_LEVEL = 0.004  # m above the table
+SIDEWAYS = 0.9  # |normal z| below this faces sideways (a stricter bound loses the rim's points)
 
 
 @dataclass(frozen=True)
@@ -330,7 +330,7 @@ class LearnedDetector:
             pts, nrm = points[pixels], normals[pixels]
             keep = np.isfinite(pts).all(axis=1)
             if kind == "block":
-                side = np.abs(nrm[:, 2]) < SIDE_NORMAL_Z  # False where the normal is unknown
+                side = np.abs(nrm[:, 2]) < SIDEWAYS  # False where the normal is unknown
                 keep &= (pts[:, 2] >= TABLE_LEVEL) | side
             pts, nrm = pts[keep], nrm[keep]
             if len(pts) < 6:
