@@ -365,17 +365,28 @@ def _purest_count(depth_below_top: np.ndarray, colors: np.ndarray, rest: float, 
                   max_edge: float) -> int:
     """The number of equal bands, each as tall as a cube can be, to cut `rest` m of a column
     below its top cube into: `default`, unless another count leaves clearly more of the points
-    in their band's majority colour."""
+    in their band's majority colour, with each band's colour another than the next band's (two
+    bands of one colour would be one block cut in two)."""
     inside = (depth_below_top >= 0) & (depth_below_top < rest)
     depth, labels = depth_below_top[inside], colors[inside]
     if not len(depth):
         return default
 
-    def purity(bands: int) -> float:
+    def majorities(bands: int) -> list[tuple[int, int]]:
+        """(colour, points of it) of each band that holds points, top down."""
         band = np.minimum(depth // (rest / bands), bands - 1).astype(int)
-        return sum(np.bincount(labels[band == k]).max() for k in np.unique(band)) / len(depth)
+        counts = [np.bincount(labels[band == k]) for k in np.unique(band)]
+        return [(int(c.argmax()), int(c.max())) for c in counts]
 
-    counts = range(max(1, int(np.ceil(rest / max_edge))), int(rest / (0.5 * max_edge)) + 1)
+    def purity(bands: int) -> float:
+        return sum(n for _, n in majorities(bands)) / len(depth)
+
+    def changes_colour(bands: int) -> bool:
+        colours = [c for c, _ in majorities(bands)]
+        return all(a != b for a, b in zip(colours, colours[1:]))
+
+    counts = [n for n in range(max(1, int(np.ceil(rest / max_edge))),
+                               int(rest / (0.5 * max_edge)) + 1) if changes_colour(n)]
     best = max(counts, key=purity, default=default)
     return best if purity(best) > purity(default) + PURER_BY else default
 

@@ -287,22 +287,28 @@ def test_a_tower_under_the_hand_is_posed_as_a_tower():
     assert tower[0].position[2] < tower[1].position[2] < tower[2].position[2]
 
 
-def test_a_tower_of_four_colours_is_cut_where_its_colour_changes():
-    """A frame saved by the perception node in a graph run (`frames_dir`, with the arm's joint
-    state): a tower of white, yellow, orange and blue, the hand above it. The model merged the
-    shaded white block with the yellow one, the height cut made three blocks of the four, and
-    the oracle, seeing no white block under the yellow, took the tower apart. Cut where the
-    pixels' colour changes, the four come out in stacking order, robot pixels kept out."""
+@pytest.mark.parametrize("fixture, bottom_up", [
+    ("tower_of_four_colours", ["white", "yellow", "orange", "blue"]),
+    ("tower_white_in_middle", ["blue", "purple", "white", "brown"]),
+])
+def test_a_tower_of_several_colours_is_cut_into_its_blocks(fixture, bottom_up):
+    """Frames saved by the perception node in graph runs (`frames_dir`, with the arm's joint
+    state), the hand above each tower. In the first the model merged the shaded white block
+    with the yellow one, the height cut alone made three blocks of the four, and the oracle,
+    seeing no white block under the yellow, took the tower apart; it is cut where the pixels'
+    colour changes. In the second the colours' bands once made five blocks, the white one cut
+    in two (a band count whose neighbouring bands share a colour is no choice). Robot pixels
+    kept out, each tower comes out block by block in stacking order."""
     from embodied_mm.perception.dataset import load_frame
     from embodied_mm.perception.learned import detect_learned
     from embodied_mm.perception.self_filter import SelfFilter
 
-    frame = load_frame(Path(__file__).parent / "frames" / "tower_of_four_colours" / "000000")
+    frame = load_frame(Path(__file__).parent / "frames" / fixture / "000000")
     robot = SelfFilter().mask(frame.camera, frame.depth, frame.meta["joints"],
                               frame.meta["gripper_width"])
     found = detect_learned(frame.rgb, frame.depth, frame.camera, robot=robot)
     tower = sorted((o for o in found if o.kind == "block"), key=lambda o: o.position[2])
-    assert [o.color for o in tower] == ["white", "yellow", "orange", "blue"]
+    assert [o.color for o in tower] == bottom_up
     axis = np.median([o.position[:2] for o in tower], axis=0)
     for block in tower:
         assert np.linalg.norm(block.position[:2] - axis) < 0.015, (block.color, block.position)
