@@ -118,12 +118,16 @@ class CameraModel:
         depth = np.asarray(depth, dtype=float)
         if depth.shape != (self.height, self.width):
             raise ValueError(f"depth is {depth.shape}, camera is {self.height}x{self.width}")
-        rays = self.rays
+        rays = self._world_rays
         if mask is not None:
             rays, depth = rays[mask], depth[mask]
         z = np.where(np.isfinite(depth) & (depth > 0), depth, np.nan)
-        cam = rays * z[..., None]
-        return cam @ self.cam_to_world[:3, :3].T + self.cam_to_world[:3, 3]
+        return rays * z[..., None] + self.cam_to_world[:3, 3]
+
+    @cached_property
+    def _world_rays(self) -> np.ndarray:
+        """`rays` turned into the world frame (a point is then its ray × depth + the eye)."""
+        return self.rays @ self.cam_to_world[:3, :3].T
 
     def project(self, points: np.ndarray) -> np.ndarray:
         """(N, 2) pixel coordinates (u, v) of (N, 3) world points (in front of the camera)."""
