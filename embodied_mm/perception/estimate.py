@@ -364,9 +364,11 @@ def cut_column(points: np.ndarray, normals: np.ndarray | None, cubes: int,
 def _purest_count(depth_below_top: np.ndarray, colors: np.ndarray, rest: float, default: int,
                   max_edge: float) -> int:
     """The number of equal bands, each as tall as a cube can be, to cut `rest` m of a column
-    below its top cube into: `default`, unless another count leaves clearly more of the points
-    in their band's majority colour, with each band's colour another than the next band's (two
-    bands of one colour would be one block cut in two)."""
+    below its top cube into. Only a count whose bands each differ in colour from the next one
+    can replace `default` (two bands of one colour would be one block cut in two; two cubes of
+    one colour never fit in one band): the purest such count if `default`'s bands do not
+    change colour from band to band, else if it leaves clearly more of the points in their
+    band's majority colour (`PURER_BY`). A tower of one colour keeps `default`."""
     inside = (depth_below_top >= 0) & (depth_below_top < rest)
     depth, labels = depth_below_top[inside], colors[inside]
     if not len(depth):
@@ -387,8 +389,12 @@ def _purest_count(depth_below_top: np.ndarray, colors: np.ndarray, rest: float, 
 
     counts = [n for n in range(max(1, int(np.ceil(rest / max_edge))),
                                int(rest / (0.5 * max_edge)) + 1) if changes_colour(n)]
-    best = max(counts, key=purity, default=default)
-    return best if purity(best) > purity(default) + PURER_BY else default
+    if not counts:
+        return default
+    best = max(counts, key=purity)
+    if not changes_colour(default) or purity(best) > purity(default) + PURER_BY:
+        return best
+    return default
 
 
 def _cut(points: np.ndarray, normals: np.ndarray | None, max_edge: float) -> np.ndarray | None:

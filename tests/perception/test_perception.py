@@ -255,6 +255,19 @@ def test_a_tower_of_colours_is_cut_where_its_colour_changes(colored):
             assert part_of.argmax() == 3 - cube and part_of.max() >= 0.9 * part_of.sum()
 
 
+def test_a_block_is_not_cut_in_two_where_the_model_found_one_too_many():
+    """Three 5 cm cubes of three colours, the model's count four: three 3.3 cm bands below the
+    top cube are as tall as a cube can be, but two neighbouring ones would share a colour, so
+    the column is cut into its three cubes."""
+    cubes = [((0.5, 0.1, 0.025 + 0.05 * k), 0.05, 0.3) for k in range(3)]
+    points, normals, which = _labelled(*cubes)
+    labels, bands = cut_column(points, normals, 4, max_edge=0.062, colors=which)
+    assert len(bands) == 3
+    for cube in range(3):
+        part_of = np.bincount(labels[which == cube], minlength=3)
+        assert part_of.argmax() == 2 - cube and part_of.max() >= 0.9 * part_of.sum()
+
+
 def test_a_block_held_over_another_is_not_a_column():
     held, held_normals = _cube_faces(np.array([0.5, 0.0, 0.15]), 0.05, 0.2)
     below, below_normals = _cube_faces(np.array([0.5, 0.0, 0.02]), 0.04, 0.2)
