@@ -356,6 +356,13 @@ class EpisodeRunnerNode(Node):
             if running:
                 skill, skill_since = data["step"], time.monotonic()
                 continue
+            if data["status"] == "terminal" and (not steps or
+                                                 steps[-1].strip() != data["step"].strip()):
+                # Its plan message is still on the way (no order across topics); the executor
+                # runs only what the planner sent, and the success check counts on it.
+                steps.append(data["step"])
+                latencies.append(round((time.monotonic() - last_end) * 1e3, 1))
+                self.get_logger().info(f"  plan: {data['step']}")
             last_end = time.monotonic()
             reason = f" — {data['reason']}" if data.get("reason") else ""
             self.get_logger().info(f"  {data['step']}: {data['status']}{reason}")

@@ -1,6 +1,7 @@
 """The episode runner survives a bad scene: perception stalls (SIGSTOP) for one episode of
 three in the real graph (sim, gt perception, oracle planner, executor as processes over DDS);
-the runner records that episode as failed with the reason and runs the rest to success."""
+the runner records that episode as failed with the reason and runs the rest to success. A
+terminal step counts whichever of its plan message and its status arrives first."""
 
 from __future__ import annotations
 
@@ -63,3 +64,33 @@ def test_perception_stall_fails_one_episode_and_the_evaluation_goes_on(graph, tm
     # Nothing of the failed episode leaks into the next: its plan is its own, start to end.
     assert third["success"] and third["outcome"] == "done", third
     assert third["steps"][-1] == "done()" and len(third["steps"]) == 3, third
+
+
+@pytest.mark.parametrize("plan_first", [True, False])
+def test_a_terminal_step_counts_whether_its_plan_or_its_status_arrives_first(plan_first):
+    """The planner's plan message and the executor's status of the same `cannot()` are on
+    two topics, with no order between them: the runner must count the step either way (the
+    success check waits until the sim has seen as many steps as the runner), and count it
+    once."""
+    import random
+    import time
+
+    import rclpy
+
+    from embodied_mm.ros.episode_runner import EpisodeRunnerNode
+
+    rclpy.init(args=["--ros-args", "-p", "overrides:=planner=oracle"],
+               domain_id=random.randint(100, 200))
+    node = EpisodeRunnerNode()
+    try:
+        plan = ("plan", {"step": "cannot()", "t": time.monotonic()})
+        status = ("status", {"source": "executor", "status": "terminal", "step": "cannot()",
+                             "reason": ""})
+        for kind, data in ([plan, status] if plan_first else [status, plan]):
+            node._notify(kind, data)
+        steps, latencies, outcomes, outcome = node._follow(frozenset())
+        assert (steps, outcome) == (["cannot()"], "cannot")
+        assert len(latencies) == 1 and [o["status"] for o in outcomes] == ["terminal"]
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
