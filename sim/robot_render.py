@@ -6,14 +6,14 @@ renderer only, in a private DIRECT client, about 10 ms at 320x240 with TinyRende
 whose base is the robot base frame works: its revolute joints take the arm joint positions in
 URDF order, its prismatic (finger) joints half the gripper width.
 
-Example:
+Example (the arm at home seen from 2 m in front of it, along -x):
     >>> import numpy as np
-    >>> from embodied_mm.perception.geometry import from_camera_info, pybullet_intrinsics
-    >>> from embodied_mm.robots.kinematics import HOME
-    >>> cam = from_camera_info(pybullet_intrinsics(320, 240, 55.0), 320, 240,
-    ...                        eye=(1.15, 0, 0.75), target=(0.5, 0, 0), up=(0, 0, 1))
+    >>> from embodied_mm.perception.geometry import CameraModel, look_at
+    >>> camera = CameraModel(64, 48, [[50, 0, 32], [0, 50, 23], [0, 0, 1]],
+    ...                      look_at((2.0, 0.0, 0.5), (0.0, 0.0, 0.5), (0, 0, 1)))
     >>> with RobotRenderer() as renderer:
-    ...     bool(np.isfinite(renderer.depth(cam, HOME, 0.08)).any())
+    ...     depth = renderer.depth(camera, [0, -0.4, 0, -2.3, 0, 1.9, 0.785], 0.08)
+    >>> 1.5 < float(depth[np.isfinite(depth)].min()) < 2.0
     True
 """
 

@@ -380,19 +380,15 @@ def _purest_count(depth_below_top: np.ndarray, colors: np.ndarray, rest: float, 
         counts = [np.bincount(labels[band == k]) for k in np.unique(band)]
         return [(int(c.argmax()), int(c.max())) for c in counts]
 
-    def purity(bands: int) -> float:
-        return sum(n for _, n in majorities(bands)) / len(depth)
-
-    def changes_colour(bands: int) -> bool:
-        colours = [c for c, _ in majorities(bands)]
-        return all(a != b for a, b in zip(colours, colours[1:]))
-
-    counts = [n for n in range(max(1, int(np.ceil(rest / max_edge))),
-                               int(rest / (0.5 * max_edge)) + 1) if changes_colour(n)]
+    low, high = max(1, int(np.ceil(rest / max_edge))), int(rest / (0.5 * max_edge))
+    bands = {n: majorities(n) for n in {default, *range(low, high + 1)}}
+    purity = {n: sum(k for _, k in b) / len(depth) for n, b in bands.items()}
+    changes = {n: all(a[0] != b[0] for a, b in zip(m, m[1:])) for n, m in bands.items()}
+    counts = [n for n in range(low, high + 1) if changes[n]]
     if not counts:
         return default
-    best = max(counts, key=purity)
-    if not changes_colour(default) or purity(best) > purity(default) + PURER_BY:
+    best = max(counts, key=purity.__getitem__)
+    if not changes[default] or purity[best] > purity[default] + PURER_BY:
         return best
     return default
 

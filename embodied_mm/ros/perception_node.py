@@ -215,7 +215,8 @@ class PerceptionNode(Node):
             msgs, stamp = frame
             scene = self._scene
             try:
-                objects, masks = self._objects(msgs, stamp)
+                arm = self._arm_state(stamp)  # the arm when the frame was taken
+                objects, masks = self._objects(msgs, stamp, arm)
             except MessageError as err:
                 self.get_logger().warning(f"dropped camera frame: {err}", throttle_duration_sec=2.0)
                 continue
@@ -230,7 +231,7 @@ class PerceptionNode(Node):
                 if self.mode != "gt":
                     # Names follow what the memory believes: a carried block at the hand, and
                     # no name kept for a detection it left out.
-                    objects = self._remembered(objects, stamp, msgs[1])
+                    objects = self._remembered(objects, stamp, msgs[1], arm)
                     self._known.update((o.name, o) for o in objects)
                     if self._founding is None and objects:
                         self._founding = {o.name for o in objects}
@@ -239,14 +240,14 @@ class PerceptionNode(Node):
             self.objects_pub.publish(objects_to_markers(objects, stamp))
             self.features_pub.publish(_features_msg(objects))
 
-    def _remembered(self, objects: list, stamp: float, depth_msg: Image) -> list:
+    def _remembered(self, objects: list, stamp: float, depth_msg: Image,
+                    arm: tuple[np.ndarray, float] | None) -> list:
         """`objects` with the gaps `self.memory` knows how to fill, given the arm's state when
         the frame was taken (without a joint state then, `objects` as they are) and what the
         frame's depth shows in front of a missed object's last pose (its top centre; decoded
         only when an object is missed)."""
         from embodied_mm.perception.geometry import view_blocked
 
-        arm = self._arm_state(stamp)
         if arm is None:
             return objects
         q, width = arm
@@ -280,14 +281,14 @@ class PerceptionNode(Node):
             return None
         return near[1]
 
-    def _objects(self, msgs: list[Image], stamp: float) -> tuple[list, np.ndarray]:
+    def _objects(self, msgs: list[Image], stamp: float, arm: tuple[np.ndarray, float] | None
+                 ) -> tuple[list, np.ndarray]:
         """(the objects in this frame, their instance-mask image): the last frame's again if
         its pixels are the same."""
         self.frames += 1
         last = self._last
         if last is not None and all(_same_pixels(a, b) for a, b in zip(msgs, last[0])):
             return last[1], last[2]
-        arm = self._arm_state(stamp)
         objects, masks = self._detect(msgs, arm)
         self.frames_detected += 1
         if self._frames_dir:
