@@ -1,6 +1,7 @@
 """`learned` perception: a small fully-convolutional instance model over one RGB-D frame.
 
-The network (`InstanceNet`) sees the frame at half resolution (160×120 for a 320×240 camera):
+The network (`InstanceNet`) sees the frame at half resolution (160×120 for a 320×240 camera;
+another camera's frames are first resampled to that pixel scale, `scale.py`):
 RGB, the height of every pixel above the table (depth back-projected with the camera's
 intrinsics and extrinsics, so it does not depend on where the camera stands) and a depth-valid
 flag. Per pixel it predicts the kind (background / block / bowl), the colour word, and the
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from embodied_mm.perception.estimate import (
     split_blocks,
 )
 from embodied_mm.perception.geometry import CameraModel, surface_normals
+from embodied_mm.perception.scale import WorkingFrame
 from embodied_mm.types import ObjectState
 from embodied_mm.vocabulary import COLORS, KINDS
 
@@ -212,8 +214,22 @@ class LearnedDetector:
                 own pixels and a piece of the arm is no object.
 
         Returns:
-            Detections with a pose, largest first.
+            Detections with a pose, largest first, their masks at the camera's resolution.
+
+        A camera whose focal length is not the one the model was trained at (a 640×480 real
+        camera) has its frames resampled to that pixel scale first (`scale.WorkingFrame`).
         """
+        work = WorkingFrame.of(rgb, depth, camera)
+        found = self._detect(work.rgb, work.depth, work.camera,
+                             None if robot is None else work.work(robot))
+        if not work.resized:
+            return found
+        others = np.ones(work.shape, bool) if robot is None else ~robot
+        return [replace(d, mask=work.full(d.mask) & others) for d in found]
+
+    def _detect(self, rgb: np.ndarray, depth: np.ndarray, camera: CameraModel,
+                robot: np.ndarray | None) -> list[Detection]:
+        """`detect` on a frame at the working scale."""
         points = camera.back_project(depth)
         x = torch.from_numpy(prepare_input(rgb, points))[None]
         kind_logits, color_logits, offsets = split_output(self.model(x))

@@ -31,14 +31,14 @@ from embodied_mm.perception.learned import (
     InstanceNet,
     LearnedDetector,
     NetConfig,
-    input_size,
     prepare_input,
     save_checkpoint,
     split_output,
 )
+from embodied_mm.perception.scale import WorkingFrame
 from embodied_mm.vocabulary import COLORS
 
-IGNORE = 255  # colour target of background pixels
+IGNORE = 255  # no target: the colour of background pixels, anything in padding (`_padded`)
 
 
 @dataclass
@@ -59,16 +59,18 @@ class TrainConfig:
 
 
 def frame_targets(frame: Frame) -> tuple[np.ndarray, ...]:
-    """Network input and per-pixel targets of one frame at input resolution.
+    """Network input and per-pixel targets of one frame at input resolution, the frame first
+    resampled to the pixel scale detection works at (`scale.WorkingFrame`: a user's 640×480
+    frames train as the detector will see them).
 
     Returns:
         input (5, h, w) float16, kind (h, w) uint8, colour (h, w) uint8 (`IGNORE` off
         objects), offsets (2, h, w) float16 in units of `OFFSET_SCALE` px.
     """
-    points = frame.camera.back_project(frame.depth)
-    x = prepare_input(frame.rgb, points)
+    work = WorkingFrame.of(frame.rgb, frame.depth, frame.camera)
+    x = prepare_input(work.rgb, work.camera.back_project(work.depth))
     h, w = x.shape[1:]
-    low = cv2.resize(frame.instances, (w, h), interpolation=cv2.INTER_NEAREST)
+    low = cv2.resize(work.work(frame.instances), (w, h), interpolation=cv2.INTER_NEAREST)
     kinds = np.array([0] + [KIND_CLASSES.index(o["kind"]) for o in frame.objects], np.uint8)
     colors = np.array([IGNORE] + [list(COLORS).index(o["color"]) for o in frame.objects],
                       np.uint8)
@@ -84,22 +86,30 @@ def frame_targets(frame: Frame) -> tuple[np.ndarray, ...]:
 
 def load_tensors(folders: list[Path], echo: Callable[[str], None] = print
                  ) -> tuple[torch.Tensor, ...]:
-    """Every frame's input and targets, stacked: (N, 5, h, w), (N, h, w) ×2, (N, 2, h, w)."""
+    """Every frame's input and targets, stacked: (N, 5, h, w), (N, h, w) ×2, (N, 2, h, w).
+    Frames of other sizes (a camera's own frames mixed with sim frames) are padded to the
+    largest (`_padded`)."""
     stems = [s for folder in folders for s in frame_stems(folder)]
-    parts: list[list[np.ndarray]] = [[], [], [], []]
-    shape = None
+    frames = []
     for i, stem in enumerate(stems):
-        frame = load_frame(stem)
-        size = input_size(frame.camera.width, frame.camera.height)
-        if shape is not None and size != shape:
-            raise ValueError(f"{stem}: frames of one run must share an image size; "
-                             f"{size} after {shape}")
-        shape = size
-        for part, array in zip(parts, frame_targets(frame)):
-            part.append(array)
+        frames.append(frame_targets(load_frame(stem)))
         if (i + 1) % 500 == 0:
             echo(f"train: loaded {i + 1}/{len(stems)} frames")
-    return tuple(torch.from_numpy(np.stack(p)) for p in parts)
+    h = max(t[1].shape[0] for t in frames)
+    w = max(t[1].shape[1] for t in frames)
+    padded = [_padded(t, h, w) for t in frames]
+    return tuple(torch.from_numpy(np.stack(part)) for part in zip(*padded))
+
+
+def _padded(targets: tuple[np.ndarray, ...], h: int, w: int) -> tuple[np.ndarray, ...]:
+    """One frame's input and targets padded at the bottom and right to (h, w): no input there
+    (the depth-valid flag off) and nothing to learn (`IGNORE`)."""
+    x, kind, color, offsets = targets
+    pad = ((0, h - kind.shape[0]), (0, w - kind.shape[1]))
+    if not any(after for _, after in pad):
+        return targets
+    return (np.pad(x, ((0, 0), *pad)), np.pad(kind, pad, constant_values=IGNORE),
+            np.pad(color, pad, constant_values=IGNORE), np.pad(offsets, ((0, 0), *pad)))
 
 
 def losses(out: torch.Tensor, kind: torch.Tensor, color: torch.Tensor,
@@ -107,10 +117,10 @@ def losses(out: torch.Tensor, kind: torch.Tensor, color: torch.Tensor,
     """The three losses of a batch (network output (B, 3 + C + 2, h, w) and targets)."""
     kind_logits, color_logits, offset_pred = split_output(out)
     weight = torch.tensor([1.0, 3.0, 2.0])  # objects are a few % of the pixels
-    fg = (kind > 0).unsqueeze(1).float()
+    fg = ((kind > 0) & (kind != IGNORE)).unsqueeze(1).float()
     offset_loss = (F.l1_loss(offset_pred, offsets, reduction="none") * fg).sum() / \
         fg.sum().clamp(min=1)
-    return {"kind": F.cross_entropy(kind_logits, kind, weight=weight),
+    return {"kind": F.cross_entropy(kind_logits, kind, weight=weight, ignore_index=IGNORE),
             "color": F.cross_entropy(color_logits, color, ignore_index=IGNORE),
             "offset": offset_loss}
 
