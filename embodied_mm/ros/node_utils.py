@@ -42,8 +42,19 @@ def config_from_params(node: Node) -> Config:
 
 
 def param(node: Node, name: str, default):
-    """Declares a parameter with a default and returns its value."""
-    return node.declare_parameter(name, default).value
+    """Declares a parameter with a default and returns its value. A float parameter takes a
+    whole number too (`-p camera_fov_deg:=42` means 42.0; ROS 2 would refuse it as an integer).
+
+    Raises:
+        ValueError: a float parameter given something that is not a number, naming it.
+    """
+    if not isinstance(default, float):
+        return node.declare_parameter(name, default).value
+    value = node.declare_parameter(name, default,
+                                   ParameterDescriptor(dynamic_typing=True)).value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"parameter {name!r} must be a number, got {value!r}")
+    return float(value)
 
 
 # How often the spin loop looks at the context when nothing else wakes it. rclpy's signal

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
@@ -79,6 +80,7 @@ class SimNode(Node):
         self.camera_hz = float(param(self, "camera_hz", 15.0))
         camera = CameraConfig(width=int(param(self, "camera_width", cfg.robot.camera.width)),
                               height=int(param(self, "camera_height", cfg.robot.camera.height)))
+        camera = replace(camera, fov_deg=float(param(self, "camera_fov_deg", camera.fov_deg)))
         self.world = TabletopWorld(gui=cfg.gui, camera=camera)
         self.observer = SimRobot(self.world)  # reads observations; never commands
         self.observer.connect()
