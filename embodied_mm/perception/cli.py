@@ -98,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
                          "320x240), e.g. 640x480 as a real RGB-D camera streams")
     ev.add_argument("--fov", type=_positive_float, default=None, metavar="DEG",
                     help="vertical field of view of that camera (default: the sim's 55)")
+    ev.add_argument("--eye", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
+                    help="camera position, m in the robot base frame (default: the sim's "
+                         "1.15 0 0.75)")
+    ev.add_argument("--target", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
+                    help="the point the camera looks at (default: the sim's 0.5 0 0)")
     return parser
 
 
@@ -144,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results = evaluate_modes(args.modes, scenes=args.scenes, data=args.data,
                                      checkpoint=args.checkpoint, threads=args.threads,
                                      nominal=args.nominal, camera=args.camera,
-                                     fov_deg=args.fov)
+                                     fov_deg=args.fov, eye=args.eye, target=args.target)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(results, indent=2))
             print(markdown_table(results))

@@ -166,41 +166,42 @@ def detector(mode: str, checkpoint: Path | None = None, self_filter: bool = True
 
 
 def heldout_frames(scenes: int, nominal: bool = False, first_seed: int = HELDOUT_SEED,
-                   camera: tuple[int, int] | None = None, fov_deg: float | None = None):
+                   **camera):
     """`scenes` held-out frames rendered on the fly (seeds never trained on); `nominal`: with
     the sim's own camera and light and no image noise, else randomised like training data;
-    `camera` (width, height) and `fov_deg` (vertical) replace the sim camera's."""
+    `camera`: `camera_config`'s changes to the sim camera."""
     from sim.world import TabletopWorld
 
-    with TabletopWorld(camera=_camera_config(camera, fov_deg)) as world:
+    with TabletopWorld(camera=camera_config(**camera)) as world:
         for i in range(scenes):
             yield render_frame(world, first_seed + i, augment=not nominal, vary=not nominal)
 
 
-def _camera_config(camera: tuple[int, int] | None, fov_deg: float | None):
-    """The sim camera with another image size and field of view where given."""
+def camera_config(camera: tuple[int, int] | None = None, fov_deg: float | None = None,
+                  eye: Sequence[float] | None = None, target: Sequence[float] | None = None):
+    """The sim camera with another image size (width, height), vertical field of view,
+    position or look-at point where given."""
     from sim.camera import CameraConfig
 
-    config = CameraConfig()
+    changes: dict = {"fov_deg": fov_deg, "eye": eye and tuple(eye),
+                     "target": target and tuple(target)}
     if camera is not None:
-        config = replace(config, width=camera[0], height=camera[1])
-    return config if fov_deg is None else replace(config, fov_deg=fov_deg)
+        changes.update(width=camera[0], height=camera[1])
+    return replace(CameraConfig(), **{k: v for k, v in changes.items() if v is not None})
 
 
 def evaluate_modes(modes: Sequence[str], scenes: int = 210, data: Path | None = None,
                    checkpoint: Path | None = None, threads: int = 1, nominal: bool = False,
-                   camera: tuple[int, int] | None = None, fov_deg: float | None = None,
-                   echo: Callable[[str], None] = print) -> dict:
-    """Every mode's metrics on the same frames, overall and per scene kind (`heldout_frames`
-    for the rendering arguments)."""
+                   echo: Callable[[str], None] = print, **camera) -> dict:
+    """Every mode's metrics on the same frames, overall and per scene kind; `camera`: the
+    held-out scenes' camera (`camera_config`)."""
     import torch
 
     torch.set_num_threads(threads)
     detectors = {mode: detector(mode, checkpoint) for mode in modes}
     overall = {mode: Tally() for mode in modes}
     by_scene: dict[str, dict[str, Tally]] = {mode: {} for mode in modes}
-    frames = iter_frames(data) if data is not None else heldout_frames(
-        scenes, nominal, camera=camera, fov_deg=fov_deg)
+    frames = iter_frames(data) if data is not None else heldout_frames(scenes, nominal, **camera)
     for i, frame in enumerate(frames):
         kind = str(frame.meta.get("scene", "frames"))
         for mode, detect in detectors.items():
@@ -213,9 +214,10 @@ def evaluate_modes(modes: Sequence[str], scenes: int = 210, data: Path | None = 
         if (i + 1) % 50 == 0:
             echo(f"eval: {i + 1} frames")
     rendering = "sim camera and light, no noise" if nominal else "randomised like training"
-    if camera is not None or fov_deg is not None:
-        c = _camera_config(camera, fov_deg)
-        rendering += f", {c.width}x{c.height} camera, {c.fov_deg:g} deg vertical field of view"
+    if any(v is not None for v in camera.values()):
+        c = camera_config(**camera)
+        rendering += (f", a {c.width}x{c.height} camera with a {c.fov_deg:g} deg vertical field "
+                      f"of view at {list(c.eye)} looking at {list(c.target)}")
     return {"source": str(data) if data is not None else
             f"{scenes} held-out scenes (seeds {HELDOUT_SEED}..{HELDOUT_SEED + scenes - 1}), "
             f"{rendering}",
