@@ -55,6 +55,25 @@ def _image_size(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
+def _camera_arguments(parser: argparse.ArgumentParser) -> None:
+    """The camera the scenes are rendered through (e.g. your camera's size, lens and
+    calibrated pose); each defaults to the sim camera's."""
+    parser.add_argument("--camera", type=_image_size, default=None, metavar="WxH",
+                        help="image size (default: the sim's 320x240), e.g. 640x480 as a real "
+                             "RGB-D camera streams")
+    parser.add_argument("--fov", type=_positive_float, default=None, metavar="DEG",
+                        help="vertical field of view (default: the sim's 55)")
+    parser.add_argument("--eye", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
+                        help="camera position, m in the robot base frame (default: the sim's "
+                             "1.15 0 0.75); render-time jitter is added around it")
+    parser.add_argument("--target", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
+                        help="the point the camera looks at (default: the sim's 0.5 0 0)")
+
+
+def _camera(args: argparse.Namespace) -> dict:
+    return {"camera": args.camera, "fov_deg": args.fov, "eye": args.eye, "target": args.target}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="embodied-mm perception",
                                      description="learned perception: data, training, metrics")
@@ -69,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", type=Path, default=Path("outputs/perception/train"))
     gen.add_argument("--no-augment", action="store_true",
                      help="clean images (render-time variation only)")
+    _camera_arguments(gen)
     train = sub.add_parser("train", help="train (or fine-tune) the instance model")
     train.add_argument("--data", type=Path, nargs="+", required=True,
                        help="frame folders (gen-data output or your own labelled frames)")
@@ -93,23 +113,16 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--nominal", action="store_true",
                     help="held-out scenes through the sim's own camera and light, no noise")
     ev.add_argument("--threads", type=_positive, default=1, help="torch CPU threads")
-    ev.add_argument("--camera", type=_image_size, default=None, metavar="WxH",
-                    help="render the held-out scenes at this image size (default: the sim's "
-                         "320x240), e.g. 640x480 as a real RGB-D camera streams")
-    ev.add_argument("--fov", type=_positive_float, default=None, metavar="DEG",
-                    help="vertical field of view of that camera (default: the sim's 55)")
-    ev.add_argument("--eye", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
-                    help="camera position, m in the robot base frame (default: the sim's "
-                         "1.15 0 0.75)")
-    ev.add_argument("--target", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
-                    help="the point the camera looks at (default: the sim's 0.5 0 0)")
+    _camera_arguments(ev)
     return parser
 
 
 def generate(out: Path, frames: int, split: str = "train", augment: bool = True,
-             start: int = 0, echo=print) -> Path:
+             start: int = 0, echo=print, **camera) -> Path:
     """Renders `frames` frames of `split`, seeds from the split's first plus `start`, into
-    `out` (emptied of earlier frames first)."""
+    `out` (emptied of earlier frames first), through the sim camera or the one `camera`
+    describes (`metrics.camera_config`)."""
+    from embodied_mm.perception.metrics import camera_config
     from sim.world import TabletopWorld
 
     out.mkdir(parents=True, exist_ok=True)
@@ -118,7 +131,7 @@ def generate(out: Path, frames: int, split: str = "train", augment: bool = True,
     if start < 0 or (split == "train" and start + frames > SPLITS["heldout"]):
         raise ValueError(f"--start {start} with --frames {frames} leaves the {split} seeds")
     first, begun = SPLITS[split] + start, time.perf_counter()
-    with TabletopWorld() as world:
+    with TabletopWorld(camera=camera_config(**camera)) as world:
         for i in range(frames):
             save_frame(render_frame(world, first + i, augment=augment), out, i)
             if (i + 1) % 100 == 0 or i + 1 == frames:
@@ -134,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.action == "gen-data":
             generate(args.out, args.frames, args.split, augment=not args.no_augment,
-                     start=args.start)
+                     start=args.start, **_camera(args))
         elif args.action == "train":
             from embodied_mm.perception.train_perception import TrainConfig, train
 
@@ -148,8 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             results = evaluate_modes(args.modes, scenes=args.scenes, data=args.data,
                                      checkpoint=args.checkpoint, threads=args.threads,
-                                     nominal=args.nominal, camera=args.camera,
-                                     fov_deg=args.fov, eye=args.eye, target=args.target)
+                                     nominal=args.nominal, **_camera(args))
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(results, indent=2))
             print(markdown_table(results))

@@ -122,6 +122,8 @@ def test_matching_is_one_to_one_by_best_iou():
     (["perception", "gen-data", "--frames", "0"], "--frames: must be positive"),
     (["perception", "train", "--data", "/no/such/folder"], "no perception frames"),
     (["perception", "eval", "--modes", "sonar"], "invalid choice"),
+    (["perception", "eval", "--camera", "640"], "expected WIDTHxHEIGHT"),
+    (["perception", "gen-data", "--eye", "1", "2"], "--eye: expected 3 arguments"),
 ])
 def test_cli_names_bad_arguments(capsys, argv, message):
     from embodied_mm.cli import main
@@ -143,6 +145,23 @@ def test_gen_data_command_writes_loadable_frames(tmp_path, capsys):
     index = json.loads((tmp_path / "index.json").read_text())
     assert (index["frames"], index["split"], index["first_seed"]) == (2, "train", 0)
     assert [load_frame(tmp_path / f"00000{i}").meta["seed"] for i in range(2)] == [0, 1]
+
+
+@pytest.mark.sim
+def test_gen_data_renders_through_your_camera(tmp_path):
+    """Frames to fine-tune on for a camera of another size, lens and pose: rendered through
+    it, with the training jitter around its pose."""
+    from embodied_mm.cli import main
+
+    assert main(["perception", "gen-data", "--frames", "2", "--out", str(tmp_path), "--camera",
+                 "640x480", "--fov", "42", "--eye", "0.9", "0.4", "0.6", "--target", "0.45",
+                 "0.05", "0"]) == 0
+    for i in range(2):
+        frame = load_frame(tmp_path / f"00000{i}")
+        assert frame.rgb.shape == (480, 640, 3) and frame.instances.shape == (480, 640)
+        assert np.abs(frame.camera.eye - [0.9, 0.4, 0.6]).max() <= 0.04 + 1e-6
+        fy = frame.camera.K[1, 1]
+        assert 240 / np.tan(np.radians(22)) <= fy <= 240 / np.tan(np.radians(20))
 
 
 @pytest.mark.sim
