@@ -352,11 +352,10 @@ def test_wide_pose_frames_come_from_anywhere_around_the_table_and_repeat_by_seed
         axis = frame.camera.cam_to_world[:3, 2]
         t = -eye[2] / axis[2]  # where the optical axis meets the table
         target = eye + t * axis
-        # (the point looked at also keeps the render jitter's ±4 cm, height included)
-        assert np.abs(target[:2] - [0.5, 0.0]).max() <= 0.1 + 0.04 / np.tan(np.radians(30))
-        assert WIDE_DISTANCE[0] - 0.1 <= t <= WIDE_DISTANCE[1] + 0.1
+        assert np.abs(target[:2] - [0.5, 0.0]).max() <= 0.1 + 1e-6
+        assert WIDE_DISTANCE[0] - 1e-6 <= t <= WIDE_DISTANCE[1] + 1e-6
         elevation = np.degrees(np.arcsin(eye[2] / t))
-        assert WIDE_ELEVATION[0] - 4 <= elevation <= WIDE_ELEVATION[1] + 4
+        assert WIDE_ELEVATION[0] - 1e-3 <= elevation <= WIDE_ELEVATION[1] + 1e-3
         eyes.append(eye)
     assert np.ptp(np.asarray(eyes)[:, 1]) > 0.4  # from both sides, not one jittered pose
     again = render_frame(world, 3, wide_pose=True)
