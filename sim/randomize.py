@@ -30,11 +30,6 @@ from sim.world import TABLE_COLOR, TabletopWorld
 EYE_JITTER = 0.04  # m, per axis
 TARGET_JITTER = 0.04  # m, per axis
 FOV_JITTER = 2.0  # degrees
-# A wide draw of camera poses (`wide_camera`): where a user may mount an RGB-D camera.
-WIDE_AZIMUTH = (-100.0, 100.0)  # degrees about the vertical, 0 = from +x (opposite the robot)
-WIDE_ELEVATION = (30.0, 70.0)  # degrees above the table
-WIDE_DISTANCE = (0.6, 1.3)  # m from the point looked at
-WIDE_TARGET = 0.1  # m of jitter of that point around the camera's target, in x and y
 
 
 @dataclass(frozen=True)
@@ -73,11 +68,6 @@ class RenderVariation:
                    table_rgb=tuple(table.tolist()))
 
 
-    def with_wide_pose(self, rng: np.random.Generator) -> RenderVariation:
-        """This variation seen from a camera pose drawn widely around the table
-        (`wide_camera`)."""
-        return replace(self, camera=wide_camera(rng, self.camera))
-
     @classmethod
     def nominal(cls, camera: CameraConfig) -> RenderVariation:
         """No variation: `camera` as configured, the table's own colour (light settings are
@@ -85,20 +75,6 @@ class RenderVariation:
         return cls(camera=camera, light_direction=(0.0, 0.0, 1.0), light_color=(1.0, 1.0, 1.0),
                    ambient=0.6, diffuse=0.35, specular=0.05, shadow=False,
                    table_rgb=tuple(TABLE_COLOR[:3]))
-
-
-def wide_camera(rng: np.random.Generator, camera: CameraConfig) -> CameraConfig:
-    """`camera` (its size and field of view) moved to a pose drawn widely around its target:
-    azimuth, elevation and distance within `WIDE_AZIMUTH`, `WIDE_ELEVATION`, `WIDE_DISTANCE`,
-    looking at the target moved by up to `WIDE_TARGET` in x and y."""
-    target = np.asarray(camera.target, float) + np.append(
-        rng.uniform(-WIDE_TARGET, WIDE_TARGET, 2), 0.0)
-    azimuth = np.radians(rng.uniform(*WIDE_AZIMUTH))
-    elevation = np.radians(rng.uniform(*WIDE_ELEVATION))
-    distance = rng.uniform(*WIDE_DISTANCE)
-    eye = target + distance * np.array([np.cos(azimuth) * np.cos(elevation),
-                                        np.sin(azimuth) * np.cos(elevation), np.sin(elevation)])
-    return replace(camera, eye=tuple(eye.tolist()), target=tuple(target.tolist()))
 
 
 def render_varied(world: TabletopWorld,

@@ -89,9 +89,6 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--no-augment", action="store_true",
                      help="clean images (render-time variation only)")
     _camera_arguments(gen)
-    gen.add_argument("--wide-pose", action="store_true",
-                     help="draw each frame's camera pose widely around the table (azimuth "
-                          "±100°, elevation 30-70°, 0.6-1.3 m) instead of jittering one pose")
     train = sub.add_parser("train", help="train (or fine-tune) the instance model")
     train.add_argument("--data", type=Path, nargs="+", required=True,
                        help="frame folders (gen-data output or your own labelled frames)")
@@ -121,10 +118,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def generate(out: Path, frames: int, split: str = "train", augment: bool = True,
-             start: int = 0, echo=print, wide_pose: bool = False, **camera) -> Path:
+             start: int = 0, echo=print, **camera) -> Path:
     """Renders `frames` frames of `split`, seeds from the split's first plus `start`, into
     `out` (emptied of earlier frames first), through the sim camera or the one `camera`
-    describes (`metrics.camera_config`); `wide_pose`: see `dataset.render_frame`."""
+    describes (`metrics.camera_config`)."""
     from embodied_mm.perception.metrics import camera_config
     from sim.world import TabletopWorld
 
@@ -136,8 +133,7 @@ def generate(out: Path, frames: int, split: str = "train", augment: bool = True,
     first, begun = SPLITS[split] + start, time.perf_counter()
     with TabletopWorld(camera=camera_config(**camera)) as world:
         for i in range(frames):
-            save_frame(render_frame(world, first + i, augment=augment, wide_pose=wide_pose),
-                       out, i)
+            save_frame(render_frame(world, first + i, augment=augment), out, i)
             if (i + 1) % 100 == 0 or i + 1 == frames:
                 rate = (i + 1) / (time.perf_counter() - begun)
                 echo(f"gen-data: {i + 1}/{frames} frames ({rate:.1f}/s)")
@@ -151,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.action == "gen-data":
             generate(args.out, args.frames, args.split, augment=not args.no_augment,
-                     start=args.start, wide_pose=args.wide_pose, **_camera(args))
+                     start=args.start, **_camera(args))
         elif args.action == "train":
             from embodied_mm.perception.train_perception import TrainConfig, train
 

@@ -75,8 +75,7 @@ def min_visible(shape: tuple[int, ...]) -> int:
     return max(4, round(MIN_VISIBLE * shape[0] * shape[1] / (320 * 240)))
 
 
-def render_frame(world, seed: int, augment: bool = True, vary: bool = True,
-                 wide_pose: bool = False) -> Frame:
+def render_frame(world, seed: int, augment: bool = True, vary: bool = True) -> Frame:
     """The labelled frame of `seed`: scene, render variation and image noise drawn from it.
 
     Args:
@@ -85,8 +84,6 @@ def render_frame(world, seed: int, augment: bool = True, vary: bool = True,
         augment: add image-space randomisation (colour, blur, noise, depth noise and holes).
         vary: randomise light, table tint and camera pose; False renders the sim's own
             camera and light (the frames the sim publishes).
-        wide_pose: with `vary`, draw the camera's pose widely around the table
-            (`sim.randomize.wide_camera`) instead of jittering the world camera's.
     """
     from sim.randomize import RenderVariation, render_varied
 
@@ -94,8 +91,6 @@ def render_frame(world, seed: int, augment: bool = True, vary: bool = True,
     kind = SCENE_KINDS[seed % len(SCENE_KINDS)]
     pose_scene(world, kind, rng)
     variation = RenderVariation.sample(rng, world.camera.config)
-    if wide_pose:
-        variation = variation.with_wide_pose(rng)
     if vary:
         rgb, depth, seg = render_varied(world, variation)
     else:
