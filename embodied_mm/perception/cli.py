@@ -25,6 +25,7 @@ from pathlib import Path
 
 from embodied_mm.perception.dataset import (
     SPLITS,
+    camera_config,
     frame_stems,
     render_frame,
     save_frame,
@@ -121,8 +122,7 @@ def generate(out: Path, frames: int, split: str = "train", augment: bool = True,
              start: int = 0, echo=print, **camera) -> Path:
     """Renders `frames` frames of `split`, seeds from the split's first plus `start`, into
     `out` (emptied of earlier frames first), through the sim camera or the one `camera`
-    describes (`metrics.camera_config`)."""
-    from embodied_mm.perception.metrics import camera_config
+    describes (`dataset.camera_config`)."""
     from sim.world import TabletopWorld
 
     out.mkdir(parents=True, exist_ok=True)

@@ -29,8 +29,8 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,19 @@ class Frame:
 def min_visible(shape: tuple[int, ...]) -> int:
     """Pixels an object needs to count as visible in an image of `shape`."""
     return max(4, round(MIN_VISIBLE * shape[0] * shape[1] / (320 * 240)))
+
+
+def camera_config(camera: tuple[int, int] | None = None, fov_deg: float | None = None,
+                  eye: Sequence[float] | None = None, target: Sequence[float] | None = None):
+    """The sim camera with another image size (width, height), vertical field of view,
+    position or look-at point where given."""
+    from sim.camera import CameraConfig
+
+    changes: dict = {"fov_deg": fov_deg, "eye": eye and tuple(eye),
+                     "target": target and tuple(target)}
+    if camera is not None:
+        changes.update(width=camera[0], height=camera[1])
+    return replace(CameraConfig(), **{k: v for k, v in changes.items() if v is not None})
 
 
 def render_frame(world, seed: int, augment: bool = True, vary: bool = True) -> Frame:

@@ -224,8 +224,10 @@ class LearnedDetector:
                              None if robot is None else work.work(robot))
         if not work.resized:
             return found
-        others = np.ones(work.shape, bool) if robot is None else ~robot
-        return [replace(d, mask=work.full(d.mask) & others) for d in found]
+        if robot is None:
+            return [replace(d, mask=work.full(d.mask)) for d in found]
+        keep = ~robot  # the arm's pixels at the camera's resolution stay out
+        return [replace(d, mask=work.full(d.mask) & keep) for d in found]
 
     def _detect(self, rgb: np.ndarray, depth: np.ndarray, camera: CameraModel,
                 robot: np.ndarray | None) -> list[Detection]:

@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from embodied_mm.perception.dataset import HELDOUT_SEED, Frame, iter_frames, render_frame
+from embodied_mm.perception.dataset import (
+    HELDOUT_SEED,
+    Frame,
+    camera_config,
+    iter_frames,
+    render_frame,
+)
 
 
 @dataclass
@@ -175,19 +181,6 @@ def heldout_frames(scenes: int, nominal: bool = False, first_seed: int = HELDOUT
     with TabletopWorld(camera=camera_config(**camera)) as world:
         for i in range(scenes):
             yield render_frame(world, first_seed + i, augment=not nominal, vary=not nominal)
-
-
-def camera_config(camera: tuple[int, int] | None = None, fov_deg: float | None = None,
-                  eye: Sequence[float] | None = None, target: Sequence[float] | None = None):
-    """The sim camera with another image size (width, height), vertical field of view,
-    position or look-at point where given."""
-    from sim.camera import CameraConfig
-
-    changes: dict = {"fov_deg": fov_deg, "eye": eye and tuple(eye),
-                     "target": target and tuple(target)}
-    if camera is not None:
-        changes.update(width=camera[0], height=camera[1])
-    return replace(CameraConfig(), **{k: v for k, v in changes.items() if v is not None})
 
 
 def evaluate_modes(modes: Sequence[str], scenes: int = 210, data: Path | None = None,

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from embodied_mm.perception.geometry import CameraModel
+from embodied_mm.perception.geometry import CameraModel, pybullet_intrinsics
 
 # px: fy of the sim camera the shipped weights were trained with (320×240, 55° vertical).
-WORK_FOCAL_PX = 120.0 / math.tan(math.radians(55.0 / 2))
+WORK_FOCAL_PX = float(pybullet_intrinsics(320, 240, 55.0)[1, 1])
 # m: that camera's distance to the table along its optical axis (eye (1.15, 0, 0.75) looking
 # at (0.5, 0, 0) on the table plane).
 WORK_DISTANCE_M = math.hypot(1.15 - 0.5, 0.75)

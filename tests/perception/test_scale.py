@@ -67,7 +67,8 @@ def test_the_shipped_model_finds_objects_through_another_camera(width, height, f
     found as through the sim camera, masks at the camera's resolution. Run at the camera's
     own pixel scale the model found a tenth of them at 42° (precision 0.06), and took pieces
     of objects for objects at 55° and close up (precision 0.41, 0.65)."""
-    from embodied_mm.perception.metrics import camera_config, detector, score_frame
+    from embodied_mm.perception.dataset import camera_config
+    from embodied_mm.perception.metrics import detector, score_frame
     from sim.world import TabletopWorld
 
     detect = detector("learned")
