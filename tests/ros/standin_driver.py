@@ -5,8 +5,11 @@ with holes (0 beyond `max_range_m`, as a RealSense reports no reading), joint st
 controller trajectories under a Franka FR3's joint names (`fr3_joint1…7`,
 `fr3_finger_joint1/2`), the controllers on `/fr3_*_controller/joint_trajectory`, a camera
 placed where the test says (not the sim's default pose), no segmentation, no episode topic,
-no services. Underneath, a PyBullet `TabletopWorld` renders the frames and moves the arm the
-way a joint trajectory controller does (linear interpolation over `time_from_start`).
+no services, and a camera of the size and lens the test says (a RealSense D435's colour stream
+is 640x480 with a 42 degree vertical field of view). Underneath, a PyBullet `TabletopWorld`
+moves the arm the way a joint trajectory controller does (linear interpolation over
+`time_from_start`) and renders the frames in a thread of their own, as a camera driver
+publishes independently of the arm's: a 640x480 render takes several times a physics tick.
 
 The scene is `task`/`seed`'s; the objects' true poses go to the JSON file `truth` (for the
 test, not over ROS: a real driver knows nothing of them).
@@ -59,7 +62,10 @@ class StandinDriver(Node):
         from sim.camera import CameraConfig
         from sim.world import TabletopWorld
 
-        camera = CameraConfig(eye=tuple(param(self, "eye", [1.0, 0.35, 0.8])),
+        camera = CameraConfig(width=int(param(self, "width", 320)),
+                              height=int(param(self, "height", 240)),
+                              fov_deg=float(param(self, "fov_deg", 55.0)),
+                              eye=tuple(param(self, "eye", [1.0, 0.35, 0.8])),
                               target=tuple(param(self, "target", [0.45, 0.0, 0.0])))
         self.max_range_m = float(param(self, "max_range_m", 2.0))
         self.world = TabletopWorld(camera=camera)
@@ -93,9 +99,13 @@ class StandinDriver(Node):
                                      lambda m, f=follower: self._on_trajectory(m, f),
                                      ros_qos.RELIABLE_QOS)
         self.create_timer(1.0 / float(param(self, "joint_state_hz", 100.0)), self._tick)
-        self.create_timer(1.0 / float(param(self, "camera_hz", 10.0)), self._frame)
-        self.get_logger().info(f"stand-in FR3 + RGB-D camera at {list(camera.eye)}: "
-                               f"{episode.task} seed {episode.seed}")
+        self._closing = threading.Event()
+        self._camera = threading.Thread(
+            target=self._camera_loop, args=(1.0 / float(param(self, "camera_hz", 10.0)),),
+            name="camera", daemon=True)
+        self._camera.start()
+        self.get_logger().info(f"stand-in FR3 + {camera.width}x{camera.height} RGB-D camera "
+                               f"at {list(camera.eye)}: {episode.task} seed {episode.seed}")
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -122,6 +132,21 @@ class StandinDriver(Node):
             q, width = self.world.joint_state()
             velocities = self.world.joint_velocities()
         self.joint_pub.publish(joint_state_msg(q, width, now, velocities, joints=FR3))
+
+    def close(self) -> None:
+        """Stops the camera thread (`run_node` calls this before destroying the node)."""
+        self._closing.set()
+        self._camera.join(timeout=5.0)
+
+    def _camera_loop(self, period: float) -> None:
+        """Publishes a frame every `period` seconds (or as fast as rendering allows)."""
+        while not self._closing.wait(period):
+            try:
+                self._frame()
+            except Exception:
+                if self.context.ok():
+                    raise
+                return  # shut down by a signal while publishing
 
     def _frame(self) -> None:
         """One colour + 16UC1 depth frame, both stamped with the capture time."""

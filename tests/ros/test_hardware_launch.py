@@ -1,6 +1,7 @@
 """`hardware.launch.yaml` against a stand-in for real drivers (`standin_driver.py`): 16UC1
-depth in millimetres with holes, FR3 joint names, FR3 controller topics and a camera placed
-elsewhere than the sim's, given to perception through a calibration file. Through
+depth in millimetres with holes, FR3 joint names, FR3 controller topics and a 640x480 camera
+with another lens, placed elsewhere than the sim's, given to perception through a calibration
+file. Through
 `embodied-mm launch` the graph perceives the objects where they are, plans, and sends the
 stand-in's controllers only trajectories within the joint limits, speeds and workspace box;
 the pick and place it plans both succeed."""
@@ -49,6 +50,8 @@ pytestmark = [pytest.mark.ros, pytest.mark.sim, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 STANDIN = Path(__file__).with_name("standin_driver.py")
 EYE, TARGET = (1.0, 0.35, 0.8), (0.45, 0.0, 0.0)  # the sim's camera: (1.15, 0, 0.75)
+# A RealSense D435's colour stream, not the sim camera's 320x240 at 55 degrees.
+CAMERA = {"width": 640, "height": 480, "fov_deg": 42.0}
 FR3_ARM = [f"fr3_joint{i}" for i in range(1, 8)]
 FR3_FINGERS = ["fr3_finger_joint1", "fr3_finger_joint2"]
 ARM_TOPIC = "/fr3_arm_controller/joint_trajectory"
@@ -87,7 +90,8 @@ def test_hardware_launch_plans_and_commands_a_real_drivers_arm_within_limits(gra
     standin = subprocess.Popen(
         [sys.executable, str(STANDIN), "--ros-args", "-p", "task:=pick_place", "-p", "seed:=0",
          "-p", f"eye:={list(EYE)}", "-p", f"target:={list(TARGET)}",
-         "-p", f"truth:={truth_path}"],
+         "-p", f"truth:={truth_path}",
+         *(a for key, value in CAMERA.items() for a in ("-p", f"{key}:={value}"))],
         cwd=REPO, env=graph.env, stdout=open(tmp_path / "standin.log", "w"),
         stderr=subprocess.STDOUT, start_new_session=True)
     launch = None
