@@ -381,6 +381,8 @@ class PalmE(nn.Module, CausalLM):
         state = {k: v.cpu().contiguous() for k, v in self.trained_state().items()}
         save_file(state, str(path / f".{WEIGHTS_FILE}.tmp"))
         (path / f".{CONFIG_FILE}.tmp").write_text(json.dumps(meta, indent=2))
+        # safetensors writes 0600 whatever the umask: give the weights the config's mode
+        os.chmod(path / f".{WEIGHTS_FILE}.tmp", (path / f".{CONFIG_FILE}.tmp").stat().st_mode)
         for name in (WEIGHTS_FILE, CONFIG_FILE):  # a reader never sees a half-written file
             os.replace(path / f".{name}.tmp", path / name)
 

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
@@ -544,6 +545,8 @@ def save_checkpoint(model: InstanceNet, folder: Path, net: NetConfig, extra: dic
     save_file(state, str(folder / "model.safetensors"))
     (folder / "config.json").write_text(json.dumps(
         {"format": FORMAT, "net": asdict(net), **extra}, indent=2))
+    # safetensors writes 0600 whatever the umask: give the weights the config's mode
+    os.chmod(folder / "model.safetensors", (folder / "config.json").stat().st_mode)
 
 
 SAME_PLACE = 0.015  # m: a detection this close to an unmatched known object of its kind is it

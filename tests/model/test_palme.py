@@ -453,6 +453,9 @@ def test_checkpoint_round_trip(make_model, make_obs, tmp_path):
             p.add_(torch.randn_like(p) * 0.05)  # move away from the initialisation
     model.save(tmp_path)
     assert json.loads((tmp_path / "config.json").read_text())["config"]["lora"] is True
+    # readable by whoever may read the config (safetensors alone would write 0600)
+    mode = (tmp_path / "config.json").stat().st_mode
+    assert (tmp_path / "model.safetensors").stat().st_mode == mode
     loaded = PalmE.from_checkpoint(tmp_path)
     assert loaded.config == model.config
     assert set(loaded.trained_state()) == set(model.trained_state())
