@@ -146,6 +146,8 @@ def train(cfg: Config, progress: bool = True,
                                   "another train.out_dir or train.resume=false") from None
         rows = _start_metrics(out / METRICS_FILE, trainer.step) if dist.is_main else []
         _fit(trainer, train_set, heldout, rows, progress, out)
+        if t.init_mix > 0:
+            _warm_start(model, t.init_from, dist.is_main, weight=t.init_mix)
     final = out / "final"
     if not dist.is_main:
         return final
@@ -191,15 +193,18 @@ def prepare_datasets(cfg: Config, progress: bool = True) -> Config:
     return dataclasses.replace(cfg, train=train_cfg)
 
 
-def _warm_start(model: PalmE, path: str, verbose: bool) -> None:
-    """`train.init_from`: copies the fitting tensors of checkpoint `path` into `model`."""
+def _warm_start(model: PalmE, path: str, verbose: bool, weight: float = 1.0) -> None:
+    """`train.init_from`: copies the fitting tensors of checkpoint `path` into `model` (at
+    the start), or mixes `weight` of them in (`train.init_mix`, at the end)."""
     from embodied_mm.planner.palme import resolve_checkpoint
 
     try:
-        new = model.warm_start(resolve_checkpoint(path))
+        new = model.warm_start(resolve_checkpoint(path), weight)
     except (CheckpointError, PlannerError) as err:
         raise ConfigError(f"train.init_from: {err}") from None
-    if verbose:
+    if verbose and weight < 1:
+        print(f"final weights: {1 - weight:g} x trained + {weight:g} x {path}'s")
+    elif verbose:
         print(f"warm start from {path}; newly initialised: {summarise_names(new)}")
 
 

@@ -31,6 +31,8 @@ def test_free_text_needs_no_hydra_quoting():
     (["task.n_distractors=-1"], "task.n_distractors must be >= 0"),
     (["robot.control_hz=7"], "robot.control_hz must divide 240"),
     (["train.autocast=fp16"], "train.autocast must be auto, bf16 or none"),
+    (["train.init_mix=1"], "train.init_mix must be >= 0 and < 1"),
+    (["train.init_mix=0.5"], "train.init_mix needs train.init_from"),
     (["instruction="], "instruction is empty"),
     (["seed"], "expected key=value"),
 ])

@@ -274,6 +274,24 @@ def test_warm_start_copies_what_fits_and_lists_the_new_tensors(trained, tmp_path
     assert (final / "model.safetensors").is_file()
 
 
+def test_init_mix_ends_with_the_average_of_the_start_and_the_fine_tune(trained, tmp_path):
+    from safetensors.torch import load_file
+
+    out, _ = trained
+    start = out / "final"
+    cfg = config(tmp_path / "mix", f"train.init_from={start}", "train.init_mix=0.5",
+                 "train.steps=2", "train.eval_every=2", "train.checkpoint_every=2")
+    final = train(cfg, progress=False, data=data())
+    tuned = load_file(tmp_path / "mix" / "last" / "model.safetensors")  # before the mix
+    begin, mixed = load_file(start / "model.safetensors"), load_file(final / "model.safetensors")
+    assert mixed.keys() == tuned.keys() and begin.keys() <= mixed.keys()
+    assert any(not torch.equal(tuned[k], begin[k]) for k in begin)  # it did train
+    for name in mixed:  # what the start lacks (here: LoRA on more layers) stays as trained
+        expected = 0.5 * tuned[name] + 0.5 * begin[name] if name in begin else tuned[name]
+        torch.testing.assert_close(mixed[name], expected, msg=name)
+    assert "train.init_mix" in (final / "model_card.md").read_text()
+
+
 def test_resume_refuses_a_checkpoint_of_another_model(trained):
     out, _ = trained
     cfg = config(out, "model.encoder_width=16")

@@ -215,6 +215,10 @@ class TrainConfig:
     # Start from this checkpoint's trained tensors where names and shapes match (a warm start:
     # new parts, e.g. an encoder of another width, keep their initialisation); null = scratch.
     init_from: str | None = None
+    # Share of init_from's weights in the final checkpoint: the trained tensors end as
+    # (1 - init_mix) x trained + init_mix x init_from's (a weight-space ensemble of the model
+    # before and after the fine-tune, which keeps more of what it did before); 0 = off.
+    init_mix: float = 0.0
     final_eval_episodes: int = 2  # closed-loop sim episodes per family at the end (0 = skip)
     seed: int = 0
 
@@ -235,6 +239,10 @@ class TrainConfig:
         _require(not bad and sum(self.absent_modes.values()) > 0,
                  f"train.absent_modes must map some of {', '.join(ABSENT_MODES)} to integers "
                  f">= 0, not all 0; got {dict(self.absent_modes)}")
+        _require(0 <= self.init_mix < 1,
+                 f"train.init_mix must be >= 0 and < 1, got {self.init_mix}")
+        _require(self.init_mix == 0 or self.init_from is not None,
+                 "train.init_mix needs train.init_from (the checkpoint to mix in)")
         _require(self.autocast in ("auto", "bf16", "none"),
                  f"train.autocast must be auto, bf16 or none, got {self.autocast!r}")
 

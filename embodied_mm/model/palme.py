@@ -450,9 +450,11 @@ class PalmE(nn.Module, CausalLM):
                 return [list(group) for group in encoder.tokens.groups]
         return None
 
-    def warm_start(self, path: str | Path) -> list[str]:
+    def warm_start(self, path: str | Path, weight: float = 1.0) -> list[str]:
         """Starts training from another checkpoint of the same LLM: copies every trained
-        tensor whose name and shape match; the rest keep their initialisation.
+        tensor whose name and shape match; the rest keep their initialisation. With
+        `weight` < 1 each fitting tensor becomes `weight` × the checkpoint's + (1 − `weight`) ×
+        its own (a weight-space average of two models, e.g. before and after a fine-tune).
 
         Returns:
             the names of the trained parameters the checkpoint did not provide.
@@ -471,7 +473,7 @@ class PalmE(nn.Module, CausalLM):
             raise CheckpointError(f"no trained tensor of checkpoint {path} fits this model")
         with torch.no_grad():
             for name, value in fits.items():
-                mine[name].copy_(value)
+                mine[name].lerp_(value.to(mine[name]), weight)
         return sorted(set(mine) - set(fits))
 
     def _check_llm(self, saved: dict, path) -> None:

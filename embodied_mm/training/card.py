@@ -117,6 +117,9 @@ def render(cfg: Config, run: TrainingRun) -> str:
         *([f"- warm start: the trained tensors of `{t.init_from}` where names and shapes fit "
            "(`train.init_from`); that run's own card tells how it was trained"]
           if t.init_from else []),
+        *([f"- final weights: {1 - t.init_mix:g} × the trained tensors + {t.init_mix:g} × "
+           f"`{t.init_from}`'s (`train.init_mix`, a weight-space ensemble of the model before "
+           "and after this run)"] if t.init_mix > 0 else []),
         "", "## Held-out metrics", "",
         "Next step decoded with the grammar-constrained decoder on held-out-language samples; "
         "object accuracy counts the target steps that name objects; false `cannot()` is the "

@@ -358,6 +358,20 @@ def test_warm_start_copies_what_fits_and_reports_the_rest(make_model, tmp_path):
         new.warm_start(tmp_path / "missing")
 
 
+def test_warm_start_with_a_weight_averages_the_two_models(make_model, tmp_path):
+    before = make_model(inputs=("state", "robot"))
+    before.save(tmp_path)
+    after = make_model(inputs=("state", "robot"))
+    with torch.no_grad():
+        for p in after.trained_state().values():
+            p.add_(2.0)  # the fine-tuned model
+    tuned = {k: v.clone() for k, v in after.trained_state().items()}
+    assert after.warm_start(tmp_path, weight=0.25) == []
+    for name, value in after.trained_state().items():
+        expected = 0.75 * tuned[name] + 0.25 * before.trained_state()[name]
+        torch.testing.assert_close(value, expected, msg=name)
+
+
 def test_describe_loss_teaches_object_colours(make_model, make_obs):
     model = make_model(inputs=("state", "robot"))
     batch = collate_samples(samples(make_obs, images=False))
