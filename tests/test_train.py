@@ -289,7 +289,8 @@ def test_init_mix_ends_with_the_average_of_the_start_and_the_fine_tune(trained, 
     for name in mixed:  # what the start lacks (here: LoRA on more layers) stays as trained
         expected = 0.5 * tuned[name] + 0.5 * begin[name] if name in begin else tuned[name]
         torch.testing.assert_close(mixed[name], expected, msg=name)
-    assert "train.init_mix" in (final / "model_card.md").read_text()
+    card = (final / "model_card.md").read_text()
+    assert "train.init_mix" in card and "before the `train.init_mix` average" in card
 
 
 def test_resume_refuses_a_checkpoint_of_another_model(trained):

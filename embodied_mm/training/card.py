@@ -123,7 +123,9 @@ def render(cfg: Config, run: TrainingRun) -> str:
         "", "## Held-out metrics", "",
         "Next step decoded with the grammar-constrained decoder on held-out-language samples; "
         "object accuracy counts the target steps that name objects; false `cannot()` is the "
-        "share of feasible samples decoded as `cannot()`.", "",
+        "share of feasible samples decoded as `cannot()`."
+        + (" These rows are of the run's own weights, before the `train.init_mix` average; "
+           "the evaluation below is of the final weights." if t.init_mix > 0 else ""), "",
         "| step | train loss | next-step accuracy | object-index accuracy | false `cannot()` "
         "| samples |",
         "|---:|---:|---:|---:|---:|---:|",
