@@ -33,15 +33,23 @@ NOUNS: dict[str, Split] = {
     "block": Split(("block", "cube", "brick", "toy block", "wooden block", "square block",
                     "small block", "little cube", "wooden cube", "plastic block", "toy cube",
                     "cube-shaped block", "square piece", "solid block", "little block",
-                    "small cube", "wood block", "play block", "block piece", "chunky block"),
+                    "small cube", "wood block", "play block", "block piece", "chunky block",
+                    "stacking block", "little brick", "small brick", "plastic cube",
+                    "cubic block", "wooden brick", "mini cube", "stacking cube"),
                    ("cuboid", "building block", "toy brick")),
     "bowl": Split(("bowl", "dish", "basin", "container", "small bowl", "round bowl",
                    "plastic bowl", "ceramic bowl", "mixing bowl", "round dish", "bin",
                    "tub", "basket", "small dish", "soup bowl", "cereal bowl", "serving dish",
-                   "little bowl"),
+                   "little bowl", "salad bowl", "shallow bowl", "deep bowl", "wooden bowl",
+                   "little dish", "small basin", "round container", "open container",
+                   "plastic dish"),
                   ("vessel", "receptacle", "pot")),
 }
-PLURAL_EXCEPTIONS = {"dish": "dishes"}
+# Plurals that English's regular endings (`render.plural`) get wrong.
+PLURAL_EXCEPTIONS = {"mouse": "mice", "fish": "fish", "starfish": "starfish", "knife": "knives",
+                     "leaf": "leaves", "potato": "potatoes", "tomato": "tomatoes",
+                     "scissors": "scissors", "pliers": "pliers", "headphones": "headphones",
+                     "chopsticks": "chopsticks"}
 
 # Things that are not in any scene, for absent-reference (`cannot()`) requests. Not a word a
 # speaker could mean a block or a bowl by (cup, box, tray, plate, cylinder): training those to
@@ -57,19 +65,33 @@ UNKNOWN_NOUNS = Split(
 
 # Spellings of each palette colour (the canonical word first; it is on the train side).
 COLOR_WORDS: dict[str, Split] = {
-    "red": Split(("red", "crimson", "bright red", "dark red", "cherry red"), ("scarlet",)),
-    "green": Split(("green", "lime green", "dark green", "bright green", "forest green"),
+    "red": Split(("red", "crimson", "bright red", "dark red", "cherry red", "ruby", "ruby red",
+                  "blood red", "fire-engine red", "deep red", "vivid red"), ("scarlet",)),
+    "green": Split(("green", "lime green", "dark green", "bright green", "forest green", "olive",
+                    "olive green", "jade", "mint green", "grass green", "sage green"),
                    ("emerald",)),
-    "blue": Split(("blue", "navy blue", "dark blue", "royal blue", "cobalt"), ("azure",)),
-    "yellow": Split(("yellow", "golden", "bright yellow", "gold", "canary yellow"),
+    "blue": Split(("blue", "navy blue", "dark blue", "royal blue", "cobalt", "sapphire",
+                    "ocean blue", "deep blue", "midnight blue", "denim blue"), ("azure",)),
+    "yellow": Split(("yellow", "golden", "bright yellow", "gold", "canary yellow",
+                      "butter yellow", "sunflower yellow", "sunny yellow", "pale yellow",
+                      "daffodil yellow"),
                     ("mustard",)),
-    "purple": Split(("purple", "violet", "plum", "dark purple", "grape"), ("lavender",)),
-    "orange": Split(("orange", "tangerine", "bright orange", "dark orange", "pumpkin"),
+    "purple": Split(("purple", "violet", "plum", "dark purple", "grape", "lilac", "mauve",
+                      "amethyst", "deep purple", "royal purple", "light purple"),
+                     ("lavender",)),
+    "orange": Split(("orange", "tangerine", "bright orange", "dark orange", "pumpkin",
+                      "burnt orange", "deep orange", "vivid orange", "sunset orange"),
                     ("amber",)),
-    "pink": Split(("pink", "rose", "light pink", "hot pink", "bubblegum pink"), ("fuchsia",)),
-    "cyan": Split(("cyan", "turquoise", "teal", "bright cyan"), ("aqua",)),
-    "brown": Split(("brown", "chocolate", "dark brown", "coffee", "chestnut"), ("tan",)),
-    "white": Split(("white", "ivory", "snow white", "off-white", "pure white"), ("cream",)),
+    "pink": Split(("pink", "rose", "light pink", "hot pink", "bubblegum pink", "salmon",
+                  "salmon pink", "blush pink", "pastel pink", "baby pink", "flamingo pink"),
+                 ("fuchsia",)),
+    "cyan": Split(("cyan", "turquoise", "teal", "bright cyan", "blue-green", "light cyan",
+                  "pale cyan", "deep cyan", "electric cyan"), ("aqua",)),
+    "brown": Split(("brown", "chocolate", "dark brown", "coffee", "chestnut", "mocha", "caramel",
+                   "hazel", "mahogany", "light brown", "walnut brown"), ("tan",)),
+    "white": Split(("white", "ivory", "snow white", "off-white", "pure white", "pearl",
+                   "pearl white", "milky white", "chalk white", "bright white", "bone white"),
+                  ("cream",)),
 }
 COLOR_NOUN = Split(("color", "colour"), ("hue", "shade"))
 

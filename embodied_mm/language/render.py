@@ -200,8 +200,17 @@ def _word(rng: np.random.Generator, split: Split, side: str) -> str:
 
 
 def plural(noun: str) -> str:
+    """`noun`'s plural by English's regular endings (`boxes`, `batteries`) and the lexicon's
+    exceptions (`knives`); in a phrase the last word takes it (`toy cars`)."""
     head, _, last = noun.rpartition(" ")
-    word = PLURAL_EXCEPTIONS.get(last, last + "s")
+    if last in PLURAL_EXCEPTIONS:
+        word = PLURAL_EXCEPTIONS[last]
+    elif last.endswith(("s", "sh", "ch", "x", "z")):
+        word = last + "es"
+    elif last.endswith("y") and last[-2:-1] not in "aeiou":
+        word = last[:-1] + "ies"
+    else:
+        word = last + "s"
     return f"{head} {word}" if head else word
 
 
