@@ -46,10 +46,8 @@ NOUNS: dict[str, Split] = {
                   ("vessel", "receptacle", "pot")),
 }
 # Plurals that English's regular endings (`render.plural`) get wrong.
-PLURAL_EXCEPTIONS = {"mouse": "mice", "fish": "fish", "starfish": "starfish", "knife": "knives",
-                     "leaf": "leaves", "potato": "potatoes", "tomato": "tomatoes",
-                     "scissors": "scissors", "pliers": "pliers", "headphones": "headphones",
-                     "chopsticks": "chopsticks"}
+PLURAL_EXCEPTIONS = {"knife": "knives", "leaf": "leaves", "potato": "potatoes",
+                     "tomato": "tomatoes", "scissors": "scissors"}
 
 # Things that are not in any scene, for absent-reference (`cannot()`) requests. Not a word a
 # speaker could mean a block or a bowl by (cup, box, tray, plate, cylinder): training those to
