@@ -131,3 +131,13 @@ def test_bad_side_and_mode_are_named():
     with pytest.raises(ValueError, match="absent mode"):
         make_absent({"frame": "sort"}, [], np.random.default_rng(0), "train", "size")
     assert len(surface_forms({"frame": "sort"}, "train", draws=500)) > 50
+
+
+def test_plurals_follow_english_endings_and_the_exceptions():
+    from embodied_mm.language.render import plural
+
+    assert [plural(n) for n in ("bowl", "serving dish", "battery", "toy car", "knife",
+                                "scissors", "tomato")] == \
+        ["bowls", "serving dishes", "batteries", "toy cars", "knives", "scissors", "tomatoes"]
+    for noun in [*UNKNOWN_NOUNS.train, *UNKNOWN_NOUNS.heldout, *NOUNS["block"].train]:
+        assert not plural(noun).endswith(("ss", "shs", "chs", "fes")), noun
