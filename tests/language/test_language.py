@@ -78,8 +78,11 @@ def test_tower_listings_keep_the_order_bottom_up_or_say_top_down():
             if "then put" in text:  # "put B on A, then put C on B": pairs, not a listing
                 continue
             listing = text.rsplit(":", 1)[-1]  # "…: red, blue and green, from the bottom"
+            # a spelling as a whole word: not "blue" inside cyan's "blue-green"
+            whole = r"(?<![\w-]){}(?!\w|-(?!colou?red))"
             spots = [min((m.start() for s in COLOR_WORDS[c].train + COLOR_WORDS[c].heldout
-                          for m in re.finditer(rf"\b{re.escape(s)}\b", listing)), default=-1)
+                          for m in re.finditer(whole.format(re.escape(s)), listing)),
+                         default=-1)
                      for c in colors]
             assert -1 not in spots, text
             if any(w in text for w in ("top to bottom", "top down", "top first", "top one first")):
