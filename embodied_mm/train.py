@@ -10,8 +10,10 @@ Writes into `train.out_dir`:
   at the end): step, train loss, next-step and object-index accuracy, samples/s, wall time;
 - `last/`: a resumable checkpoint every `train.checkpoint_every` steps and at the end;
   `train.resume=true` continues from it, drawing the same batches as an uninterrupted run;
+- `best/`: with `train.keep=best`, the weights of the best held-out evaluation so far
+  (accuracy minus false `cannot()` rate, `training.heldout.selection_score`);
 - `final/`: the planner checkpoint (`planner=palme planner.checkpoint=OUT/final`) with its
-  `model_card.md`;
+  `model_card.md`: the last step's weights, or `best/`'s with `train.keep=best`;
 - `final_eval/`: the closed-loop sim evaluation of `final/` when
   `train.final_eval_episodes` > 0.
 
@@ -35,7 +37,7 @@ from tqdm import tqdm
 
 from embodied_mm.config.schema import Config, ConfigError, DataConfig
 from embodied_mm.model.config import PalmEConfig
-from embodied_mm.model.palme import CheckpointError, PalmE
+from embodied_mm.model.palme import WEIGHTS_FILE, CheckpointError, PalmE
 from embodied_mm.planner.base import PlannerError
 from embodied_mm.training.card import TrainingRun, write_card
 from embodied_mm.training.checkpoint import find_checkpoint, save_checkpoint
@@ -47,11 +49,12 @@ from embodied_mm.training.data import (
     weight_tasks,
 )
 from embodied_mm.training.distributed import distributed, wrap
-from embodied_mm.training.heldout import HeldOut, evaluate_heldout
+from embodied_mm.training.heldout import HeldOut, evaluate_heldout, selection_score
 from embodied_mm.training.language import with_language
 from embodied_mm.training.trainer import Trainer
 
 METRICS_FILE = "metrics.jsonl"
+BEST_DIR = "best"
 
 
 def model_config(cfg: Config) -> PalmEConfig:
@@ -146,6 +149,7 @@ def train(cfg: Config, progress: bool = True,
                                   "another train.out_dir or train.resume=false") from None
         rows = _start_metrics(out / METRICS_FILE, trainer.step) if dist.is_main else []
         _fit(trainer, train_set, heldout, rows, progress, out)
+        kept = _keep_best(model, rows, out) if t.keep == "best" and dist.is_main else None
         if t.init_mix > 0:
             _warm_start(model, t.init_from, dist.is_main, weight=t.init_mix)
     final = out / "final"
@@ -155,7 +159,8 @@ def train(cfg: Config, progress: bool = True,
     run = TrainingRun(_command(), len(train_set), len(heldout), sum(p.numel() for p in
                       trainer.params), dist.world_size, trainer.elapsed_s,
                       trainer.samples / max(trainer.step_s, 1e-9), rows,
-                      _indexes(t) if data is None else [], bf16=trainer.bf16)
+                      _indexes(t) if data is None else [], bf16=trainer.bf16,
+                      kept_step=kept)
     write_card(final, cfg, run)
     if t.final_eval_episodes > 0:
         run.eval_info = final_eval(cfg, final, progress)
@@ -256,6 +261,8 @@ def _fit(trainer: Trainer, train_set: Dataset, heldout: list, rows: list[dict],
             if dist.is_main:
                 with open(out / METRICS_FILE, "a") as f:
                     f.write(json.dumps(rows[-1]) + "\n")
+                if t.keep == "best" and _best_row(rows) is rows[-1]:
+                    save_checkpoint(out / BEST_DIR, model)
         if step % t.checkpoint_every == 0 or finished:
             state = trainer.state()
             if dist.is_main:
@@ -264,6 +271,23 @@ def _fit(trainer: Trainer, train_set: Dataset, heldout: list, rows: list[dict],
             break
         tick = time.perf_counter()
     bar.close()
+
+
+def _best_row(rows: list[dict]) -> dict | None:
+    """The first metrics row with the highest `selection_score` (None: no row has one)."""
+    scored = [r for r in rows if selection_score(r) is not None]
+    return max(scored, key=selection_score, default=None)
+
+
+def _keep_best(model: PalmE, rows: list[dict], out: Path) -> int | None:
+    """Loads `out/best` into `model` when it holds the best row's weights; returns that
+    row's step (None: the last step's weights stay, e.g. a run resumed from before `best/`
+    was written)."""
+    best = _best_row(rows)
+    if best is None or best is rows[-1] or not (out / BEST_DIR / WEIGHTS_FILE).is_file():
+        return None if best is None else rows[-1]["step"]
+    model.load(out / BEST_DIR)
+    return best["step"]
 
 
 def _indexes(t) -> list[dict]:

@@ -22,7 +22,7 @@ from embodied_mm.plan_language import parse_step
 from embodied_mm.planner.palme import PalmePlanner
 from embodied_mm.train import METRICS_FILE, train
 from embodied_mm.training.data import BatchOrder, heldout_samples, load_splits, weight_tasks
-from embodied_mm.training.heldout import object_args
+from embodied_mm.training.heldout import object_args, selection_score
 from embodied_mm.types import ObjectState, Observation
 
 COLORS = ("red", "green", "blue", "yellow")
@@ -392,3 +392,28 @@ def test_autocast_auto_trains_in_bf16_only_where_the_cpu_computes_it_natively(
     trainer = Trainer(config(tmp_path, f"train.autocast={autocast}"),
                       PalmE(PalmEConfig(llm="tiny")), Dist())
     assert trainer.bf16 is expected
+
+
+def test_keep_best_ships_the_weights_of_the_best_held_out_evaluation(tmp_path):
+    out = tmp_path / "best"
+    cfg = config(out, "train.keep=best", "train.eval_every=10", "train.checkpoint_every=10")
+    final = train(cfg, progress=False, data=data())
+    rows = read_metrics(out)
+    scores = [selection_score(r) for r in rows]
+    best = rows[scores.index(max(scores))]
+    weights = load_file(final / "model.safetensors")
+    kept = load_file(out / "best" / "model.safetensors")
+    assert all(torch.equal(weights[k], kept[k]) for k in weights)
+    if best is not rows[-1]:  # an earlier evaluation won: final/ is not the last step
+        last = load_file(out / "last" / "model.safetensors")
+        assert any(not torch.equal(weights[k], last[k]) for k in weights)
+    card = (final / "model_card.md").read_text()
+    assert f"kept weights: step {best['step']}'s" in card
+
+
+def test_selection_score_charges_false_cannot_like_a_wrong_step():
+    assert selection_score({"accuracy": 0.9, "false_cannot_rate": 0.1}) == pytest.approx(0.8)
+    assert selection_score({"accuracy": 0.8, "false_cannot_rate": None}) == 0.8
+    assert selection_score({"accuracy": None}) is None
+    with pytest.raises(ConfigError, match="train.keep"):
+        load_config(["train.keep=first"])

@@ -131,6 +131,7 @@ class RobotConfig:
 
 
 OBJECT_MASK_SOURCES = ("sim", "learned")
+KEEP_CHOICES = ("last", "best")  # train.keep choices
 
 
 @dataclass
@@ -211,6 +212,10 @@ class TrainConfig:
     eval_every: int = 250  # held-out next-step and object-index accuracy
     eval_samples: int = 200
     checkpoint_every: int = 500
+    # Which weights `final/` gets: "last" (the last step) or "best" (of the held-out
+    # evaluations, the one with the highest next-step accuracy minus false `cannot()` rate;
+    # each new best is written to out_dir/best as the run goes).
+    keep: str = "last"
     resume: bool = True  # continue from out_dir/last if it exists
     # Start from this checkpoint's trained tensors where names and shapes match (a warm start:
     # new parts, e.g. an encoder of another width, keep their initialisation); null = scratch.
@@ -232,6 +237,8 @@ class TrainConfig:
                if k not in ("plan", "vqa") or not isinstance(v, int) or v < 0}
         _require(not bad, f"train.kind_weights must map plan/vqa to integers >= 0, got {bad}")
         _require(self.rewordings >= 1, f"train.rewordings must be >= 1, got {self.rewordings}")
+        _require(self.keep in KEEP_CHOICES,
+                 f"train.keep must be one of {', '.join(KEEP_CHOICES)}, got {self.keep!r}")
         _require(self.absent_references >= 0,
                  f"train.absent_references must be >= 0, got {self.absent_references}")
         bad = {k: v for k, v in self.absent_modes.items()

@@ -40,6 +40,7 @@ class TrainingRun:
     # the standard evaluations (`eval.standard`): name -> eval_info.json (vqa_info.json)
     eval_info: dict[str, dict[str, Any]] | None = None
     bf16: bool = False  # whether steps ran under bf16 autocast (`train.autocast` resolved)
+    kept_step: int | None = None  # with `train.keep=best`: the step whose weights were kept
 
 
 def index_lines(index: dict[str, Any]) -> list[str]:
@@ -117,6 +118,9 @@ def render(cfg: Config, run: TrainingRun) -> str:
         *([f"- warm start: the trained tensors of `{t.init_from}` where names and shapes fit "
            "(`train.init_from`); that run's own card tells how it was trained"]
           if t.init_from else []),
+        *([f"- kept weights: step {run.kept_step}'s, the held-out evaluation with the highest "
+           "next-step accuracy minus false `cannot()` rate (`train.keep=best`)"]
+          if run.kept_step is not None else []),
         *([f"- final weights: {1 - t.init_mix:g} × the trained tensors + {t.init_mix:g} × "
            f"`{t.init_from}`'s (`train.init_mix`, a weight-space ensemble of the model before "
            "and after this run)"] if t.init_mix > 0 else []),

@@ -58,6 +58,15 @@ class HeldOut:
         return self.false_cannot / self.n_feasible if self.n_feasible else None
 
 
+def selection_score(row: dict) -> float | None:
+    """How `train.keep=best` ranks a metrics row: next-step accuracy minus false `cannot()`
+    rate (a refusal of a feasible request costs as much as a wrong step); None without an
+    accuracy."""
+    if row.get("accuracy") is None:
+        return None
+    return row["accuracy"] - (row.get("false_cannot_rate") or 0.0)
+
+
 def object_args(step: str) -> tuple[str, ...]:
     """The object ids a step names, in argument order (`push(obj_3, left)` → `('obj_3',)`)."""
     call = parse_step(step)
