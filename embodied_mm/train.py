@@ -7,11 +7,13 @@ Example:
 
 Writes into `train.out_dir`:
 - `metrics.jsonl`: one JSON line per held-out evaluation (every `train.eval_every` steps and
-  at the end): step, train loss, next-step and object-index accuracy, samples/s, wall time;
+  at the end): step, train loss, next-step and object-index accuracy, false `cannot()` rate,
+  and (with `train.absent_references`) the share of held-out absent references refused,
+  samples/s, wall time;
 - `last/`: a resumable checkpoint every `train.checkpoint_every` steps and at the end;
   `train.resume=true` continues from it, drawing the same batches as an uninterrupted run;
 - `best/`: with `train.keep=best`, the weights of the best held-out evaluation so far
-  (accuracy minus false `cannot()` rate, `training.heldout.selection_score`);
+  (`training.heldout.selection_score`);
 - `final/`: the planner checkpoint (`planner=palme planner.checkpoint=OUT/final`) with its
   `model_card.md`: the last step's weights, or `best/`'s with `train.keep=best`;
 - `final_eval/`: the closed-loop sim evaluation of `final/` when
@@ -50,7 +52,7 @@ from embodied_mm.training.data import (
 )
 from embodied_mm.training.distributed import distributed, wrap
 from embodied_mm.training.heldout import HeldOut, evaluate_heldout, selection_score
-from embodied_mm.training.language import with_language
+from embodied_mm.training.language import absent_heldout, with_language
 from embodied_mm.training.trainer import Trainer
 
 METRICS_FILE = "metrics.jsonl"
@@ -133,6 +135,8 @@ def train(cfg: Config, progress: bool = True,
         except ValueError as err:
             raise ConfigError(str(err)) from None
         heldout = heldout_samples(val_set, t.eval_samples)
+        absent = absent_heldout(val_set, t.eval_samples // 2, t.seed) \
+            if t.absent_references > 0 else []
         try:
             model = PalmE(model_cfg).to(dist.device)
         except ValueError as err:
@@ -148,7 +152,7 @@ def train(cfg: Config, progress: bool = True,
                 raise ConfigError(f"train.resume: cannot continue from {last}: {err}; use "
                                   "another train.out_dir or train.resume=false") from None
         rows = _start_metrics(out / METRICS_FILE, trainer.step) if dist.is_main else []
-        _fit(trainer, train_set, heldout, rows, progress, out)
+        _fit(trainer, train_set, heldout, absent, rows, progress, out)
         kept = _keep_best(model, rows, out) if t.keep == "best" and dist.is_main else None
         if t.init_mix > 0:
             _warm_start(model, t.init_from, dist.is_main, weight=t.init_mix)
@@ -225,9 +229,10 @@ def summarise_names(names: list[str]) -> str:
     return ", ".join(k if n == 1 else f"{k} (×{n})" for k, n in counts.items())
 
 
-def _fit(trainer: Trainer, train_set: Dataset, heldout: list, rows: list[dict],
+def _fit(trainer: Trainer, train_set: Dataset, heldout: list, absent: list, rows: list[dict],
          progress: bool, out: Path) -> None:
-    """The training loop from `trainer.step` to `train.steps`; appends to `rows`."""
+    """The training loop from `trainer.step` to `train.steps`; appends to `rows`. Each
+    evaluation decodes `heldout` (plan samples) and `absent` (held-out absent references)."""
     t, dist, model = trainer.cfg.train, trainer.dist, trainer.model
     if trainer.step >= t.steps:
         return
@@ -252,11 +257,12 @@ def _fit(trainer: Trainer, train_set: Dataset, heldout: list, rows: list[dict],
         step, finished = trainer.step, trainer.step >= t.steps
         if step % t.eval_every == 0 or finished:
             held = evaluate_heldout(model, heldout, dist)
+            refused = evaluate_heldout(model, absent, dist)
             model.train()
-            rows.append(_metrics_row(trainer, held, window))
+            rows.append(_metrics_row(trainer, held, refused, window))
             window = [0.0, 0, 0.0]
             postfix.update(acc=_short(held.accuracy), obj=_short(held.object_accuracy),
-                           no=_short(held.false_cannot_rate))
+                           no=_short(held.false_cannot_rate), absent=_short(refused.accuracy))
             bar.set_postfix(postfix)
             if dist.is_main:
                 with open(out / METRICS_FILE, "a") as f:
@@ -284,9 +290,10 @@ def _keep_best(model: PalmE, rows: list[dict], out: Path) -> int | None:
     row's step (None: the last step's weights stay, e.g. a run resumed from before `best/`
     was written)."""
     best = _best_row(rows)
-    if best is None or best is rows[-1] or not (out / BEST_DIR / WEIGHTS_FILE).is_file():
-        return None if best is None else rows[-1]["step"]
-    model.load(out / BEST_DIR)
+    if best is None or (best is not rows[-1] and not (out / BEST_DIR / WEIGHTS_FILE).is_file()):
+        return None
+    if best is not rows[-1]:
+        model.load(out / BEST_DIR)
     return best["step"]
 
 
@@ -296,12 +303,13 @@ def _indexes(t) -> list[dict]:
     return [index for index in found if index is not None]
 
 
-def _metrics_row(trainer: Trainer, held: HeldOut, window: list) -> dict:
+def _metrics_row(trainer: Trainer, held: HeldOut, refused: HeldOut, window: list) -> dict:
     loss_sum, samples, seconds = window
     return {"step": trainer.step, "loss": loss_sum / samples if samples else None,
             "accuracy": held.accuracy, "object_accuracy": held.object_accuracy,
             "false_cannot_rate": held.false_cannot_rate,
             "n_eval": held.n, "n_object": held.n_object,
+            "absent_refusal_rate": refused.accuracy, "n_absent": refused.n,
             "samples_per_s": samples / seconds if seconds else None,
             "wall_s": round(trainer.elapsed_s, 2)}
 

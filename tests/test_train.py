@@ -411,9 +411,12 @@ def test_keep_best_ships_the_weights_of_the_best_held_out_evaluation(tmp_path):
     assert f"kept weights: step {best['step']}'s" in card
 
 
-def test_selection_score_charges_false_cannot_like_a_wrong_step():
+def test_selection_score_charges_refusals_like_wrong_steps():
     assert selection_score({"accuracy": 0.9, "false_cannot_rate": 0.1}) == pytest.approx(0.8)
     assert selection_score({"accuracy": 0.8, "false_cannot_rate": None}) == 0.8
     assert selection_score({"accuracy": None}) is None
+    # an absent reference acted on costs as much as a wrong step
+    assert selection_score({"accuracy": 0.9, "false_cannot_rate": 0.1,
+                            "absent_refusal_rate": 0.75}) == pytest.approx(0.55)
     with pytest.raises(ConfigError, match="train.keep"):
         load_config(["train.keep=first"])

@@ -213,8 +213,9 @@ class TrainConfig:
     eval_samples: int = 200
     checkpoint_every: int = 500
     # Which weights `final/` gets: "last" (the last step) or "best" (of the held-out
-    # evaluations, the one with the highest next-step accuracy minus false `cannot()` rate;
-    # each new best is written to out_dir/best as the run goes).
+    # evaluations, the one with the best `training.heldout.selection_score`: accuracy minus
+    # false `cannot()` minus absent references not refused; each new best is written to
+    # out_dir/best as the run goes).
     keep: str = "last"
     resume: bool = True  # continue from out_dir/last if it exists
     # Start from this checkpoint's trained tensors where names and shapes match (a warm start:

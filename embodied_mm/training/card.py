@@ -118,8 +118,8 @@ def render(cfg: Config, run: TrainingRun) -> str:
         *([f"- warm start: the trained tensors of `{t.init_from}` where names and shapes fit "
            "(`train.init_from`); that run's own card tells how it was trained"]
           if t.init_from else []),
-        *([f"- kept weights: step {run.kept_step}'s, the held-out evaluation with the highest "
-           "next-step accuracy minus false `cannot()` rate (`train.keep=best`)"]
+        *([f"- kept weights: step {run.kept_step}'s, the held-out evaluation scoring best "
+           "(accuracy − false `cannot()` − absent references not refused; `train.keep=best`)"]
           if run.kept_step is not None else []),
         *([f"- final weights: {1 - t.init_mix:g} × the trained tensors + {t.init_mix:g} × "
            f"`{t.init_from}`'s (`train.init_mix`, a weight-space ensemble of the model before "
@@ -127,15 +127,18 @@ def render(cfg: Config, run: TrainingRun) -> str:
         "", "## Held-out metrics", "",
         "Next step decoded with the grammar-constrained decoder on held-out-language samples; "
         "object accuracy counts the target steps that name objects; false `cannot()` is the "
-        "share of feasible samples decoded as `cannot()`."
+        "share of feasible samples decoded as `cannot()`; absent refused is the share of "
+        "held-out absent references (instructions naming what the scene lacks, made from "
+        "val scenes) decoded as `cannot()`."
         + (" These rows are of the run's own weights, before the `train.init_mix` average; "
            "the evaluation below is of the final weights." if t.init_mix > 0 else ""), "",
         "| step | train loss | next-step accuracy | object-index accuracy | false `cannot()` "
-        "| samples |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| absent refused | samples |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
         *(f"| {r['step']} | {_fmt(r['loss'])} | {_fmt(r['accuracy'])} | "
           f"{_fmt(r['object_accuracy'])} | {_fmt(r.get('false_cannot_rate'))} | "
-          f"{r['n_eval']} |" for r in run.metrics),
+          f"{_fmt(r.get('absent_refusal_rate'))} | {r['n_eval']} + {r.get('n_absent', 0)} |"
+          for r in run.metrics),
     ]
     if run.eval_info:
         out += evaluation_lines(run.eval_info, t.final_eval_episodes)

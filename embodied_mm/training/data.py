@@ -150,9 +150,13 @@ def heldout_samples(dataset: Dataset, limit: int) -> list[Sample]:
     Spreading (not the first `limit`) keeps every task family in the estimate when the split
     is stored family by family.
     """
-    n = len(dataset)
+    return [s for s in (dataset[i] for i in spread(len(dataset), limit))
+            if s.kind == "plan" and s.target is not None]
+
+
+def spread(n: int, limit: int) -> list[int]:
+    """Up to `limit` indexes evenly spread over range(n), first and last included."""
     if limit <= 0 or n == 0:
         return []
     m = min(limit, n)
-    picks = sorted({round(i * (n - 1) / max(m - 1, 1)) for i in range(m)})
-    return [s for s in (dataset[i] for i in picks) if s.kind == "plan" and s.target is not None]
+    return sorted({round(i * (n - 1) / max(m - 1, 1)) for i in range(m)})

@@ -59,12 +59,15 @@ class HeldOut:
 
 
 def selection_score(row: dict) -> float | None:
-    """How `train.keep=best` ranks a metrics row: next-step accuracy minus false `cannot()`
-    rate (a refusal of a feasible request costs as much as a wrong step); None without an
-    accuracy."""
+    """How `train.keep=best` ranks a metrics row: next-step accuracy, minus the false
+    `cannot()` rate, minus the share of absent references not refused (when measured): a
+    refusal of a feasible request and an absent reference acted on each cost as much as a
+    wrong step. None without an accuracy."""
     if row.get("accuracy") is None:
         return None
-    return row["accuracy"] - (row.get("false_cannot_rate") or 0.0)
+    refused = row.get("absent_refusal_rate")
+    return (row["accuracy"] - (row.get("false_cannot_rate") or 0.0)
+            - (0.0 if refused is None else 1.0 - refused))
 
 
 def object_args(step: str) -> tuple[str, ...]:

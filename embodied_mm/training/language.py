@@ -30,7 +30,7 @@ from torch.utils.data import ConcatDataset, Dataset
 from embodied_mm.language import ABSENT_MODES, make_absent, render
 from embodied_mm.model.features import attribute_labels, collate
 from embodied_mm.model.palme import Sample
-from embodied_mm.training.data import item_records
+from embodied_mm.training.data import item_records, spread
 from embodied_mm.vocabulary import COLORS, KINDS
 
 CANNOT = "cannot()"
@@ -146,3 +146,14 @@ def with_language(dataset: Dataset, source: Dataset, rewordings: int, absent: fl
     if absent > 0:
         parts.append(AbsentReferences(source, absent, seed=seed, mode_weights=absent_modes))
     return parts[0] if len(parts) == 1 else ConcatDataset(parts)
+
+
+def absent_heldout(val_set: Dataset, n: int, seed: int = 0) -> list[Sample]:
+    """Up to `n` absent-reference samples worded on the held-out side, spread over `val_set`'s
+    feasible plan samples: what training measures refusal on. Empty when the split's samples
+    carry no goal words (e.g. samples given directly, not a `gen-data` split)."""
+    try:
+        absent = AbsentReferences(val_set, 1.0, side="heldout", seed=seed)
+    except ValueError:
+        return []
+    return [absent[i] for i in spread(len(absent), n)]

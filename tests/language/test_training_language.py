@@ -12,6 +12,7 @@ from embodied_mm.training.data import item_records, load_splits, weight_tasks
 from embodied_mm.training.language import (
     AbsentReferences,
     Reworded,
+    absent_heldout,
     scene_objects,
     with_language,
 )
@@ -41,6 +42,17 @@ def test_rewording_keeps_scene_and_target_and_changes_the_words(train_set):
         else:
             assert texts == {sample.instruction}  # questions are kept as asked
     assert views[5].instruction == Reworded(train_set, copies=3)[5].instruction  # seeded
+
+
+@pytest.mark.sim
+def test_absent_heldout_is_a_spread_of_held_out_worded_refusals(train_set):
+    made = absent_heldout(train_set, 5, seed=1)
+    size = len(AbsentReferences(train_set, 1.0))
+    assert len(made) == min(5, size) and all(s.target == "cannot()" for s in made)
+    assert [s.instruction for s in made] == [s.instruction for s in absent_heldout(train_set, 5, 1)]
+    heldout = AbsentReferences(train_set, 1.0, side="heldout", seed=1)
+    assert made[0].instruction == heldout[0].instruction  # held-out wording, first included
+    assert absent_heldout([train_set[0]], 5) == []  # samples without goal words: none
 
 
 @pytest.mark.sim
