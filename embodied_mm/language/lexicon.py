@@ -47,7 +47,9 @@ NOUNS: dict[str, Split] = {
 }
 # Plurals that English's regular endings (`render.plural`) get wrong.
 PLURAL_EXCEPTIONS = {"knife": "knives", "leaf": "leaves", "potato": "potatoes",
-                     "tomato": "tomatoes", "scissors": "scissors"}
+                     "tomato": "tomatoes", "scissors": "scissors", "sunglasses": "sunglasses",
+                     "headphones": "headphones", "pliers": "pliers", "mouse": "mice",
+                     "scarf": "scarves"}
 
 # Things that are not in any scene, for absent-reference (`cannot()`) requests. Not a word a
 # speaker could mean a block or a bowl by (cup, box, tray, plate, cylinder): training those to
@@ -58,7 +60,13 @@ UNKNOWN_NOUNS = Split(
      "toy truck", "doll", "glove", "brush", "pencil", "egg", "wallet", "triangle", "towel",
      "scissors", "clock", "hat", "sock", "leaf", "flower", "feather", "coin", "cable",
      "screwdriver", "battery", "light bulb", "paperclip", "ruler", "notebook", "toothbrush",
-     "comb", "bell", "rubber duck", "potato", "cone"),
+     "comb", "bell", "rubber duck", "potato", "cone", "pear", "cookie", "donut", "sandwich",
+     "cheese", "onion", "pepper", "cucumber", "broccoli", "mushroom", "avocado", "watch",
+     "bracelet", "necklace", "sunglasses", "headphones", "computer mouse", "laptop", "tablet",
+     "camera", "flashlight", "tape", "eraser", "crayon", "glue stick", "calculator",
+     "envelope", "magnet", "whistle", "marble", "yo-yo", "kite", "trophy", "soap",
+     "toothpaste", "pillow", "scarf", "mitten", "umbrella", "wrench", "pliers", "nail",
+     "screw", "drill", "whisk", "spatula", "ladle", "napkin", "toy plane", "toy dinosaur"),
     ("hammer", "carrot", "shoe", "key", "teddy bear", "remote", "stapler", "tomato"))
 
 # Spellings of each palette colour (the canonical word first; it is on the train side).
