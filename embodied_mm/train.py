@@ -135,8 +135,8 @@ def train(cfg: Config, progress: bool = True,
         except ValueError as err:
             raise ConfigError(str(err)) from None
         heldout = heldout_samples(val_set, t.eval_samples)
-        absent = absent_heldout(val_set, t.eval_samples // 2, t.seed) \
-            if t.absent_references > 0 else []
+        absent = (absent_heldout(val_set, t.eval_samples // 2, t.seed)
+                  if t.absent_references > 0 else [])
         try:
             model = PalmE(model_cfg).to(dist.device)
         except ValueError as err:
@@ -286,9 +286,9 @@ def _best_row(rows: list[dict]) -> dict | None:
 
 
 def _keep_best(model: PalmE, rows: list[dict], out: Path) -> int | None:
-    """Loads `out/best` into `model` when it holds the best row's weights; returns that
-    row's step (None: the last step's weights stay, e.g. a run resumed from before `best/`
-    was written)."""
+    """Leaves `model` with the best row's weights (loading `out/best` unless the last row is
+    the best) and returns that row's step; None when nothing can be kept (no scored row, or
+    `best/` missing, e.g. a run resumed from before it was written): the last step stays."""
     best = _best_row(rows)
     if best is None or (best is not rows[-1] and not (out / BEST_DIR / WEIGHTS_FILE).is_file()):
         return None
@@ -309,6 +309,7 @@ def _metrics_row(trainer: Trainer, held: HeldOut, refused: HeldOut, window: list
             "accuracy": held.accuracy, "object_accuracy": held.object_accuracy,
             "false_cannot_rate": held.false_cannot_rate,
             "n_eval": held.n, "n_object": held.n_object,
+            # every absent sample's target is cannot(): its exact-match rate is the refusal rate
             "absent_refusal_rate": refused.accuracy, "n_absent": refused.n,
             "samples_per_s": samples / seconds if seconds else None,
             "wall_s": round(trainer.elapsed_s, 2)}
