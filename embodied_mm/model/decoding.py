@@ -47,6 +47,7 @@ from embodied_mm.types import Observation, SkillCall
 if TYPE_CHECKING:
     from embodied_mm.model.language_model import CausalLM
 
+REFUSAL = "cannot()"  # the step that declines the request
 MOVING_STEPS = ("pick", "push")  # their object must be a block (the executor's `block()`)
 # Below a step name, a branching point with at most this many children is speculated through
 # too (` place` → `(obj_` or `_at(`); wider ones (objects, zones) are decided where they start.
@@ -110,6 +111,7 @@ class TrieNode:
     children: dict[int, TrieNode] = field(default_factory=dict)
     step: str | None = None
     choices: torch.Tensor | None = None  # (n_children,) child token ids, set when branching
+    offsets: torch.Tensor | None = None  # (n_children,) added to their scores (`cannot_bias`)
 
     def branching(self) -> bool:
         return len(self.children) > 1
@@ -167,6 +169,34 @@ def token_tree(root: TrieNode) -> TokenTree:
     return TokenTree(tuple(tokens), tuple(parents), tuple(nodes))
 
 
+def steps_below(node: TrieNode) -> set[str]:
+    """The step texts of the leaves under `node`."""
+    found, stack = set(), [node]
+    while stack:
+        node = stack.pop()
+        if node.step is not None:
+            found.add(node.step)
+        stack.extend(node.children.values())
+    return found
+
+
+def penalise_refusal(root: TrieNode, bias: float) -> None:
+    """Lowers the score of `root`'s choice that leads only to `cannot()` by `bias` logits
+    (no-op when no choice does, or `bias` is 0)."""
+    if not bias or not root.branching():
+        return
+    refusal = [steps_below(child) == {REFUSAL} for child in root.children.values()]
+    if any(refusal):
+        root.offsets = -bias * torch.tensor(refusal, dtype=torch.float32)
+
+
+def offset(scores: torch.Tensor, node: TrieNode) -> torch.Tensor:
+    """`scores` of `node`'s choices plus its `offsets`, if any."""
+    if node.offsets is None:
+        return scores
+    return scores + node.offsets.to(scores.device, scores.dtype)
+
+
 def tree_attention(past: int, prompt: int, tree: TokenTree) -> tuple[torch.Tensor, torch.Tensor]:
     """(1, 1, Q, past + Q) boolean mask and (1, Q) positions for `prompt` new prompt positions
     after `past` cached ones followed by `tree`'s entries (Q = prompt + entries): the prompt is
@@ -222,10 +252,15 @@ class StepDecoder:
     benchmarks. `last_margin` is the
     smallest gap between the best and the second-best allowed token's score over the last
     decision's branching points (inf without any): how close the call was.
+
+    `cannot_bias` (logits, ≥ 0 lowers refusals) is subtracted from the score of `cannot()`
+    where a step begins: a prior correction that trades refusals of feasible requests against
+    refusals of impossible ones without retraining (docs/palme.md, "Refusal bias").
     """
 
-    def __init__(self, model: CausalLM, speculate: bool = True) -> None:
+    def __init__(self, model: CausalLM, speculate: bool = True, cannot_bias: float = 0.0) -> None:
         self.model = model
+        self.cannot_bias = float(cannot_bias)
         self._compiled: dict[Hashable, tuple[TrieNode, TokenTree]] = {}  # trie, its token tree
         config = model.llm.config
         self.speculate = speculate and bool(getattr(config, "layer_types", None))
@@ -247,6 +282,7 @@ class StepDecoder:
         key = self.key(objects)
         if key not in self._compiled:
             trie = build_trie(self.steps(key), self.model.target_ids)
+            penalise_refusal(trie, self.cannot_bias)
             self._compiled[key] = trie, token_tree(trie)
         return self._compiled[key]
 
@@ -314,7 +350,7 @@ class StepDecoder:
                     ids = torch.tensor(pending, device=self.model.device)
                     hidden, cache = self._forward(self.model.embed_tokens(ids)[None], cache)
                     pending = []
-                scores = self.scores(hidden, node.choices)
+                scores = offset(self.scores(hidden, node.choices), node)
                 best, runner_up = scores.topk(2).values.tolist()
                 margin = min(margin, best - runner_up)
                 token = int(node.choices[int(scores.argmax())])
@@ -367,7 +403,7 @@ def reference_decode(decoder: StepDecoder, prompt_embeds: torch.Tensor,
             embeds = torch.cat([prompt_embeds, model.embed_tokens(ids)[None]], dim=1)
             logits = model.token_logits(model.hidden_states(embeds)[0][0, -1])  # (V,)
             allowed = node.choices.to(logits.device)
-            token = int(allowed[logits[allowed].argmax()])
+            token = int(allowed[offset(logits[allowed], node).argmax()])
         else:
             token = next(iter(node.children))
         chosen.append(token)

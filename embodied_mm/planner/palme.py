@@ -48,11 +48,13 @@ class PalmePlanner(Planner):
         feasible_only: decode only steps the executor would start in the observed scene
             (`StepScope.of`: no pick/push of a bowl, no place of the held block on
             itself); False lets the model name any object anywhere.
+        cannot_bias: logits taken off `cannot()` where a step begins (`StepDecoder`): > 0
+            refuses less, < 0 more.
     """
 
     def __init__(self, model: PalmE, merge_lora: bool = True,
                  fast_dtype: str | None = "bfloat16", verify_margin: float = 0.5,
-                 feasible_only: bool = True) -> None:
+                 feasible_only: bool = True, cannot_bias: float = 0.0) -> None:
         import torch
 
         from embodied_mm.model.decoding import StepDecoder
@@ -63,13 +65,14 @@ class PalmePlanner(Planner):
         if merge_lora and model.config.lora and not model.merged:
             model.merge_lora()
         self.model = model.eval()
-        self.decoder = StepDecoder(model)
+        self.decoder = StepDecoder(model, cannot_bias=cannot_bias)
         self.needs_images = model.config.needs_images
         self.verify_margin = verify_margin
         self.feasible_only = feasible_only
         dtype = getattr(torch, fast_dtype) if fast_dtype else None
         useful = dtype is not None and dtype != model.llm.dtype and fast_bf16(model.device)
-        self.fast_decoder = StepDecoder(reduced_precision(model, dtype)) if useful else None
+        self.fast_decoder = (StepDecoder(reduced_precision(model, dtype), cannot_bias=cannot_bias)
+                             if useful else None)
         release_freed_memory()  # loading's temporaries (weight copies)
         self.decisions = self.rechecked = 0
         self._prefix: dict[int, tuple[str, object]] = {}  # decoder id → (instruction, KV cache)
@@ -81,7 +84,7 @@ class PalmePlanner(Planner):
 
         Reads the optional fields `checkpoint`, `llm` (override of the checkpoint's LLM name or
         path; the LLM is still checked against the checkpoint), `device`, `dtype`,
-        `fast_dtype`, `verify_margin` and `feasible_only`.
+        `fast_dtype`, `verify_margin`, `feasible_only` and `cannot_bias`.
         """
         from embodied_mm.model.palme import CheckpointError, PalmE
 
@@ -91,7 +94,8 @@ class PalmePlanner(Planner):
         except CheckpointError as err:
             raise PlannerError(str(err)) from err
         return cls(model.to(cfg.device or "cpu"), fast_dtype=cfg.fast_dtype,
-                   verify_margin=cfg.verify_margin, feasible_only=cfg.feasible_only)
+                   verify_margin=cfg.verify_margin, feasible_only=cfg.feasible_only,
+                   cannot_bias=cfg.cannot_bias)
 
     def scope(self, obs: Observation) -> StepScope:
         """The objects each step may name in `obs` (see `feasible_only`)."""

@@ -255,3 +255,22 @@ def test_speculation_changes_the_number_of_calls_not_the_answer(make_model, make
     assert speculative.decode(embeds, obs.object_names) == step
     assert step == reference_decode(plain, embeds, obs.object_names)
     assert speculative.forward_calls <= plain.forward_calls
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n_objects=st.integers(1, 4))
+def test_refusal_bias_moves_only_the_choice_of_cannot(make_model, make_obs, seed, n_objects):
+    """A large `cannot_bias` never refuses and otherwise picks the step the model ranks best
+    among the rest; a large negative one always refuses; the no-cache reference agrees."""
+    model = make_model(inputs=("state", "robot"), seed=seed % 1000)
+    obs = make_obs(n_objects, seed=seed)
+    embeds = model.prompt_embeds(extract(obs, images=False), INSTRUCTION, [])
+    names_ = obs.object_names
+    barred = StepDecoder(model, cannot_bias=1e4)
+    step = barred.decode(embeds, names_)
+    assert step != "cannot()" and step == reference_decode(barred, embeds, names_)
+    plain = StepDecoder(model).decode(embeds, names_)
+    if plain != "cannot()":  # the bias leaves a decision it does not touch as it was
+        assert step == plain
+    eager = StepDecoder(model, cannot_bias=-1e4)
+    assert eager.decode(embeds, names_) == "cannot()" == reference_decode(eager, embeds, names_)

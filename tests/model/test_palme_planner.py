@@ -136,3 +136,16 @@ def test_shipped_checkpoint_on_the_real_gemma_plans_real_episodes():
     for report in reports:
         assert all(parse_step(step) for step in report.steps)
     assert sum(r.success for r in reports) >= 3, [(r.instruction, r.steps) for r in reports]
+
+
+def test_cannot_bias_reaches_both_decoders(make_model, make_obs, tmp_path):
+    """`planner.cannot_bias` applies to the fast and the exact decoder alike."""
+    make_model(inputs=("state", "robot")).save(tmp_path)
+    cfg = PlannerConfig(name="palme", checkpoint=str(tmp_path))
+    for bias, refuses in ((-1e4, True), (1e4, False)):
+        planner = PalmePlanner.from_config(dataclasses.replace(cfg, cannot_bias=bias))
+        planner.reset("put the red block in the blue bowl")
+        for seed in range(3):
+            obs = make_obs(3, seed=seed)
+            obs.rgb = obs.segmentation = None
+            assert (planner.next_step(obs, []) == "cannot()") == refuses
