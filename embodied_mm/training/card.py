@@ -65,9 +65,7 @@ def _object_tokens(m) -> str:
              "held_color": "a same/other word (it has the held object's colour)",
              "pairing": "a home/away/alone word (with the object of the other kind and its "
                         "colour, which is elsewhere, or none)",
-             "zone": "a table-zone word (front left … center)",
-             "across": "its place from the left among all objects (first … tenth)",
-             "depth": "its place from the robot (first … tenth)"}
+             "zone": "a table-zone word (front left … center)"}
     computed = "".join(f" + {words[name]}" for name in m.computed_words)
     layout = compact_groups((*ATTRIBUTES, *POSITION_ATTRIBUTES, FREE, *m.computed_words))
     groups = "; ".join(" + ".join(group) for group in layout)
@@ -101,8 +99,6 @@ def render(cfg: Config, run: TrainingRun) -> str:
         f"{m.image_size} px, {m.image_tokens} image tokens)",
         "- object tokens: " + _object_tokens(m),
         "- plan prompt: `Task: …. <obj>1 <obj>2 … Done: …. Holding: <obj>|nothing. Next:`",
-        *(["- relation questions answered with both places first (`second, first: no`; "
-           "model.relation_reasoning)"] if m.relation_reasoning else []),
         f"- trained parameters: {run.trained_parameters:,} (the LLM's weights are not stored)",
         "", "## Data", "",
         f"- dataset: `{t.data_dir}`" + "".join(f" + `{d}`" for d in t.extra_data_dirs),
