@@ -140,7 +140,8 @@ def _planner(cfg: Config, model):
 
     return PalmePlanner(model, fast_dtype=cfg.planner.fast_dtype,
                         verify_margin=cfg.planner.verify_margin,
-                        feasible_only=cfg.planner.feasible_only)
+                        feasible_only=cfg.planner.feasible_only,
+                        cannot_bias=cfg.planner.cannot_bias)
 
 
 def _run(cfg: Config, sized: list[tuple[str, Observation]],
@@ -158,7 +159,8 @@ def _run(cfg: Config, sized: list[tuple[str, Observation]],
     # Before the planner optimises the model (LoRA merge): the naive path as trained, and the
     # steps the unoptimised constrained decoder chooses, which the planner must reproduce.
     planner = PalmePlanner(model, merge_lora=False, fast_dtype=None,
-                           feasible_only=cfg.planner.feasible_only)
+                           feasible_only=cfg.planner.feasible_only,
+                           cannot_bias=cfg.planner.cannot_bias)
     reference = []
     for instruction, obs in sized + varied:
         planner.reset(instruction)

@@ -182,7 +182,7 @@ def steps_below(node: TrieNode) -> set[str]:
 
 def penalise_refusal(root: TrieNode, bias: float) -> None:
     """Lowers the score of `root`'s choice that leads only to `cannot()` by `bias` logits
-    (no-op when no choice does, or `bias` is 0)."""
+    (raises it when `bias` < 0; no-op when no choice leads only there, or `bias` is 0)."""
     if not bias or not root.branching():
         return
     refusal = [steps_below(child) == {REFUSAL} for child in root.children.values()]
