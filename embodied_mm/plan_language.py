@@ -36,6 +36,7 @@ GRAMMAR: dict[str, tuple[str, ...]] = {
     "done": (),
     "cannot": (),
 }
+REFUSAL = "cannot()"  # the step that declines a request (impossible, or names what is absent)
 
 _OBJECT_NAME = re.compile(r"obj_[1-9][0-9]*")
 _STEP = re.compile(r"\s*([a-z_]+)\s*\((.*)\)\s*")

@@ -40,14 +40,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from embodied_mm.plan_language import GRAMMAR, OBJECT, allowed_values
+from embodied_mm.plan_language import GRAMMAR, OBJECT, REFUSAL, allowed_values
 from embodied_mm.scene import held_block
 from embodied_mm.types import Observation, SkillCall
 
 if TYPE_CHECKING:
     from embodied_mm.model.language_model import CausalLM
 
-REFUSAL = "cannot()"  # the step that declines the request
 MOVING_STEPS = ("pick", "push")  # their object must be a block (the executor's `block()`)
 # Below a step name, a branching point with at most this many children is speculated through
 # too (` place` → `(obj_` or `_at(`); wider ones (objects, zones) are decided where they start.

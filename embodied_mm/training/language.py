@@ -30,10 +30,9 @@ from torch.utils.data import ConcatDataset, Dataset
 from embodied_mm.language import ABSENT_MODES, make_absent, render
 from embodied_mm.model.features import attribute_labels, collate
 from embodied_mm.model.palme import Sample
+from embodied_mm.plan_language import REFUSAL
 from embodied_mm.training.data import item_records, spread
 from embodied_mm.vocabulary import COLORS, KINDS
-
-CANNOT = "cannot()"
 
 
 def _rewordable(record: dict) -> bool:
@@ -103,7 +102,7 @@ class AbsentReferences(Dataset):
         self.dataset, self.side, self.seed = dataset, side, seed
         self.records = item_records(dataset)
         sources = [i for i, r in enumerate(self.records) if _rewordable(r)
-                   and r["task"] != "infeasible" and r["target"] != CANNOT]
+                   and r["task"] != "infeasible" and r["target"] != REFUSAL]
         if not sources:
             raise ValueError("no plan sample carries goal words (a dataset from gen-data "
                              "before the language generator?): nothing to make absent-"
@@ -118,7 +117,7 @@ class AbsentReferences(Dataset):
     def __getitem__(self, index: int) -> Sample:
         sample, changed, rng = self._changed(index)
         return dataclasses.replace(sample, instruction=render(changed, rng, self.side),
-                                   target=CANNOT)
+                                   target=REFUSAL)
 
     def absent_words(self, index: int) -> tuple[Sample, dict]:
         """(the source sample, the goal words item `index` renders): what it names absent."""

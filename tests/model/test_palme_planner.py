@@ -139,7 +139,8 @@ def test_shipped_checkpoint_on_the_real_gemma_plans_real_episodes():
 
 
 def test_cannot_bias_reaches_both_decoders(make_model, make_obs, tmp_path):
-    """`planner.cannot_bias` applies to the fast and the exact decoder alike."""
+    """`planner.cannot_bias` applies to the fast decoder (where the CPU has native bf16) and
+    to the exact one alike."""
     make_model(inputs=("state", "robot")).save(tmp_path)
     cfg = PlannerConfig(name="palme", checkpoint=str(tmp_path))
     for bias, refuses in ((-1e4, True), (1e4, False)):
