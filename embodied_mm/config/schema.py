@@ -65,8 +65,9 @@ class PlannerConfig:
     # PalmePlanner); null = no fast path. Only where the CPU has native bf16, or on a GPU.
     fast_dtype: str | None = "bfloat16"
     verify_margin: float = 0.5  # logits: decisions closer than this are re-decided
-    # palme: logits taken off `cannot()` where a step begins; > 0 refuses less, < 0 more
-    cannot_bias: float = 0.0
+    # palme: logits taken off `cannot()` where a step begins; > 0 refuses less, < 0 more;
+    # null = the checkpoint's (`model.cannot_bias`, saved with it)
+    cannot_bias: float | None = None
     # palme, text_llm: decode only steps the executor would start in the observed scene (no
     # pick/push of a bowl, no place of the held block on itself); false: any object anywhere
     feasible_only: bool = True

@@ -47,6 +47,11 @@ class PalmEConfig:
     # ` center`), packed with its column: a general scene fact (`features.zone_weights`).
     zone_words: bool = False
     describe_weight: float = 0.5  # weight of the loss of the word-anchored tokens' predictions
+    # Decoding, not architecture: logits taken off `cannot()` where a step begins when this
+    # checkpoint plans (`decoding.penalise_refusal`; > 0 refuses less). Saved with the weights
+    # it was chosen for, so the planner, the held-out metrics and the model card's evaluation
+    # decode alike; `planner.cannot_bias` overrides it.
+    cannot_bias: float = 0.0
     # LoRA on the LLM (peft). Off = PaLM-E's frozen-LLM regime: only encoders train.
     lora: bool = True
     lora_r: int = 8

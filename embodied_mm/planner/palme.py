@@ -49,12 +49,12 @@ class PalmePlanner(Planner):
             (`StepScope.of`: no pick/push of a bowl, no place of the held block on
             itself); False lets the model name any object anywhere.
         cannot_bias: logits taken off `cannot()` where a step begins (`StepDecoder`): > 0
-            refuses less, < 0 more.
+            refuses less, < 0 more; None takes the model's own (`PalmEConfig.cannot_bias`).
     """
 
     def __init__(self, model: PalmE, merge_lora: bool = True,
                  fast_dtype: str | None = "bfloat16", verify_margin: float = 0.5,
-                 feasible_only: bool = True, cannot_bias: float = 0.0) -> None:
+                 feasible_only: bool = True, cannot_bias: float | None = None) -> None:
         import torch
 
         from embodied_mm.model.decoding import StepDecoder
@@ -65,6 +65,8 @@ class PalmePlanner(Planner):
         if merge_lora and model.config.lora and not model.merged:
             model.merge_lora()
         self.model = model.eval()
+        if cannot_bias is None:
+            cannot_bias = model.config.cannot_bias
         self.decoder = StepDecoder(model, cannot_bias=cannot_bias)
         self.needs_images = model.config.needs_images
         self.verify_margin = verify_margin

@@ -100,6 +100,9 @@ def render(cfg: Config, run: TrainingRun) -> str:
         "- object tokens: " + _object_tokens(m),
         "- plan prompt: `Task: …. <obj>1 <obj>2 … Done: …. Holding: <obj>|nothing. Next:`",
         f"- trained parameters: {run.trained_parameters:,} (the LLM's weights are not stored)",
+        *([f"- refusal bias: {m.cannot_bias:g} logits taken off `cannot()` where a step begins "
+           "(`model.cannot_bias`, saved with the weights; the evaluations below and the "
+           "planner use it unless `planner.cannot_bias` is set)"] if m.cannot_bias else []),
         "", "## Data", "",
         f"- dataset: `{t.data_dir}`" + "".join(f" + `{d}`" for d in t.extra_data_dirs),
         *(["- task weights (samples drawn per epoch per stored sample): " + ", ".join(

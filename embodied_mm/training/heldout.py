@@ -89,7 +89,7 @@ def evaluate_heldout(model: PalmE, samples: Sequence[Sample],
     """
     dist = dist or Dist()
     model.eval()
-    decoder = StepDecoder(model)
+    decoder = StepDecoder(model, cannot_bias=model.config.cannot_bias)
     # n, correct, n naming objects, of those the right objects, n feasible, of those cannot()
     counts = [0, 0, 0, 0, 0, 0]
     for sample in samples[dist.rank::dist.world_size]:

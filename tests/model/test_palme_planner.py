@@ -150,3 +150,21 @@ def test_cannot_bias_reaches_both_decoders(make_model, make_obs, tmp_path):
             obs = make_obs(3, seed=seed)
             obs.rgb = obs.segmentation = None
             assert (planner.next_step(obs, []) == "cannot()") == refuses
+
+
+def test_a_checkpoint_decodes_with_its_own_cannot_bias_unless_overridden(make_model, make_obs,
+                                                                          tmp_path):
+    """`model.cannot_bias` travels in `config.json`: a planner with `planner.cannot_bias=null`
+    (the default) decodes with the checkpoint's, and an explicit value overrides it."""
+    make_model(inputs=("state", "robot"), cannot_bias=-1e4).save(tmp_path)
+    cfg = PlannerConfig(name="palme", checkpoint=str(tmp_path))
+    assert cfg.cannot_bias is None
+    for override, refuses in ((None, True), (0.0, None), (1e4, False)):
+        planner = PalmePlanner.from_config(dataclasses.replace(cfg, cannot_bias=override))
+        assert planner.decoder.cannot_bias == (-1e4 if override is None else override)
+        if refuses is None:
+            continue
+        planner.reset("put the red block in the blue bowl")
+        obs = make_obs(3, seed=0)
+        obs.rgb = obs.segmentation = None
+        assert (planner.next_step(obs, []) == "cannot()") == refuses
