@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset, Dataset
 from tqdm import tqdm
 
 from embodied_mm.config.schema import Config, ConfigError, DataConfig
@@ -53,6 +53,7 @@ from embodied_mm.training.data import (
 from embodied_mm.training.distributed import distributed, wrap
 from embodied_mm.training.heldout import HeldOut, evaluate_heldout, selection_score
 from embodied_mm.training.language import absent_heldout, with_language
+from embodied_mm.training.questions import SceneQuestions
 from embodied_mm.training.trainer import Trainer
 
 METRICS_FILE = "metrics.jsonl"
@@ -130,8 +131,11 @@ def train(cfg: Config, progress: bool = True,
             t.data_dir, *t.extra_data_dirs, kinds=t.kinds)
         try:
             weighted = weight_tasks(train_set, t.task_weights, t.kind_weights)
-            train_set = with_language(weighted, train_set, t.rewordings, t.absent_references,
-                                      t.seed, t.absent_modes)
+            source, train_set = train_set, with_language(
+                weighted, train_set, t.rewordings, t.absent_references, t.seed, t.absent_modes)
+            if t.scene_questions > 0:
+                train_set = ConcatDataset([train_set, SceneQuestions(
+                    source, t.scene_questions, t.question_types, t.seed)])
         except ValueError as err:
             raise ConfigError(str(err)) from None
         heldout = heldout_samples(val_set, t.eval_samples)

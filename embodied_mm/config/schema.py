@@ -201,6 +201,12 @@ class TrainConfig:
     # unfamiliar words, which also refuses unseen synonyms: keep it rare.
     absent_modes: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(ABSENT_MODES, 1))
+    # Scene questions per stored sample, asked afresh about its scene at training time, of
+    # `question_types` (`training.questions.SceneQuestions`): many more of a type than
+    # gen-data stores (the relations need them); 0 = none.
+    scene_questions: float = 0.0
+    question_types: list[str] = field(
+        default_factory=lambda: ["left_of", "right_of", "in_front_of", "behind"])
     out_dir: str = "outputs/train"
     steps: int = 3000
     batch_size: int = 8
@@ -245,6 +251,8 @@ class TrainConfig:
                  f"train.keep must be one of {', '.join(KEEP_CHOICES)}, got {self.keep!r}")
         _require(self.absent_references >= 0,
                  f"train.absent_references must be >= 0, got {self.absent_references}")
+        _require(self.scene_questions >= 0,
+                 f"train.scene_questions must be >= 0, got {self.scene_questions}")
         bad = {k: v for k, v in self.absent_modes.items()
                if k not in ABSENT_MODES or not isinstance(v, int) or v < 0}
         _require(not bad and sum(self.absent_modes.values()) > 0,

@@ -144,6 +144,10 @@ QUESTIONS: dict[str, QuestionType] = {
                              YES_NO, _can_pick, by_name=False),
 }
 _PATTERNS = {name: re.compile(spec.pattern) for name, spec in QUESTIONS.items()}
+#: the types whose truth reads only an object's name, place, colour and kind (what a stored
+#: state row keeps; `in`/`on` also read its orientation, `can_*` name no object)
+GEOMETRIC_TYPES: tuple[str, ...] = ("identity", "color", "zone", "left_of", "right_of",
+                                    "in_front_of", "behind")
 
 #: every answer any question can have
 VOCABULARY: tuple[str, ...] = tuple(sorted({a for q in QUESTIONS.values() for a in q.answers}))
@@ -214,11 +218,14 @@ def candidate_questions(obs: Observation) -> dict[str, list[Question]]:
     return {name: qs for name, qs in out.items() if qs}
 
 
-def sample_questions(obs: Observation, rng: np.random.Generator,
-                     n: int) -> list[tuple[Question, str]]:
-    """`n` distinct (question, answer) pairs: a type uniformly, then an answer uniformly
-    among those the type has in this scene (so yes/no are balanced), then a question."""
+def sample_questions(obs: Observation, rng: np.random.Generator, n: int,
+                     types: Sequence[str] | None = None) -> list[tuple[Question, str]]:
+    """`n` distinct (question, answer) pairs: a type uniformly (of `types`; None: any), then
+    an answer uniformly among those the type has in this scene (so yes/no are balanced), then
+    a question. Fewer when the scene has fewer such questions."""
     by_type = candidate_questions(obs)
+    if types is not None:
+        by_type = {t: qs for t, qs in by_type.items() if t in types}
     chosen: list[tuple[Question, str]] = []
     for _ in range(n):
         types = sorted(t for t, qs in by_type.items() if qs)
