@@ -23,6 +23,7 @@ import torch
 from embodied_mm.config.schema import Config, ConfigError
 from embodied_mm.data.vqa import Question, answer, parse_question
 from embodied_mm.model.language_model import CausalLM
+from embodied_mm.model.reasoning import RELATION_AXES, place_candidates, reasoned_answer
 from embodied_mm.types import Observation
 
 if TYPE_CHECKING:
@@ -44,11 +45,15 @@ class AnswerDecoder:
     def __init__(self, model: CausalLM) -> None:
         self.model = model
 
-    @torch.no_grad()
     def log_likelihoods(self, prompt_embeds: torch.Tensor,
                         answers: Sequence[str]) -> torch.Tensor:
         """(len(answers),) log-probability of each answer's tokens after the (1, T, H) prompt."""
-        ids = [self.model.target_ids(a) for a in answers]
+        return self.sequence_scores(prompt_embeds, [self.model.target_ids(a) for a in answers])
+
+    @torch.no_grad()
+    def sequence_scores(self, prompt_embeds: torch.Tensor, ids: Sequence[list[int]]
+                        ) -> torch.Tensor:
+        """(len(ids),) log-probability of each token sequence after the (1, T, H) prompt."""
         longest = max(len(x) for x in ids)
         padded = torch.tensor([x + [x[-1]] * (longest - len(x)) for x in ids],
                               device=self.model.device)  # causal: padding is never attended
@@ -68,6 +73,24 @@ class AnswerDecoder:
         if not answers:
             raise ValueError("no answers to choose from")
         return answers[int(self.log_likelihoods(prompt_embeds, answers).argmax())]
+
+    def decode_reasoned(self, prompt_embeds: torch.Tensor, n_objects: int,
+                        answers: Sequence[str]) -> tuple[str, str]:
+        """(answer, the reasoning written before it) of a relation question for a model with
+        `relation_reasoning`: the most likely first place, then second place, then answer,
+        each given the text chosen before it (`model/reasoning.py`)."""
+        places = place_candidates(n_objects)
+
+        def best(texts: list[str], end: bool) -> int:
+            """Index of the most likely text (a finished answer when `end`, else a prefix)."""
+            ids = [self.model.target_ids(t) if end else
+                   self.model.tokenizer.encode(" " + t, add_special_tokens=False) for t in texts]
+            return int(self.sequence_scores(prompt_embeds, ids).argmax())
+
+        first = places[best([f"{p}," for p in places], end=False)]
+        second = places[best([f"{first}, {p}:" for p in places], end=False)]
+        answer = answers[best([reasoned_answer(first, second, a) for a in answers], end=True)]
+        return answer, reasoned_answer(first, second, answer)
 
 
 def answering_model(cfg: Config) -> PalmE | None:
@@ -105,6 +128,8 @@ def answer_question(question: Question, obs: Observation, model: PalmE | None = 
 
     scene = extract(obs, images=model.config.needs_images, image_size=model.config.image_size)
     embeds = model.prompt_embeds(scene, str(question), [], kind="vqa")
+    if model.config.relation_reasoning and question.type in RELATION_AXES:
+        return AnswerDecoder(model).decode_reasoned(embeds, scene.n_objects, question.answers)[0]
     return AnswerDecoder(model).decode(embeds, question.answers)
 
 

@@ -46,6 +46,13 @@ class PalmEConfig:
     # `zone_words` adds the words of the table zone an object is in (` front left`, …,
     # ` center`), packed with its column: a general scene fact (`features.zone_weights`).
     zone_words: bool = False
+    # `order_words` adds two: the object's place among all the scene's objects from the left
+    # and from the robot (` first` … ` tenth`), packed with its column and row, so left/right
+    # and front/behind between any two objects compare two ordinals (`features.order_weights`).
+    order_words: bool = False
+    # `relation_reasoning` (needs `order_words`): a left/right/front/behind question is
+    # answered `{place of A}, {place of B}: yes|no`, the places first (`model/reasoning.py`).
+    relation_reasoning: bool = False
     describe_weight: float = 0.5  # weight of the loss of the word-anchored tokens' predictions
     # Decoding, not architecture: logits taken off `cannot()` where a step begins when this
     # checkpoint plans (`decoding.penalise_refusal`; > 0 refuses less). Saved with the weights
@@ -81,6 +88,9 @@ class PalmEConfig:
         if self.lora and (self.lora_r < 1 or not self.lora_targets):
             raise ValueError(f"model.lora_r must be >= 1 and model.lora_targets non-empty, got "
                              f"{self.lora_r} and {list(self.lora_targets)}")
+        if self.relation_reasoning and not (self.order_words and "state" in self.inputs):
+            raise ValueError("model.relation_reasoning speaks the places that the order words "
+                             "give: it needs model.order_words=true and the state input")
         if self.describe_weight < 0:
             raise ValueError(f"model.describe_weight must be >= 0, got {self.describe_weight}")
 
@@ -90,7 +100,9 @@ class PalmEConfig:
         if "state" not in self.inputs:
             return ()
         return ("relation", "support", "held_color") + (
-            ("pairing",) if self.pairing_words else ()) + (("zone",) if self.zone_words else ())
+            ("pairing",) if self.pairing_words else ()) + (
+            ("zone",) if self.zone_words else ()) + (
+            ("across", "depth") if self.order_words else ())
 
     @property
     def needs_images(self) -> bool:

@@ -29,11 +29,14 @@ object in the gripper, else ` other` (`features.held_color_weights`); `pairing` 
 `PalmEConfig.pairing_words`), ` home` if it is with an object of the other kind and its
 colour, ` away` if such an object is elsewhere, ` alone` if none is
 (`features.pairing_weights`); `zone` (optional, `PalmEConfig.zone_words`), the words of the
-table cell it is in, ` front left` … ` center` (`features.zone_weights`).
+table cell it is in, ` front left` … ` center` (`features.zone_weights`); `across` and
+`depth` (optional, `PalmEConfig.order_words`), its place among all the scene's objects from
+the left and from the robot, ` first` … ` tenth` (`features.order_weights`).
 
 The vectors are packed into four positions per object (`COMPACT_GROUPS`), the vectors of a
 group summed and scaled by 1/sqrt(its terms) to stay at a word's scale: colour + kind +
-relation, row, column (+ zone), and the free vector with the other computed words. With the
+relation, row (+ depth), column (+ zone, across), and the free vector with the other computed
+words. With the
 object's number after them (`<obj>3`), a prompt grows by 5 positions per object, which keeps a
 10-object decision near a 3-object one.
 
@@ -63,6 +66,7 @@ from embodied_mm.model.features import (
     POSITION_ATTRIBUTES,
     ROBOT_DIM,
     held_color_weights,
+    order_weights,
     pairing_weights,
     relation_weights,
     support_weights,
@@ -75,7 +79,7 @@ FREE = "free"  # the projected vector of an object's remaining features, in `COM
 # stay apart (summed, digits lose which is which). Vectors an encoder lacks are left out.
 # Checkpoints record the packing (`PalmE.object_layout`) and are refused by a model that packs
 # otherwise instead of being read wrong.
-COMPACT_GROUPS = (("color", "kind", "relation"), ("row",), ("column", "zone"),
+COMPACT_GROUPS = (("color", "kind", "relation"), ("row", "depth"), ("column", "zone", "across"),
                   (FREE, "support", "held_color", "pairing"))
 # Computed object tokens, in prompt order after the predicted ones: name → the function giving
 # each object's (B, N, words) mixture weights over its words from the collated batch.
@@ -86,6 +90,8 @@ COMPUTED_WORDS = {
                                                    batch["robot"]),
     "pairing": lambda batch: pairing_weights(batch["objects"], batch["object_mask"]),
     "zone": lambda batch: zone_weights(batch["objects"], batch["object_mask"]),
+    "across": lambda batch: order_weights(batch["objects"], batch["object_mask"], "across"),
+    "depth": lambda batch: order_weights(batch["objects"], batch["object_mask"], "depth"),
 }
 # Every vector an object's tokens may have, the names `COMPACT_GROUPS` uses.
 OBJECT_VECTORS = (*ATTRIBUTES, *POSITION_ATTRIBUTES, FREE, *COMPUTED_WORDS)

@@ -360,11 +360,38 @@ def zone_weights(objects: torch.Tensor, object_mask: torch.Tensor) -> torch.Tens
     return weights * object_mask[..., None].to(objects.dtype)
 
 
+# Word-anchored order among all the objects of the scene: ` first` for the leftmost object
+# (`across`) and for the one nearest the robot (`depth`), ` second` for the next, … (ties share
+# a word; from the tenth on, ` tenth`). "Is A left of B?" is then a comparison of two ordinals,
+# which holds for any two objects apart by any distance, where row and column digits tie
+# inside a 4.4 cm × 6.6 cm bin.
+ORDER_WORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+               "ninth", "tenth")
+
+
+def order_weights(objects: torch.Tensor, object_mask: torch.Tensor, axis: str) -> torch.Tensor:
+    """(B, N, len(ORDER_WORDS)) one-hot: each object's place among the scene's real objects
+    from the left (`axis="across"`, largest y first) or from the robot (`"depth"`, smallest x
+    first); rows of padding are zero.
+
+    Args:
+        objects: (B, N, OBJECT_DIM) state rows; object_mask: (B, N) real rows;
+        axis: `across` or `depth`.
+    """
+    if axis not in ("across", "depth"):
+        raise ValueError(f"axis must be across or depth, got {axis!r}")
+    key = objects[..., 1] if axis == "across" else -objects[..., 0]  # larger = earlier
+    ahead = (key[:, None, :] > key[:, :, None]) & object_mask[:, None, :]  # [i, j]: j before i
+    place = ahead.sum(-1).clamp(max=len(ORDER_WORDS) - 1)
+    weights = F.one_hot(place, len(ORDER_WORDS)).to(objects.dtype)
+    return weights * object_mask[..., None].to(objects.dtype)
+
+
 # The computed words an object's `state` tokens may end in, name → its words in class order
 # (`PalmEConfig.computed_words` chooses; `encoders.COMPUTED_WORDS` computes the weights).
 COMPUTED_WORD_CLASSES = {"relation": RELATION_WORDS, "support": SUPPORT_WORDS,
                          "held_color": HELD_COLOR_WORDS, "pairing": PAIRING_WORDS,
-                         "zone": ZONE_WORDS}
+                         "zone": ZONE_WORDS, "across": ORDER_WORDS, "depth": ORDER_WORDS}
 
 # An object is in the gripper when its centre is this close to the end effector and the gripper
 # is not fully open: a grasped block sits ~5 mm from it, anything else ≥ 10 cm away.

@@ -62,6 +62,7 @@ from embodied_mm.model.features import (
 )
 from embodied_mm.model.language_model import CausalLM
 from embodied_mm.model.llm import load_llm
+from embodied_mm.model.reasoning import reasoned_targets
 from embodied_mm.plan_language import format_plan, object_name
 from embodied_mm.types import SkillCall
 
@@ -299,6 +300,8 @@ class PalmE(nn.Module, CausalLM):
         rows, labels = [], []
         per_sample, logits = self.encode(batch)
         held = self._held(batch)
+        targets = (reasoned_targets(batch) if with_targets and self.config.relation_reasoning
+                   else batch["target"])
         for i, tokens in enumerate(per_sample):
             if held[i] is not None:  # the held object's tokens once more, after `Holding:`
                 width = self.slots.get(enc.OBJ, 1)
@@ -308,7 +311,7 @@ class PalmE(nn.Module, CausalLM):
                                      batch["done"][i], batch["kind"][i],
                                      holding=held[i] is not None)
             ids = self.sentence_ids(sentence)
-            target = self.target_ids(batch["target"][i]) if with_targets else []
+            target = self.target_ids(targets[i]) if with_targets else []
             rows.append(self.embed_sequence(ids + target, tokens))
             labels.append([IGNORE] * len(ids) + target)
         length = max(len(r) for r in rows)

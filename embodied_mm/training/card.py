@@ -65,7 +65,9 @@ def _object_tokens(m) -> str:
              "held_color": "a same/other word (it has the held object's colour)",
              "pairing": "a home/away/alone word (with the object of the other kind and its "
                         "colour, which is elsewhere, or none)",
-             "zone": "a table-zone word (front left … center)"}
+             "zone": "a table-zone word (front left … center)",
+             "across": "its place from the left among all objects (first … tenth)",
+             "depth": "its place from the robot (first … tenth)"}
     computed = "".join(f" + {words[name]}" for name in m.computed_words)
     layout = compact_groups((*ATTRIBUTES, *POSITION_ATTRIBUTES, FREE, *m.computed_words))
     groups = "; ".join(" + ".join(group) for group in layout)
@@ -99,6 +101,8 @@ def render(cfg: Config, run: TrainingRun) -> str:
         f"{m.image_size} px, {m.image_tokens} image tokens)",
         "- object tokens: " + _object_tokens(m),
         "- plan prompt: `Task: …. <obj>1 <obj>2 … Done: …. Holding: <obj>|nothing. Next:`",
+        *(["- relation questions answered with both places first (`second, first: no`; "
+           "model.relation_reasoning)"] if m.relation_reasoning else []),
         f"- trained parameters: {run.trained_parameters:,} (the LLM's weights are not stored)",
         *([f"- refusal bias: {m.cannot_bias:g} logits taken off `cannot()` where a step begins "
            "(`model.cannot_bias`, saved with the weights; the evaluations below and the "

@@ -13,6 +13,7 @@ from embodied_mm.model.features import (
     CENTROID_DIM,
     HELD_COLOR_WORDS,
     OBJECT_DIM,
+    ORDER_WORDS,
     PAIRING_WORDS,
     ROBOT_DIM,
     SUPPORT_WORDS,
@@ -20,6 +21,7 @@ from embodied_mm.model.features import (
     extract,
     held_color_weights,
     object_row,
+    order_weights,
     pairing_weights,
     support_weights,
 )
@@ -166,3 +168,40 @@ def test_pairing_words_say_a_sort_is_done_exactly_when_no_object_is_away():
         assert ("away" in words) == (step != "done()"), (step, words)
         seen |= set(words)
     assert seen == {"home", "away", "alone"}  # sorted pairs, pairs to sort, distractors
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_order_words_answer_every_relation_question_the_sampler_asks(make_obs, seed):
+    """Comparing two objects' ordinals gives the ground-truth answer of every left/right/
+    front/behind question `gen-data` may ask about the scene."""
+    from embodied_mm.data.vqa import answer, candidate_questions
+
+    obs = make_obs(9, seed=seed)
+    batch = collate([extract(obs, images=False)])
+    place = {axis: order_weights(batch["objects"], batch["object_mask"], axis)[0].argmax(-1)
+             for axis in ("across", "depth")}
+    index = {o.name: i for i, o in enumerate(obs.objects)}
+    before = {"left_of": ("across", True), "right_of": ("across", False),
+              "behind": ("depth", False), "in_front_of": ("depth", True)}
+    asked = 0
+    for kind, (axis, earlier) in before.items():
+        for question in candidate_questions(obs)[kind]:
+            a, b = (int(place[axis][index[n]]) for n in question.args)
+            assert a != b
+            assert answer(question, obs) == ("yes" if (a < b) == earlier else "no"), question
+            asked += 1
+    assert asked > 0
+
+
+def test_order_words_share_a_place_on_ties_and_stop_at_the_last_word():
+    objects = torch.zeros(1, 13, OBJECT_DIM)
+    objects[0, :, 1] = torch.linspace(1, -1, 13)  # left to right
+    objects[0, 1, 1] = objects[0, 0, 1]  # a tie for first
+    mask = torch.ones(1, 13, dtype=torch.bool)
+    mask[0, 12] = False  # padding
+    weights = order_weights(objects, mask, "across")[0]
+    assert weights.argmax(-1)[:4].tolist() == [0, 0, 2, 3]
+    assert weights.argmax(-1)[9:12].tolist() == [len(ORDER_WORDS) - 1] * 3
+    assert weights[12].sum() == 0 and weights[:12].sum(-1).eq(1).all()
+    with pytest.raises(ValueError, match="axis"):
+        order_weights(objects, mask, "up")

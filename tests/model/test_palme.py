@@ -306,6 +306,18 @@ def test_zone_words_name_the_table_cell_an_object_is_in(make_model):
         "front_left", "back_right", "center", "back"]
 
 
+def test_order_words_are_ordinal_words_packed_with_row_and_column(make_model):
+    model = make_model(inputs=("state", "robot"), order_words=True)
+    assert model.config.computed_words[-2:] == ("across", "depth")
+    assert model.object_layout()[1:3] == [["row", "depth"], ["column", "across"]]
+    objects = [_on_table("obj_1", "block", "red", 0.5, -0.1),
+               _on_table("obj_2", "bowl", "blue", 0.4, 0.2)]
+    computed = _computed(model, objects)
+    torch.testing.assert_close(computed["across"][0], _word(model, " second"))
+    torch.testing.assert_close(computed["across"][1], _word(model, " first"))
+    torch.testing.assert_close(computed["depth"][0], _word(model, " second"))
+
+
 def test_held_color_words_say_whether_an_object_has_the_held_colour(make_model):
     model = make_model(inputs=("state", "robot"))
     objects = [_on_table("obj_1", "block", "red", 0.5, 0.1),
