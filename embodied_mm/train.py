@@ -131,11 +131,12 @@ def train(cfg: Config, progress: bool = True,
             t.data_dir, *t.extra_data_dirs, kinds=t.kinds)
         try:
             weighted = weight_tasks(train_set, t.task_weights, t.kind_weights)
-            source, train_set = train_set, with_language(
-                weighted, train_set, t.rewordings, t.absent_references, t.seed, t.absent_modes)
+            stored = train_set  # unweighted: what the extra samples are made from
+            train_set = with_language(weighted, stored, t.rewordings, t.absent_references,
+                                      t.seed, t.absent_modes)
             if t.scene_questions > 0:
                 train_set = ConcatDataset([train_set, SceneQuestions(
-                    source, t.scene_questions, t.question_types, t.seed)])
+                    stored, t.scene_questions, t.question_types, t.seed)])
         except ValueError as err:
             raise ConfigError(str(err)) from None
         heldout = heldout_samples(val_set, t.eval_samples)

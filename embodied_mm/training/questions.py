@@ -19,18 +19,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 from torch.utils.data import Dataset
 
 from embodied_mm.data.vqa import GEOMETRIC_TYPES, sample_questions
 from embodied_mm.model.features import (
-    KIND_COLUMNS,
     POSITION_SCALE,
-    RGB_COLUMNS,
     SIZE_SCALE,
     SceneFeatures,
+    attribute_labels,
+    table_xy,
 )
 from embodied_mm.model.palme import Sample
-from embodied_mm.table import TABLE
 from embodied_mm.types import ObjectState, Observation
 from embodied_mm.vocabulary import COLORS, KINDS
 
@@ -38,18 +38,20 @@ from embodied_mm.vocabulary import COLORS, KINDS
 def scene_observation(scene: SceneFeatures) -> Observation:
     """The objects a sample's state rows describe, as an `Observation` (no robot, no images).
 
-    An object whose colour is not in `COLORS` (rgb zeros) or whose kind one-hot is empty keeps
-    an empty word, so no question names it with an attribute it lacks."""
-    objects = []
-    for name, row in zip(scene.object_names, scene.objects):
-        position = np.asarray(row[:3], np.float64) * POSITION_SCALE
-        position[:2] += TABLE.center
-        rgb, kind = row[RGB_COLUMNS], row[KIND_COLUMNS]
-        color = next((c for c, value in COLORS.items() if np.allclose(value, rgb, atol=1e-4)), "")
-        objects.append(ObjectState(
-            name=name, kind=KINDS[int(kind.argmax())] if kind.any() else "", color=color,
-            position=position, orientation=np.array([0.0, 0.0, 0.0, 1.0]),
-            size=np.asarray(row[3:6], np.float64) * SIZE_SCALE))
+    Colour, kind and place are read as the model's own labels read them
+    (`features.attribute_labels`, `features.table_xy`); an object whose colour or kind is not
+    a known word keeps an empty one, so no question names it with an attribute it lacks."""
+    rows = torch.as_tensor(scene.objects)[None]
+    labels = attribute_labels(rows, torch.ones(rows.shape[:2], dtype=torch.bool))
+    x, y = table_xy(rows)
+    colors, kinds = list(COLORS), list(KINDS)
+    objects = [ObjectState(
+        name=name, kind=kinds[k] if k >= 0 else "", color=colors[c] if c >= 0 else "",
+        position=np.array([x[0, i].item(), y[0, i].item(), row[2] * POSITION_SCALE]),
+        orientation=np.array([0.0, 0.0, 0.0, 1.0]), size=np.asarray(row[3:6]) * SIZE_SCALE)
+        for i, (name, row, c, k) in enumerate(zip(
+            scene.object_names, scene.objects, labels["color"][0].tolist(),
+            labels["kind"][0].tolist()))]
     return Observation(joint_positions=np.zeros(7), gripper_width=0.0, ee_pose=np.zeros(7),
                        objects=objects)
 
