@@ -202,6 +202,18 @@ def test_trains_from_a_gen_data_directory(tmp_path):
     assert "| train | 16 | 16 | 4 |" in card and "train samples: 20" in card
 
 
+def test_scene_questions_join_the_training_set_and_bad_types_are_named(tmp_path):
+    """`train.scene_questions=F` adds F questions per stored sample to what training draws."""
+    write_dataset(tmp_path)
+    common = (f"train.data_dir={tmp_path}", *CAMERA_ONLY, "model.image_size=32",
+              "train.steps=2", "train.eval_every=2", "train.batch_size=4",
+              "train.scene_questions=0.5")
+    final = train(config(tmp_path / "out", *common), progress=False)
+    assert "train samples: 30" in (final / "model_card.md").read_text()  # 20 stored + 10
+    with pytest.raises(ConfigError, match="question types must be some of"):
+        train(config(tmp_path / "bad", *common, "train.question_types=[in]"), progress=False)
+
+
 def test_trains_on_several_datasets_together(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir()
